@@ -1,0 +1,59 @@
+//! The seam between the lock logic and where locks live.
+//!
+//! [`Backend`] is the lock protocol's I/O: one acquire attempt, release, extend, and release
+//! notifications, each over a whole [`KeySet`]. The waiting, queueing, lease and renewal logic in
+//! [`crate::lock`] and [`crate::guard`] is written once against it. Today there is one
+//! implementation, [`single::SingleServer`]; a Redlock quorum over independent masters or a
+//! Redis Cluster client plugs in here without changing the public API.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::protocol::{Attempt, KeySet};
+
+pub(crate) mod single;
+mod subscriber;
+
+pub(crate) use subscriber::Subscription;
+
+/// A boxed, sendable future, as returned by [`Backend`] methods.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where locks live. All methods run on the crate runtime.
+pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
+    /// The server address(es) for messages, passwords redacted.
+    fn server(&self) -> &str;
+
+    /// One attempt to take every key of `keys` for `token`, with a lease of `ttl`.
+    ///
+    /// An error leaves it unknown whether the keys were set: callers clean up with
+    /// [`release`](Backend::release) of the same token.
+    fn acquire<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+        fencing: bool,
+    ) -> BoxFuture<'a, Result<Attempt>>;
+
+    /// Deletes the keys still holding `token`, announcing each release. Returns how many were
+    /// deleted.
+    fn release<'a>(&'a self, keys: &'a KeySet, token: &'a str) -> BoxFuture<'a, Result<usize>>;
+
+    /// Resets the lease of the keys still holding `token` to `ttl`. Returns how many.
+    fn extend<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<usize>>;
+
+    /// Registers for release announcements of `keys`.
+    fn subscribe<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Subscription>>;
+
+    /// Wakes this process's waiters on `keys` (after a release made here).
+    fn wake_local(&self, keys: &KeySet);
+}

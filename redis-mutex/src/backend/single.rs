@@ -1,0 +1,210 @@
+//! One Redis server (or a replicated master behind one address).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use super::subscriber::{Subscriber, Subscription};
+use super::{Backend, BoxFuture};
+use crate::error::{Error, Result};
+use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, KeySet, RELEASE};
+
+/// Connection settings that are part of a server's identity in the connection cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ConnectionSettings {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) response_timeout: Duration,
+}
+
+/// One server: a multiplexed, self-reconnecting command connection and a subscriber connection,
+/// both opened on first use on the crate runtime and shared by every lock on this server.
+#[derive(Debug)]
+pub(crate) struct SingleServer {
+    client: redis::Client,
+    server: String,
+    settings: ConnectionSettings,
+    commands: OnceCell<ConnectionManager>,
+    subscriber: OnceLock<Subscriber>,
+}
+
+impl SingleServer {
+    /// Prepares a server; no I/O happens until the first command.
+    pub(crate) fn new(client: redis::Client, server: String, settings: ConnectionSettings) -> Self {
+        SingleServer {
+            client,
+            server,
+            settings,
+            commands: OnceCell::new(),
+            subscriber: OnceLock::new(),
+        }
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager> {
+        let connect = || async {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(self.settings.connect_timeout))
+                .set_response_timeout(Some(self.settings.response_timeout))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_secs(1));
+            ConnectionManager::new_with_config(self.client.clone(), config)
+                .await
+                .map_err(|source| Error::from_redis(&self.server, None, source))
+        };
+        self.commands.get_or_try_init(connect).await.cloned()
+    }
+
+    fn subscriber(&self) -> &Subscriber {
+        self.subscriber.get_or_init(|| {
+            Subscriber::spawn(
+                self.client.clone(),
+                self.server.clone(),
+                self.settings.connect_timeout,
+            )
+        })
+    }
+
+    fn error(&self, keys: &KeySet, source: redis::RedisError) -> Error {
+        Error::from_redis(&self.server, keys.keys.first().map(String::as_str), source)
+    }
+
+    /// `SET key token NX PX ttl`: the whole uncontended path for one key.
+    async fn acquire_one(&self, keys: &KeySet, token: &str, ttl: Duration) -> Result<Attempt> {
+        let mut conn = self.connection().await?;
+        let key = &keys.keys[0];
+        let set: Option<()> = redis::cmd("SET")
+            .arg(key)
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(protocol::ttl_millis(ttl))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error(keys, e))?;
+        if set.is_some() {
+            return Ok(Attempt::Acquired { fences: Vec::new() });
+        }
+        // Contended: learn what holds the key and for how long, in one round trip.
+        let (kind, pttl): (String, i64) = redis::pipe()
+            .cmd("TYPE")
+            .arg(key)
+            .cmd("PTTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error(keys, e))?;
+        if kind != "string" && kind != "none" {
+            return Err(Error::WrongType {
+                key: key.clone(),
+                server: self.server.clone(),
+            });
+        }
+        Ok(Attempt::Busy {
+            index: 0,
+            pttl: protocol::pttl_from_reply(pttl),
+        })
+    }
+
+    /// The all-or-nothing script: several keys, or fencing.
+    async fn acquire_script(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        ttl: Duration,
+        fencing: bool,
+    ) -> Result<Attempt> {
+        let mut conn = self.connection().await?;
+        let mut invocation = ACQUIRE.prepare_invoke();
+        invocation.key(&keys.keys);
+        if fencing {
+            invocation.key(&keys.fences);
+        }
+        let reply: Vec<i64> = invocation
+            .arg(token)
+            .arg(protocol::ttl_millis(ttl))
+            .arg(keys.keys.len())
+            .arg(if fencing { "1" } else { "0" })
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(keys, e))?;
+        match protocol::parse_acquire_reply(&reply) {
+            Some(Ok(attempt)) => Ok(attempt),
+            Some(Err(index)) => Err(Error::WrongType {
+                key: keys.keys[index].clone(),
+                server: self.server.clone(),
+            }),
+            None => Err(Error::Refused {
+                server: self.server.clone(),
+                source: redis::RedisError::from((
+                    redis::ErrorKind::UnexpectedReturnType,
+                    "unexpected reply to the acquire script",
+                    format!("{reply:?}"),
+                )),
+            }),
+        }
+    }
+}
+
+impl Backend for SingleServer {
+    fn server(&self) -> &str {
+        &self.server
+    }
+
+    fn acquire<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+        fencing: bool,
+    ) -> BoxFuture<'a, Result<Attempt>> {
+        Box::pin(async move {
+            if keys.keys.len() == 1 && !fencing {
+                self.acquire_one(keys, token, ttl).await
+            } else {
+                self.acquire_script(keys, token, ttl, fencing).await
+            }
+        })
+    }
+
+    fn release<'a>(&'a self, keys: &'a KeySet, token: &'a str) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(async move {
+            let mut conn = self.connection().await?;
+            RELEASE
+                .key(&keys.keys)
+                .arg(token)
+                .arg(&keys.channels)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.error(keys, e))
+        })
+    }
+
+    fn extend<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(async move {
+            let mut conn = self.connection().await?;
+            EXTEND
+                .key(&keys.keys)
+                .arg(token)
+                .arg(protocol::ttl_millis(ttl))
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.error(keys, e))
+        })
+    }
+
+    fn subscribe<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Subscription>> {
+        Box::pin(self.subscriber().subscribe(&keys.channels))
+    }
+
+    fn wake_local(&self, keys: &KeySet) {
+        if let Some(subscriber) = self.subscriber.get() {
+            subscriber.wake(&keys.channels);
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Release notifications: one shared pub/sub connection per server.
+//!
+//! Waiters register a [`Notify`] for the release channels of the lock they wait for. A single task
+//! owns the pub/sub connection, subscribes a channel while at least one waiter needs it, and wakes
+//! every waiter registered on a channel when a release is announced there. `Notify::notify_one`
+//! stores a permit when the waiter is not parked yet, so a release that lands between a failed
+//! attempt and the wait is never missed.
+//!
+//! When the connection drops, the task reconnects with back-off, resubscribes, and wakes every
+//! waiter (releases may have been missed meanwhile); waiters keep their bounded TTL-based poll
+//! as a fallback throughout.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::error::{Error, Result};
+
+enum Command {
+    Subscribe {
+        id: u64,
+        channels: Vec<String>,
+        notify: Arc<Notify>,
+        done: oneshot::Sender<Result<()>>,
+    },
+    Unsubscribe {
+        id: u64,
+        channels: Vec<String>,
+    },
+    Wake {
+        channels: Vec<String>,
+    },
+}
+
+/// The handle to one server's subscriber task. The task starts on first use.
+#[derive(Debug)]
+pub(crate) struct Subscriber {
+    commands: mpsc::UnboundedSender<Command>,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+/// A waiter's registration; dropping it unregisters (and unsubscribes unused channels).
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    id: u64,
+    channels: Vec<String>,
+    notify: Arc<Notify>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Subscription {
+    /// Completes after a release was announced on one of the channels since the last call.
+    pub(crate) async fn released(&self) {
+        self.notify.notified().await;
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Unsubscribe {
+            id: self.id,
+            channels: std::mem::take(&mut self.channels),
+        });
+    }
+}
+
+impl Subscriber {
+    /// Creates the handle and spawns its task on the current (crate) runtime.
+    pub(crate) fn spawn(client: redis::Client, server: String, connect_timeout: Duration) -> Self {
+        let (commands, rx) = mpsc::unbounded_channel();
+        tokio::spawn(
+            Task {
+                client,
+                server,
+                connect_timeout,
+                waiters: HashMap::new(),
+            }
+            .run(rx),
+        );
+        Subscriber {
+            commands,
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    /// Registers for releases on `channels`; returns once Redis confirmed the subscription.
+    pub(crate) async fn subscribe(&self, channels: &[String]) -> Result<Subscription> {
+        let subscription = Subscription {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            channels: channels.to_vec(),
+            notify: Arc::new(Notify::new()),
+            commands: self.commands.clone(),
+        };
+        let (done, confirmed) = oneshot::channel();
+        self.commands
+            .send(Command::Subscribe {
+                id: subscription.id,
+                channels: subscription.channels.clone(),
+                notify: subscription.notify.clone(),
+                done,
+            })
+            .ok();
+        match confirmed.await {
+            Ok(Ok(())) => Ok(subscription),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(Error::Runtime {
+                source: std::io::Error::other("the subscriber task stopped"),
+            }),
+        }
+    }
+
+    /// Wakes local waiters on `channels` without a round trip (after a release by this process).
+    pub(crate) fn wake(&self, channels: &[String]) {
+        let _ = self.commands.send(Command::Wake {
+            channels: channels.to_vec(),
+        });
+    }
+}
+
+struct Task {
+    client: redis::Client,
+    server: String,
+    connect_timeout: Duration,
+    /// channel -> (waiter id -> its Notify)
+    waiters: HashMap<String, HashMap<u64, Arc<Notify>>>,
+}
+
+type Sink = redis::aio::PubSubSink;
+type Stream = redis::aio::PubSubStream;
+
+impl Task {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut connection: Option<(Sink, Stream)> = None;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let reconnect = connection.is_none() && !self.waiters.is_empty();
+            let message = async {
+                match connection.as_mut() {
+                    Some((_, stream)) => stream.next().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.handle(command, &mut connection).await,
+                    None => return,
+                },
+                message = message => match message {
+                    Some(message) => self.wake(message.get_channel_name()),
+                    None => {
+                        tracing::debug!(server = %self.server, "release notifications disconnected; reconnecting");
+                        connection = None;
+                        self.wake_all();
+                    }
+                },
+                () = tokio::time::sleep(backoff), if reconnect => {
+                    match self.connect().await {
+                        Ok(conn) => {
+                            connection = Some(conn);
+                            backoff = Duration::from_millis(50);
+                            self.wake_all();
+                        }
+                        Err(error) => {
+                            tracing::debug!(%error, "release notifications still unavailable");
+                            backoff = (backoff * 2).min(Duration::from_secs(2));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, command: Command, connection: &mut Option<(Sink, Stream)>) {
+        match command {
+            Command::Subscribe {
+                id,
+                channels,
+                notify,
+                done,
+            } => {
+                let mut new = Vec::new();
+                for channel in &channels {
+                    let entry = self.waiters.entry(channel.clone()).or_default();
+                    if entry.is_empty() {
+                        new.push(channel.clone());
+                    }
+                    entry.insert(id, notify.clone());
+                }
+                let result = self.subscribe(connection, &new).await;
+                let _ = done.send(result);
+            }
+            Command::Unsubscribe { id, channels } => {
+                let mut unused = Vec::new();
+                for channel in channels {
+                    if let Some(entry) = self.waiters.get_mut(&channel) {
+                        entry.remove(&id);
+                        if entry.is_empty() {
+                            self.waiters.remove(&channel);
+                            unused.push(channel);
+                        }
+                    }
+                }
+                if let (Some((sink, _)), false) = (connection.as_mut(), unused.is_empty()) {
+                    if sink.unsubscribe(&unused).await.is_err() {
+                        *connection = None;
+                    }
+                }
+            }
+            Command::Wake { channels } => channels.iter().for_each(|c| self.wake(c)),
+        }
+    }
+
+    /// Makes sure the connection exists and listens on `channels`.
+    async fn subscribe(
+        &mut self,
+        connection: &mut Option<(Sink, Stream)>,
+        channels: &[String],
+    ) -> Result<()> {
+        if connection.is_none() {
+            // A fresh connection subscribes every registered channel, `channels` included.
+            *connection = Some(self.connect().await?);
+            return Ok(());
+        }
+        if channels.is_empty() {
+            return Ok(());
+        }
+        let Some((sink, _)) = connection.as_mut() else {
+            unreachable!("connected above")
+        };
+        if let Err(source) = sink.subscribe(channels).await {
+            *connection = None;
+            return Err(Error::from_redis(&self.server, None, source));
+        }
+        Ok(())
+    }
+
+    async fn connect(&self) -> Result<(Sink, Stream)> {
+        let server = &self.server;
+        let pubsub = tokio::time::timeout(self.connect_timeout, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| Error::Unreachable {
+                server: server.clone(),
+                source: redis::RedisError::from(std::io::Error::from(
+                    std::io::ErrorKind::TimedOut,
+                )),
+            })?
+            .map_err(|source| Error::from_redis(server, None, source))?;
+        let (mut sink, stream) = pubsub.split();
+        let channels: Vec<&String> = self.waiters.keys().collect();
+        if !channels.is_empty() {
+            sink.subscribe(channels)
+                .await
+                .map_err(|source| Error::from_redis(server, None, source))?;
+        }
+        Ok((sink, stream))
+    }
+
+    fn wake(&self, channel: &str) {
+        if let Some(waiters) = self.waiters.get(channel) {
+            waiters.values().for_each(|notify| notify.notify_one());
+        }
+    }
+
+    fn wake_all(&self) {
+        self.waiters
+            .values()
+            .flat_map(HashMap::values)
+            .for_each(|notify| notify.notify_one());
+    }
+}

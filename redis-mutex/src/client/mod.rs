@@ -1,0 +1,307 @@
+//! [`Client`]: which server, which key prefix, which defaults; the per-URL connection cache.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex as StdMutex, OnceLock};
+use std::time::Duration;
+
+use crate::backend::Backend;
+use crate::backend::single::{ConnectionSettings, SingleServer};
+use crate::error::{Error, Result};
+use crate::lock::Mutex;
+use crate::names::IntoLockNames;
+use crate::protocol;
+use crate::queue::LocalQueues;
+
+mod redact;
+
+pub(crate) use redact::redact;
+
+/// The URL used when neither `REDIS_MUTEX_URL` nor `REDIS_URL` is set.
+pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379/";
+
+/// A handle to a Redis server plus lock defaults. Cheap to clone.
+///
+/// Connections are shared per server URL across the whole process: opening the same URL twice,
+/// even with different prefixes or defaults, reuses one multiplexed command connection (which
+/// reconnects by itself after a drop) and one subscriber connection. Nothing connects until the
+/// first lock operation, and all I/O runs on the crate's own runtime thread, so a `Client` can be
+/// created anywhere and used from any thread, task or executor.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use redis_mutex::Client;
+///
+/// let client = Client::builder("redis://127.0.0.1:6379/")
+///     .prefix("myapp:lock:")
+///     .ttl(Duration::from_secs(10))
+///     .build()?;
+/// assert_eq!(client.prefix(), "myapp:lock:");
+/// # Ok::<(), redis_mutex::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) server: Arc<Server>,
+    pub(crate) options: Arc<Options>,
+}
+
+/// What a [`Client`] shares with every other client of the same server.
+#[derive(Debug)]
+pub(crate) struct Server {
+    pub(crate) backend: Box<dyn Backend>,
+    pub(crate) queues: LocalQueues,
+}
+
+/// Lock defaults of one [`Client`].
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) prefix: String,
+    pub(crate) ttl: Duration,
+    pub(crate) wait: Option<Duration>,
+    pub(crate) max_poll_interval: Duration,
+    pub(crate) local_queue: bool,
+    pub(crate) renewal: bool,
+    pub(crate) fencing: bool,
+}
+
+impl Client {
+    /// A client for `url` with default options (see [`ClientBuilder`]).
+    ///
+    /// Accepts `redis://[user:password@]host[:port][/db]`, `rediss://…` (feature `tls`),
+    /// and `redis+unix:///path/to/socket[?db=N&pass=…]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] when `url` cannot be parsed. Connection problems surface on the
+    /// first lock operation instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = redis_mutex::Client::open("redis://127.0.0.1:6379/")?;
+    /// # Ok::<(), redis_mutex::Error>(())
+    /// ```
+    pub fn open(url: &str) -> Result<Client> {
+        Client::builder(url).build()
+    }
+
+    /// A client for the URL in `REDIS_MUTEX_URL`, else `REDIS_URL`, else [`DEFAULT_URL`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] when the chosen URL cannot be parsed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = redis_mutex::Client::from_env()?;
+    /// # Ok::<(), redis_mutex::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Client> {
+        Client::open(&url_from_env())
+    }
+
+    /// A builder for a client of `url` with non-default options.
+    pub fn builder(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            url: url.into(),
+            settings: ConnectionSettings {
+                connect_timeout: Duration::from_secs(2),
+                response_timeout: Duration::from_secs(2),
+            },
+            options: Options {
+                prefix: protocol::DEFAULT_PREFIX.to_owned(),
+                ttl: protocol::DEFAULT_TTL,
+                wait: None,
+                max_poll_interval: Duration::from_millis(500),
+                local_queue: true,
+                renewal: true,
+                fencing: false,
+            },
+        }
+    }
+
+    /// A lock on one name, or on several names taken all-or-nothing (order and duplicates do not
+    /// matter). Nothing is sent to Redis until the lock is acquired.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] when there is no name or a name is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = redis_mutex::Client::open("redis://127.0.0.1/")?;
+    /// let orders = client.mutex("orders")?;
+    /// let transfer = client.mutex(["account:1", "account:2"])?;
+    /// assert_eq!(transfer.keys(), ["MUTEX_account:1", "MUTEX_account:2"]);
+    /// # Ok::<(), redis_mutex::Error>(())
+    /// ```
+    pub fn mutex(&self, names: impl IntoLockNames) -> Result<Mutex> {
+        Mutex::new(self.clone(), names)
+    }
+
+    /// The blocking twin of this client, sharing its connections.
+    pub fn blocking(&self) -> crate::blocking::Client {
+        crate::blocking::Client::from(self.clone())
+    }
+
+    /// The server address, with any password replaced by `***`.
+    pub fn server(&self) -> &str {
+        self.server.backend.server()
+    }
+
+    /// The prefix put in front of every lock name to make its Redis key.
+    pub fn prefix(&self) -> &str {
+        &self.options.prefix
+    }
+
+    /// The default lease time to live of this client's locks.
+    pub fn ttl(&self) -> Duration {
+        self.options.ttl
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.server())
+            .field("prefix", &self.options.prefix)
+            .field("ttl", &self.options.ttl)
+            .field("wait", &self.options.wait)
+            .field("renewal", &self.options.renewal)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Client`]. Created by [`Client::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let client = redis_mutex::Client::builder("redis://127.0.0.1/")
+///     .prefix("MUTEX_")                                // the default, the Python original's
+///     .ttl(Duration::from_secs(30))                    // the default lease
+///     .wait(Some(Duration::from_secs(5)))              // `lock()` gives up after 5 s
+///     .connect_timeout(Duration::from_secs(1))
+///     .build()?;
+/// # Ok::<(), redis_mutex::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build()` is called"]
+pub struct ClientBuilder {
+    url: String,
+    settings: ConnectionSettings,
+    options: Options,
+}
+
+impl ClientBuilder {
+    /// The key prefix (default `MUTEX_`, the Python original's, so both exclude each other).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.options.prefix = prefix.into();
+        self
+    }
+
+    /// The default lease (default 30 s). A holder that crashes frees its locks this long after
+    /// its last renewal.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.options.ttl = ttl;
+        self
+    }
+
+    /// How long [`Mutex::lock`] waits before giving up with [`Error::Timeout`] (default `None`:
+    /// forever, as the Python original).
+    pub fn wait(mut self, wait: Option<Duration>) -> Self {
+        self.options.wait = wait;
+        self
+    }
+
+    /// How long connecting to Redis may take (default 2 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a reply from Redis may take (default 2 s).
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.response_timeout = timeout;
+        self
+    }
+
+    /// The longest a waiter sleeps between two attempts when no release notification comes
+    /// (default 500 ms). Waiters normally wake on a notification, or when the holder's TTL runs
+    /// out; this bounds the wait when notifications are unavailable.
+    pub fn max_poll_interval(mut self, interval: Duration) -> Self {
+        self.options.max_poll_interval = interval;
+        self
+    }
+
+    /// Whether waiters of one process queue locally, first come first served, so that only one
+    /// of them at a time contends in Redis (default `true`).
+    pub fn local_queue(mut self, enabled: bool) -> Self {
+        self.options.local_queue = enabled;
+        self
+    }
+
+    /// Whether guards renew their lease automatically, every third of the TTL (default `true`).
+    pub fn renewal(mut self, enabled: bool) -> Self {
+        self.options.renewal = enabled;
+        self
+    }
+
+    /// Whether acquisitions hand out fencing tokens by default (default `false`).
+    pub fn fencing(mut self, enabled: bool) -> Self {
+        self.options.fencing = enabled;
+        self
+    }
+
+    /// Creates the client, reusing the connections of an earlier client of the same URL and
+    /// timeouts.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for an unusable URL, [`Error::InvalidTtl`] for an unusable TTL.
+    pub fn build(self) -> Result<Client> {
+        protocol::validate_ttl(self.options.ttl)?;
+        let server = cached_server(&self.url, self.settings)?;
+        Ok(Client {
+            server,
+            options: Arc::new(self.options),
+        })
+    }
+}
+
+/// The URL chosen by [`Client::from_env`].
+pub(crate) fn url_from_env() -> String {
+    ["REDIS_MUTEX_URL", "REDIS_URL"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|url| !url.is_empty()))
+        .unwrap_or_else(|| DEFAULT_URL.to_owned())
+}
+
+fn cached_server(url: &str, settings: ConnectionSettings) -> Result<Arc<Server>> {
+    type Cache = HashMap<(String, ConnectionSettings), Arc<Server>>;
+    static CACHE: OnceLock<StdMutex<Cache>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(server) = cache.get(&(url.to_owned(), settings)) {
+        return Ok(server.clone());
+    }
+    let display = redact(url);
+    let client = redis::Client::open(url).map_err(|error| Error::InvalidUrl {
+        url: display.clone(),
+        reason: redact(&error.to_string()),
+    })?;
+    let server = Arc::new(Server {
+        backend: Box::new(SingleServer::new(client, display, settings)),
+        queues: LocalQueues::default(),
+    });
+    cache.insert((url.to_owned(), settings), server.clone());
+    Ok(server)
+}

@@ -1,0 +1,205 @@
+//! The crate's one error type.
+
+use std::time::Duration;
+
+use crate::names::LockNames;
+
+/// A `Result` whose error defaults to this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while taking, keeping or releasing a lock.
+///
+/// The variants keep apart what callers act on differently:
+///
+/// | variant | what happened | usual reaction |
+/// |---|---|---|
+/// | [`Busy`](Error::Busy) | a single attempt found the lock taken | do something else, retry later |
+/// | [`Timeout`](Error::Timeout) | a bounded wait ran out | back off, report overload |
+/// | [`Lost`](Error::Lost) | the lease expired or another owner holds the key now | the protected work may have overlapped another holder: compensate |
+/// | [`Unreachable`](Error::Unreachable) | no answer from Redis (connect, I/O, response timeout) | retry with back-off, check the network |
+/// | [`Refused`](Error::Refused) | Redis answered with an error (authentication, ACL, read-only replica, OOM …) | fix credentials or configuration |
+/// | [`WrongType`](Error::WrongType) | the lock's key holds a non-string Redis value | pick another name or prefix |
+/// | [`InvalidUrl`](Error::InvalidUrl), [`InvalidName`](Error::InvalidName), [`InvalidTtl`](Error::InvalidTtl) | bad input | fix the call |
+///
+/// Messages never contain a password taken from a URL.
+///
+/// # Examples
+///
+/// ```
+/// use redis_mutex::Client;
+///
+/// let err = Client::open("redis://user:hunter2@[::1").unwrap_err();
+/// assert!(err.to_string().contains("invalid Redis URL"));
+/// assert!(!err.to_string().contains("hunter2"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A single attempt ([`try_lock`](crate::Mutex::try_lock)) found the lock held by someone else.
+    #[error(
+        "lock {names} is held by another owner; wait for it with `lock()` or `try_lock_for()`, or try again later"
+    )]
+    Busy {
+        /// The names of the lock that was asked for.
+        names: LockNames,
+    },
+
+    /// The wait for the lock ran out before it was acquired.
+    #[error(
+        "timed out after {waited:?} waiting for lock {names}; its holder may be slow or stuck (a crashed holder's lock frees itself when its TTL runs out), wait longer or retry later"
+    )]
+    Timeout {
+        /// The names of the lock that was asked for.
+        names: LockNames,
+        /// How long the caller waited.
+        waited: Duration,
+    },
+
+    /// The lock is no longer held by this guard: its lease ran out, or its key was deleted or
+    /// taken over by another owner.
+    #[error(
+        "lock {names} is no longer held by this owner (its lease expired or another owner took it); work done since may have overlapped another holder, use a longer TTL or keep renewal on"
+    )]
+    Lost {
+        /// The names of the lock that was lost.
+        names: LockNames,
+    },
+
+    /// Redis could not be reached, or did not answer in time.
+    #[error("could not reach Redis at {server}: {source}; check that the server is running and reachable")]
+    Unreachable {
+        /// The server address, password redacted.
+        server: String,
+        /// The cause reported by the Redis client.
+        #[source]
+        source: redis::RedisError,
+    },
+
+    /// Redis answered with an error: failed authentication, missing ACL permission, a read-only
+    /// replica, out of memory, …
+    #[error("Redis at {server} refused the request: {source}")]
+    Refused {
+        /// The server address, password redacted.
+        server: String,
+        /// The error Redis answered with.
+        #[source]
+        source: redis::RedisError,
+    },
+
+    /// The lock's key exists and holds a value of another Redis type, so it is not a lock.
+    #[error(
+        "key `{key}` on Redis at {server} holds a non-string value, so it cannot be a lock; choose another lock name or key prefix"
+    )]
+    WrongType {
+        /// The Redis key.
+        key: String,
+        /// The server address, password redacted.
+        server: String,
+    },
+
+    /// A Redis URL could not be used.
+    #[error(
+        "invalid Redis URL `{url}`: {reason}; expected e.g. `redis://[user:password@]host[:port][/db]`, `rediss://…` or `redis+unix:///path/to/socket`"
+    )]
+    InvalidUrl {
+        /// The URL, password redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A lock name is not usable.
+    #[error("invalid lock name {name:?}: {reason}")]
+    InvalidName {
+        /// The offending name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A lease time to live is not usable.
+    #[error("invalid lock TTL {ttl:?}: {reason}")]
+    InvalidTtl {
+        /// The offending TTL.
+        ttl: Duration,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The crate's background runtime thread could not be started.
+    #[error("could not start the redis-mutex runtime thread: {source}")]
+    Runtime {
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// `true` when a single attempt found the lock taken ([`Error::Busy`]).
+    pub fn is_busy(&self) -> bool {
+        matches!(self, Error::Busy { .. })
+    }
+
+    /// `true` when a bounded wait ran out ([`Error::Timeout`]).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// `true` when someone else holds the lock: [`Error::Busy`] or [`Error::Timeout`].
+    pub fn is_contention(&self) -> bool {
+        self.is_busy() || self.is_timeout()
+    }
+
+    /// `true` when the lock is no longer ours ([`Error::Lost`]).
+    pub fn is_lost(&self) -> bool {
+        matches!(self, Error::Lost { .. })
+    }
+
+    /// `true` when Redis could not be reached or refused us ([`Error::Unreachable`],
+    /// [`Error::Refused`]).
+    pub fn is_connection(&self) -> bool {
+        matches!(self, Error::Unreachable { .. } | Error::Refused { .. })
+    }
+
+    /// `true` for bad input or configuration (URL, name, TTL).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidUrl { .. } | Error::InvalidName { .. } | Error::InvalidTtl { .. }
+        )
+    }
+
+    /// The names of the lock this error is about, when it is about one.
+    pub fn lock_names(&self) -> Option<&LockNames> {
+        match self {
+            Error::Busy { names } | Error::Timeout { names, .. } | Error::Lost { names } => {
+                Some(names)
+            }
+            _ => None,
+        }
+    }
+
+    /// Sorts a Redis client error into [`Unreachable`](Error::Unreachable),
+    /// [`WrongType`](Error::WrongType) (when `key` is known) or [`Refused`](Error::Refused).
+    pub(crate) fn from_redis(server: &str, key: Option<&str>, source: redis::RedisError) -> Self {
+        let server = server.to_owned();
+        if source.code() == Some("WRONGTYPE") {
+            if let Some(key) = key {
+                return Error::WrongType {
+                    key: key.to_owned(),
+                    server,
+                };
+            }
+        }
+        if source.is_io_error()
+            || source.is_timeout()
+            || source.is_connection_dropped()
+            || source.is_connection_refusal()
+        {
+            Error::Unreachable { server, source }
+        } else {
+            Error::Refused { server, source }
+        }
+    }
+}

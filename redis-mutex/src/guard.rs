@@ -1,0 +1,322 @@
+//! [`Guard`]: proof of holding a lock, its lease, renewal and release.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::error::{Error, Result};
+use crate::lease::Lease;
+use crate::lock::Mutex;
+use crate::names::LockNames;
+use crate::observe;
+use crate::protocol;
+use crate::runtime;
+
+/// A held lock. Dropping it releases the lock; so does [`release`](Guard::release), which also
+/// reports whether the lock was still ours.
+///
+/// A guard owns its acquisition's token, not a thread: it is `Send + 'static` and may move to
+/// another thread or task and be released there.
+///
+/// While it lives, its lease is renewed in the background every third of the TTL (unless
+/// [renewal is off](Mutex::with_renewal)). If a renewal finds the lock gone or taken over, or
+/// the lease runs out without a successful renewal, the guard knows: [`is_held`](Guard::is_held)
+/// turns `false`, [`lost`](Guard::lost) completes, and releasing reports [`Error::Lost`].
+///
+/// # Dropping in async code
+///
+/// `Drop` cannot await, so dropping a guard hands its release to the crate's runtime thread,
+/// which sends it at once: the lock is freed promptly even when the guard is dropped by a panic
+/// or a cancelled task. Prefer [`release`](Guard::release) on the normal path anyway: it reports
+/// a lost lock, and the lock is free when it returns.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(m: redis_mutex::Mutex) -> redis_mutex::Result<()> {
+/// let guard = m.lock().await?;
+/// println!("holding {:?} for at least {:?} more", guard.names(), guard.remaining());
+/// guard.release().await?; // Err(Error::Lost) if the lease ran out meanwhile
+/// # Ok(()) }
+/// ```
+#[must_use = "if unused the lock is released immediately"]
+#[clippy::has_significant_drop]
+pub struct Guard {
+    held: Option<Held>,
+}
+
+/// Everything a release needs; moved out of the guard by `release` or `Drop`.
+struct Held {
+    mutex: Mutex,
+    token: Arc<str>,
+    fences: Vec<u64>,
+    lease: Arc<Lease>,
+    renewal: Option<AbortHandle>,
+    acquired: Instant,
+}
+
+impl Guard {
+    /// A guard for an acquisition whose request was sent at `sent`. Starts renewal.
+    pub(crate) fn new(mutex: Mutex, token: Arc<str>, fences: Vec<u64>, sent: Instant) -> Guard {
+        let lease = Lease::new(sent, mutex.settings.ttl);
+        let renewal = mutex.settings.renewal.then(|| {
+            let span = tracing::debug_span!("redis_mutex::renew", lock = %mutex.spec.names);
+            tokio::spawn(renew(mutex.clone(), token.clone(), lease.clone()).instrument(span))
+                .abort_handle()
+        });
+        tracing::debug!(lock = %mutex.spec.names, "acquired");
+        Guard {
+            held: Some(Held {
+                mutex,
+                token,
+                fences,
+                lease,
+                renewal,
+                acquired: Instant::now(),
+            }),
+        }
+    }
+
+    fn held(&self) -> &Held {
+        self.held
+            .as_ref()
+            .expect("a guard is only emptied by `release` or `Drop`, which consume it")
+    }
+
+    /// The names of the held lock.
+    pub fn names(&self) -> &LockNames {
+        self.held().mutex.names()
+    }
+
+    /// This acquisition's owner token, the value stored at the lock's keys.
+    pub fn token(&self) -> &str {
+        &self.held().token
+    }
+
+    /// The fencing token of the lock's first name, when the lock was taken
+    /// [with fencing](Mutex::with_fencing).
+    ///
+    /// Fencing tokens strictly increase across every holder of a name. Hand it to the resource
+    /// you protect with each write and have it refuse tokens lower than the highest seen.
+    pub fn fencing_token(&self) -> Option<u64> {
+        self.held().fences.first().copied()
+    }
+
+    /// The fencing tokens of every name, in name order (empty without fencing).
+    pub fn fencing_tokens(&self) -> &[u64] {
+        &self.held().fences
+    }
+
+    /// Whether the lease is still ours as far as this process can tell, without asking Redis.
+    ///
+    /// `false` once a renewal found the lock gone or taken over, or once the lease deadline
+    /// passed. The deadline is conservative: counted from before the acquire (or last renewal)
+    /// request was sent, less a clock-drift margin of 1 % of the TTL plus 2 ms.
+    pub fn is_held(&self) -> bool {
+        !self.remaining().is_zero()
+    }
+
+    /// How long the lease lasts at least, as far as this process can tell; zero once lost.
+    pub fn remaining(&self) -> Duration {
+        self.held().lease.remaining()
+    }
+
+    /// Completes once the lock is no longer held: a renewal found it gone or taken over, or the
+    /// lease ran out. Use it to stop work that must not continue without the lock.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(m: redis_mutex::Mutex) -> redis_mutex::Result<()> {
+    /// # async fn long_work() {}
+    /// let guard = m.lock().await?;
+    /// tokio::select! {
+    ///     () = long_work() => guard.release().await?,
+    ///     () = guard.lost() => eprintln!("lost {} mid-way; stopping", guard.names()),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn lost(&self) {
+        let lease = self.held().lease.clone();
+        let _ = runtime::run_cancellable(async move {
+            lease.expired().await;
+            Ok(())
+        })
+        .await;
+    }
+
+    /// Blocks the thread until the lock is no longer held or `timeout` passes; returns whether
+    /// it is lost.
+    pub(crate) fn wait_lost(&self, timeout: Duration) -> bool {
+        self.held().lease.wait_expired(timeout)
+    }
+
+    /// Resets the lease to `ttl` from now, if the lock is still ours.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lost`] when the lock is no longer ours; [`Error::InvalidTtl`]; Redis errors.
+    pub async fn extend(&self, ttl: Duration) -> Result<()> {
+        let ttl = protocol::validate_ttl(ttl)?;
+        runtime::run(self.extend_task(ttl)).await
+    }
+
+    /// The work of [`extend`](Guard::extend), detached from the guard's lifetime.
+    pub(crate) fn extend_task(
+        &self,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<()>> + Send + 'static {
+        let held = self.held();
+        let (mutex, token, lease) = (held.mutex.clone(), held.token.clone(), held.lease.clone());
+        async move { extend(&mutex, &token, &lease, ttl).await }
+    }
+
+    /// Releases the lock now and reports whether it was still ours.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Lost`] (also logged as a warning) when the lease had run out or another owner
+    /// held the lock: the work done under it may have overlapped another holder. Redis errors
+    /// when the release could not be sent; the lock then frees itself when its lease runs out.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not cancel the release; it completes in the background.
+    pub async fn release(mut self) -> Result<()> {
+        let held = self.held.take().expect("not yet released");
+        runtime::run(held.release()).await
+    }
+
+    /// The blocking release, for [`crate::blocking::Guard`].
+    pub(crate) fn release_blocking(mut self) -> Result<()> {
+        let held = self.held.take().expect("not yet released");
+        runtime::block_on(held.release())
+    }
+
+    /// The blocking drop, for [`crate::blocking::Guard`]: waits for the release so that a
+    /// program may exit right after.
+    pub(crate) fn drop_blocking(mut self) {
+        if let Some(held) = self.held.take() {
+            let _ = runtime::block_on(held.release_logged());
+        }
+    }
+}
+
+impl Held {
+    async fn release(self) -> Result<()> {
+        if let Some(renewal) = &self.renewal {
+            renewal.abort();
+        }
+        let mutex = &self.mutex;
+        let backend = &mutex.client.server.backend;
+        let keys = &mutex.spec.keys;
+        let released = backend.release(keys, &self.token).await?;
+        if released > 0 {
+            backend.wake_local(keys);
+        }
+        observe::released(&mutex.spec.names, self.acquired.elapsed());
+        if released == keys.keys.len() {
+            tracing::debug!(lock = %mutex.spec.names, "released");
+            Ok(())
+        } else {
+            if !self.lease.is_marked_lost() {
+                observe::lost(&mutex.spec.names);
+            }
+            self.lease.mark_lost();
+            tracing::warn!(lock = %mutex.spec.names, "released a lock that was no longer held: its lease had run out or another owner had taken it");
+            Err(Error::Lost {
+                names: mutex.spec.names.clone(),
+            })
+        }
+    }
+
+    /// A release from `Drop`: nobody is left to see the result but the log.
+    async fn release_logged(self) -> Result<()> {
+        let names = self.mutex.spec.names.clone();
+        if let Err(error) = self.release().await {
+            if !error.is_lost() {
+                tracing::warn!(lock = %names, %error, "releasing a dropped guard failed; the lock frees itself when its lease runs out");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(held) = self.held.take() {
+            if let Some(renewal) = &held.renewal {
+                renewal.abort();
+            }
+            runtime::spawn_detached(async move {
+                let _ = held.release_logged().await;
+            });
+        }
+    }
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.held {
+            Some(held) => f
+                .debug_struct("Guard")
+                .field("names", held.mutex.names())
+                .field("server", &held.mutex.client.server())
+                .field("remaining", &held.lease.remaining())
+                .field("fencing_tokens", &held.fences)
+                .finish_non_exhaustive(),
+            None => f.write_str("Guard(released)"),
+        }
+    }
+}
+
+/// Extends the lease of `token` to `ttl`, updating `lease`.
+async fn extend(mutex: &Mutex, token: &str, lease: &Lease, ttl: Duration) -> Result<()> {
+    let keys = &mutex.spec.keys;
+    let sent = Instant::now();
+    let extended = mutex.client.server.backend.extend(keys, token, ttl).await?;
+    if extended == keys.keys.len() {
+        lease.renewed(sent, ttl);
+        Ok(())
+    } else {
+        lease.mark_lost();
+        observe::lost(&mutex.spec.names);
+        tracing::warn!(lock = %mutex.spec.names, "lock lost: its key is gone or holds another owner's token");
+        Err(Error::Lost {
+            names: mutex.spec.names.clone(),
+        })
+    }
+}
+
+/// The watchdog: renews the lease every third of the TTL until aborted or the lock is lost.
+async fn renew(mutex: Mutex, token: Arc<str>, lease: Arc<Lease>) {
+    let ttl = mutex.settings.ttl;
+    let period = (ttl / 3).max(Duration::from_millis(1));
+    loop {
+        tokio::time::sleep(period).await;
+        match extend(&mutex, &token, &lease, ttl).await {
+            Ok(()) => {
+                observe::renewed(&mutex.spec.names);
+                tracing::trace!("renewed");
+            }
+            Err(error) if error.is_lost() => return,
+            Err(error) => {
+                if lease.remaining().is_zero() {
+                    lease.mark_lost();
+                    observe::lost(&mutex.spec.names);
+                    tracing::warn!(%error, "lock lost: its lease ran out while renewals failed");
+                    return;
+                }
+                tracing::debug!(%error, "renewal failed; retrying while the lease lasts");
+            }
+        }
+    }
+}

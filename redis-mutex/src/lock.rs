@@ -1,0 +1,425 @@
+//! [`Mutex`]: a named distributed lock, and how it is acquired.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::guard::Guard;
+use crate::names::{IntoLockNames, LockNames};
+use crate::observe;
+use crate::protocol::{self, Attempt, KeySet};
+use crate::queue::Line;
+use crate::runtime;
+
+/// A distributed lock over one name, or over several names taken all-or-nothing.
+///
+/// A `Mutex` is a cheap, cloneable description: creating one sends nothing to Redis. Acquiring it
+/// returns a [`Guard`]; the lock is held until the guard is released or dropped, or its lease
+/// runs out (by default the lease is renewed while the guard lives).
+///
+/// # What it guarantees
+///
+/// * **Exclusion while the lease lasts.** The lock key holds a fresh random token per
+///   acquisition; only that token's holder can release or extend it, so a holder whose lease ran
+///   out can never delete its successor's key.
+/// * **Crash safety.** A holder that dies frees the lock when its lease runs out (the TTL).
+/// * **No deadlock between multi-name locks.** The names are sorted and taken in one atomic step,
+///   so `["a", "b"]` and `["b", "a"]` never wait for each other while holding a part.
+/// * **Prompt hand-over.** A release is announced over pub/sub; waiters wake at once instead of
+///   polling, and otherwise at the holder's expiry.
+///
+/// Like every lease-based lock, it cannot stop a paused holder (a long GC pause, a stopped VM)
+/// from acting after its lease ran out. Where that matters, turn on
+/// [fencing tokens](Mutex::with_fencing) and have the protected resource reject stale ones.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> redis_mutex::Result<()> {
+/// let client = redis_mutex::Client::from_env()?;
+/// let orders = client.mutex("orders")?;
+///
+/// let guard = orders.lock().await?;
+/// // ... only one process in the whole deployment runs this at a time ...
+/// guard.release().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Mutex {
+    pub(crate) client: Client,
+    pub(crate) spec: Arc<Spec>,
+    pub(crate) settings: Settings,
+}
+
+/// What identifies the lock: its names and the Redis names derived from them.
+#[derive(Debug)]
+pub(crate) struct Spec {
+    pub(crate) names: LockNames,
+    pub(crate) keys: KeySet,
+    pub(crate) line: Arc<Line>,
+}
+
+/// How the lock is taken and held.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) ttl: Duration,
+    pub(crate) wait: Option<Duration>,
+    pub(crate) renewal: bool,
+    pub(crate) fencing: bool,
+}
+
+/// How long an acquisition may wait.
+#[derive(Debug, Clone, Copy)]
+enum Patience {
+    Once,
+    Until(Instant),
+    Forever,
+}
+
+impl Mutex {
+    pub(crate) fn new(client: Client, names: impl IntoLockNames) -> Result<Mutex> {
+        let names = LockNames::new(names)?;
+        let keys = KeySet::new(&client.options.prefix, names.as_slice());
+        let line = client.server.queues.line(&keys.keys);
+        let settings = Settings {
+            ttl: client.options.ttl,
+            wait: client.options.wait,
+            renewal: client.options.renewal,
+            fencing: client.options.fencing,
+        };
+        Ok(Mutex {
+            client,
+            spec: Arc::new(Spec { names, keys, line }),
+            settings,
+        })
+    }
+
+    /// The same lock with a lease of `ttl` instead of the client's default.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTtl`] when `ttl` is under 1 ms or above what Redis accepts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let client = redis_mutex::Client::open("redis://127.0.0.1/")?;
+    /// let m = client.mutex("report")?.with_ttl(Duration::from_secs(5))?;
+    /// assert_eq!(m.ttl(), Duration::from_secs(5));
+    /// assert!(m.with_ttl(Duration::ZERO).unwrap_err().is_invalid_input());
+    /// # Ok::<(), redis_mutex::Error>(())
+    /// ```
+    pub fn with_ttl(mut self, ttl: Duration) -> Result<Mutex> {
+        self.settings.ttl = protocol::validate_ttl(ttl)?;
+        Ok(self)
+    }
+
+    /// The same lock whose [`lock`](Mutex::lock) waits at most `wait` (`None`: forever).
+    pub fn with_wait(mut self, wait: Option<Duration>) -> Mutex {
+        self.settings.wait = wait;
+        self
+    }
+
+    /// The same lock with automatic lease renewal on or off.
+    ///
+    /// With renewal on (the default), a guard renews its lease every third of the TTL for as long
+    /// as it lives, so the TTL only bounds how long a *crashed* holder blocks others. With renewal
+    /// off, the lease ends after the TTL whatever the holder is doing.
+    pub fn with_renewal(mut self, renewal: bool) -> Mutex {
+        self.settings.renewal = renewal;
+        self
+    }
+
+    /// The same lock handing out fencing tokens (or not).
+    ///
+    /// A fencing token is a number, strictly increasing per name across all holders, taken in the
+    /// same round trip as the lock. Pass it to the storage you protect and have it reject any
+    /// token lower than one it has seen: a holder that was paused past its lease is then stopped
+    /// at the storage. See [`Guard::fencing_token`].
+    pub fn with_fencing(mut self, fencing: bool) -> Mutex {
+        self.settings.fencing = fencing;
+        self
+    }
+
+    /// The lock's names, sorted and without duplicates.
+    pub fn names(&self) -> &LockNames {
+        &self.spec.names
+    }
+
+    /// The Redis keys of the lock (prefix + name), in name order.
+    pub fn keys(&self) -> &[String] {
+        &self.spec.keys.keys
+    }
+
+    /// The lease time to live.
+    pub fn ttl(&self) -> Duration {
+        self.settings.ttl
+    }
+
+    /// The client this lock belongs to.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Acquires the lock, waiting as long as needed (or as long as the configured
+    /// [`wait`](crate::ClientBuilder::wait)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when a configured wait runs out; [`Error::Unreachable`],
+    /// [`Error::Refused`] or [`Error::WrongType`] from Redis.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future at any point (in `select!`, under `timeout`) never
+    /// leaves the lock held. An attempt already sent is cleaned up with its token, and a lock
+    /// acquired after the caller stopped waiting is released at once.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(m: redis_mutex::Mutex) -> redis_mutex::Result<()> {
+    /// let guard = m.lock().await?;
+    /// assert!(guard.is_held());
+    /// # Ok(()) }
+    /// ```
+    pub async fn lock(&self) -> Result<Guard> {
+        let patience = match self.settings.wait {
+            Some(wait) => Patience::Until(Instant::now() + wait),
+            None => Patience::Forever,
+        };
+        self.acquire(patience).await
+    }
+
+    /// Makes one attempt to acquire the lock (the Python original's `acquire(blocking=False)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`] when someone else holds it; Redis errors as for [`lock`](Mutex::lock).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`lock`](Mutex::lock).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(m: redis_mutex::Mutex) -> redis_mutex::Result<()> {
+    /// match m.try_lock().await {
+    ///     Ok(guard) => { /* do the work */ guard.release().await?; }
+    ///     Err(e) if e.is_busy() => { /* someone else is on it */ }
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn try_lock(&self) -> Result<Guard> {
+        self.acquire(Patience::Once).await
+    }
+
+    /// Acquires the lock, waiting at most `wait`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when `wait` runs out; Redis errors as for [`lock`](Mutex::lock).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`lock`](Mutex::lock).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(m: redis_mutex::Mutex) -> redis_mutex::Result<()> {
+    /// use std::time::Duration;
+    /// let guard = m.try_lock_for(Duration::from_secs(2)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn try_lock_for(&self, wait: Duration) -> Result<Guard> {
+        self.acquire(Patience::Until(Instant::now() + wait)).await
+    }
+
+    /// Acquires the lock, waiting at most until `deadline`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when `deadline` passes; Redis errors as for [`lock`](Mutex::lock).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`lock`](Mutex::lock).
+    pub async fn try_lock_until(&self, deadline: impl Into<Instant>) -> Result<Guard> {
+        self.acquire(Patience::Until(deadline.into())).await
+    }
+
+    async fn acquire(&self, patience: Patience) -> Result<Guard> {
+        let this = self.clone();
+        let span = tracing::debug_span!(
+            "redis_mutex::acquire",
+            lock = %self.spec.names,
+            server = %self.client.server()
+        );
+        runtime::run_cancellable(async move { this.acquire_here(patience).await }.instrument(span))
+            .await
+    }
+
+    /// The acquisition, on the crate runtime.
+    async fn acquire_here(&self, patience: Patience) -> Result<Guard> {
+        let started = Instant::now();
+        let token: Arc<str> = protocol::new_token().into();
+
+        // Join this process's line for the lock: only its head contends in Redis. A newcomer
+        // goes straight to Redis only when nobody here is waiting, so the line stays fair.
+        let queued = self.client.options.local_queue && !matches!(patience, Patience::Once);
+        let _turn = match queued {
+            false => None,
+            true => match self.spec.line.clone().try_lock_owned() {
+                Ok(turn) => Some(turn),
+                Err(_) => Some(self.wait_turn(patience, started).await?),
+            },
+        };
+
+        if let Some(guard) = self.attempt(&token, started).await? {
+            return Ok(guard);
+        }
+        if matches!(patience, Patience::Once) {
+            observe::contended(&self.spec.names);
+            return Err(Error::Busy {
+                names: self.spec.names.clone(),
+            });
+        }
+        observe::contended(&self.spec.names);
+
+        // Listen for releases *before* the next attempt, so one that lands in between still
+        // wakes us (the notification leaves a permit).
+        let backend = &self.client.server.backend;
+        let subscription = backend
+            .subscribe(&self.spec.keys)
+            .await
+            .inspect_err(|error| tracing::debug!(%error, "waiting without release notifications"))
+            .ok();
+        let max_poll = self.client.options.max_poll_interval;
+        loop {
+            let pttl = match self.attempt_busy(&token, started).await? {
+                Ok(guard) => return Ok(guard),
+                Err(pttl) => pttl,
+            };
+            // Sleep until the holder's lease runs out at the latest (it may have crashed or be
+            // a client that does not announce releases), bounded by `max_poll`.
+            let mut nap = pttl.unwrap_or(max_poll).min(max_poll);
+            if let Patience::Until(deadline) = patience {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(Error::Timeout {
+                        names: self.spec.names.clone(),
+                        waited: now - started,
+                    });
+                }
+                nap = nap.min(deadline - now);
+            }
+            tracing::trace!(?nap, "waiting for a release");
+            match &subscription {
+                Some(subscription) => {
+                    tokio::select! {
+                        () = subscription.released() => {}
+                        () = tokio::time::sleep(nap) => {}
+                    }
+                }
+                None => tokio::time::sleep(nap).await,
+            }
+        }
+    }
+
+    /// Waits for this process's earlier waiters on the same lock.
+    async fn wait_turn(
+        &self,
+        patience: Patience,
+        started: Instant,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>> {
+        let line = self.spec.line.clone();
+        match patience {
+            Patience::Until(deadline) => tokio::time::timeout_at(deadline, line.lock_owned())
+                .await
+                .map_err(|_| Error::Timeout {
+                    names: self.spec.names.clone(),
+                    waited: started.elapsed(),
+                }),
+            _ => Ok(line.lock_owned().await),
+        }
+    }
+
+    async fn attempt(&self, token: &Arc<str>, started: Instant) -> Result<Option<Guard>> {
+        Ok(self.attempt_busy(token, started).await?.ok())
+    }
+
+    /// One attempt: the guard, or how long the holder's lease has left.
+    async fn attempt_busy(
+        &self,
+        token: &Arc<str>,
+        started: Instant,
+    ) -> Result<std::result::Result<Guard, Option<Duration>>> {
+        let backend = &self.client.server.backend;
+        let sent = Instant::now();
+        // Until the reply is in, the key may or may not be ours: clean up if this future is
+        // dropped or the reply is an error.
+        let cleanup = Cleanup {
+            mutex: Some(self.clone()),
+            token: token.clone(),
+        };
+        let attempt = backend
+            .acquire(&self.spec.keys, token, self.settings.ttl, self.settings.fencing)
+            .await?;
+        cleanup.disarm();
+        Ok(match attempt {
+            Attempt::Acquired { fences } => {
+                observe::acquired(&self.spec.names, started.elapsed());
+                Ok(Guard::new(self.clone(), token.clone(), fences, sent))
+            }
+            Attempt::Busy { pttl, .. } => Err(pttl),
+        })
+    }
+}
+
+impl fmt::Debug for Mutex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mutex")
+            .field("names", &self.spec.names)
+            .field("server", &self.client.server())
+            .field("ttl", &self.settings.ttl)
+            .field("wait", &self.settings.wait)
+            .field("renewal", &self.settings.renewal)
+            .field("fencing", &self.settings.fencing)
+            .finish()
+    }
+}
+
+/// Releases an in-flight attempt's token unless disarmed.
+struct Cleanup {
+    mutex: Option<Mutex>,
+    token: Arc<str>,
+}
+
+impl Cleanup {
+    fn disarm(mut self) {
+        self.mutex = None;
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(mutex) = self.mutex.take() {
+            let token = self.token.clone();
+            runtime::spawn_detached(async move {
+                let backend = &mutex.client.server.backend;
+                if let Err(error) = backend.release(&mutex.spec.keys, &token).await {
+                    tracing::debug!(%error, lock = %mutex.spec.names, "cleanup of an interrupted attempt failed; the key expires with its TTL");
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Support for the code `#[mutex]` generates. Not public API: no stability guarantees.

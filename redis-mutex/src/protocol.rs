@@ -1,0 +1,296 @@
+//! The lock protocol: key layout, tokens, TTL rules and Lua scripts. No I/O lives here.
+//!
+//! # Layout
+//!
+//! * The lock key is `<prefix><name>` (default prefix `MUTEX_`, as in the Python original), a
+//!   plain string holding the owner's token and carrying the lease as its TTL. A process running
+//!   the original `SET MUTEX_<name> <id> NX EX 30` therefore excludes us and we exclude it.
+//! * A release publishes on `{<key>}:released` so waiters wake at once.
+//! * Fencing counters live at `{<key>}:fence`.
+//!
+//! Both companion names carry the lock key as a Redis Cluster hash tag, so they hash to the lock
+//! key's slot (a key without a hash tag hashes whole; `{MUTEX_a}:fence` hashes `MUTEX_a`).
+//! A lock key that already carries a hash tag keeps it: the companion is `<key>:fence`.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use redis::Script;
+
+use crate::error::{Error, Result};
+
+/// The key prefix of the Python original.
+pub(crate) const DEFAULT_PREFIX: &str = "MUTEX_";
+
+/// The lease of the Python original.
+pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(30);
+
+/// The largest TTL accepted. Redis rejects an expiry past `i64::MAX` milliseconds since the epoch;
+/// half of that leaves ample room for any clock.
+pub(crate) const MAX_TTL: Duration = Duration::from_millis(i64::MAX as u64 / 2);
+
+/// Checks that Redis can take `ttl` as a `PX` argument.
+pub(crate) fn validate_ttl(ttl: Duration) -> Result<Duration> {
+    if ttl < Duration::from_millis(1) {
+        return Err(Error::InvalidTtl {
+            ttl,
+            reason: "a lease must last at least 1 ms; use e.g. Duration::from_secs(30)".into(),
+        });
+    }
+    if ttl > MAX_TTL {
+        return Err(Error::InvalidTtl {
+            ttl,
+            reason: format!(
+                "Redis accepts at most {} ms; a lock that should outlive its holder's crash \
+                 needs a finite lease, keep renewal on instead of a huge TTL",
+                MAX_TTL.as_millis()
+            ),
+        });
+    }
+    Ok(ttl)
+}
+
+/// `ttl` in whole milliseconds, as sent with `PX` (validated TTLs always fit).
+pub(crate) fn ttl_millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The margin by which a holder's local view of its lease is shortened, for clock drift between
+/// this process and Redis (the Redlock paper's `ttl * 0.01 + 2 ms`).
+pub(crate) fn drift(ttl: Duration) -> Duration {
+    ttl / 100 + Duration::from_millis(2)
+}
+
+/// A fresh, unguessable owner token (UUID v4, 122 random bits).
+pub(crate) fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The Redis key of lock name `name`.
+pub(crate) fn lock_key(prefix: &str, name: &str) -> String {
+    let mut key = String::with_capacity(prefix.len() + name.len());
+    key.push_str(prefix);
+    key.push_str(name);
+    key
+}
+
+/// The hash tag Redis Cluster hashes for `key`, if it has one.
+fn hash_tag(key: &str) -> Option<&str> {
+    let open = key.find('{')?;
+    let close = key[open + 1..].find('}')?;
+    (close > 0).then(|| &key[open + 1..open + 1 + close])
+}
+
+/// A key or channel name that lands in the same Cluster slot as `key`.
+fn companion(key: &str, suffix: &str) -> String {
+    if hash_tag(key).is_some() || key.contains('}') {
+        // Either `key` already has a tag (which stays the first one), or wrapping it would
+        // produce a different tag: append instead.
+        format!("{key}:{suffix}")
+    } else {
+        format!("{{{key}}}:{suffix}")
+    }
+}
+
+/// The fencing counter of lock key `key`.
+pub(crate) fn fence_key(key: &str) -> String {
+    companion(key, "fence")
+}
+
+/// The channel a release of lock key `key` is announced on.
+pub(crate) fn release_channel(key: &str) -> String {
+    companion(key, "released")
+}
+
+/// The Redis names one lock uses, computed once per [`Mutex`](crate::Mutex).
+#[derive(Debug)]
+pub(crate) struct KeySet {
+    /// The lock keys, in name order.
+    pub(crate) keys: Vec<String>,
+    /// The fencing counters, one per key.
+    pub(crate) fences: Vec<String>,
+    /// The release channels, one per key.
+    pub(crate) channels: Vec<String>,
+}
+
+impl KeySet {
+    pub(crate) fn new(prefix: &str, names: &[String]) -> Self {
+        let keys: Vec<String> = names.iter().map(|name| lock_key(prefix, name)).collect();
+        KeySet {
+            fences: keys.iter().map(|key| fence_key(key)).collect(),
+            channels: keys.iter().map(|key| release_channel(key)).collect(),
+            keys,
+        }
+    }
+}
+
+/// Acquires every key in `KEYS[1..=n]` or none.
+///
+/// `ARGV`: token, ttl in ms, n, fencing flag (`"1"`). With fencing, `KEYS[n+1..=2n]` are the
+/// fencing counters. Returns `{1, fence...}` when acquired, `{0, i, pttl}` when key `i` is held
+/// (`pttl` as `PTTL` reports it), `{-1, i}` when key `i` holds a non-string value.
+pub(crate) static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+    r"
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind == 'string' then
+    return {0, i, redis.call('PTTL', KEYS[i])}
+  elseif kind ~= 'none' then
+    return {-1, i}
+  end
+end
+for i = 1, n do
+  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+end
+local out = {1}
+if ARGV[4] == '1' then
+  for i = 1, n do
+    out[i + 1] = redis.call('INCR', KEYS[n + i])
+  end
+end
+return out
+",
+    )
+});
+
+/// Deletes each key in `KEYS` that still holds token `ARGV[1]`, and announces each deletion on
+/// the channel named by the matching `ARGV[i + 1]`. Returns how many keys were deleted.
+pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+    r"
+local released = 0
+for i = 1, #KEYS do
+  if redis.pcall('GET', KEYS[i]) == ARGV[1] then
+    redis.call('DEL', KEYS[i])
+    redis.call('PUBLISH', ARGV[i + 1], '1')
+    released = released + 1
+  end
+end
+return released
+",
+    )
+});
+
+/// Sets the TTL of each key in `KEYS` that still holds token `ARGV[1]` to `ARGV[2]` ms.
+/// Returns how many keys were extended.
+pub(crate) static EXTEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+    r"
+local extended = 0
+for i = 1, #KEYS do
+  if redis.pcall('GET', KEYS[i]) == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+    extended = extended + 1
+  end
+end
+return extended
+",
+    )
+});
+
+/// What one acquire attempt found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// All keys are ours now; one fencing token per name when fencing was asked for.
+    Acquired {
+        /// Fencing tokens in name order (empty without fencing).
+        fences: Vec<u64>,
+    },
+    /// Key `index` is held by someone else, for `pttl` more (None: no expiry, or unknown).
+    Busy {
+        /// The index of the held key.
+        index: usize,
+        /// Its remaining time to live.
+        pttl: Option<Duration>,
+    },
+}
+
+/// Interprets a `PTTL` reply: `-2` (gone) is zero, `-1` (no expiry) is `None`.
+pub(crate) fn pttl_from_reply(reply: i64) -> Option<Duration> {
+    match reply {
+        -2 => Some(Duration::ZERO),
+        ms if ms >= 0 => Some(Duration::from_millis(ms.unsigned_abs())),
+        _ => None,
+    }
+}
+
+/// Interprets the reply of [`ACQUIRE`]. `Err(i)` means key `i` has the wrong type.
+pub(crate) fn parse_acquire_reply(reply: &[i64]) -> Option<std::result::Result<Attempt, usize>> {
+    let index = |i: i64| usize::try_from(i).ok()?.checked_sub(1);
+    match reply {
+        [1, fences @ ..] => Some(Ok(Attempt::Acquired {
+            fences: fences.iter().map(|&f| f.unsigned_abs()).collect(),
+        })),
+        [0, i, pttl] => Some(Ok(Attempt::Busy {
+            index: index(*i)?,
+            pttl: pttl_from_reply(*pttl),
+        })),
+        [-1, i] => Some(Err(index(*i)?)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_seed_layout() {
+        assert_eq!(lock_key(DEFAULT_PREFIX, "orders"), "MUTEX_orders");
+    }
+
+    #[test]
+    fn companions_share_the_lock_keys_hash_tag() {
+        assert_eq!(fence_key("MUTEX_a"), "{MUTEX_a}:fence");
+        assert_eq!(release_channel("MUTEX_a"), "{MUTEX_a}:released");
+        assert_eq!(hash_tag(&fence_key("MUTEX_a")), Some("MUTEX_a"));
+        // A key with its own tag keeps it.
+        assert_eq!(fence_key("MUTEX_{user}:1"), "MUTEX_{user}:1:fence");
+        assert_eq!(hash_tag("MUTEX_{user}:1:fence"), Some("user"));
+        // `{}` is not a tag: the whole key is hashed, and wrapping would change that.
+        assert_eq!(hash_tag("a{}b"), None);
+        assert_eq!(fence_key("a}b"), "a}b:fence");
+    }
+
+    #[test]
+    fn ttl_bounds() {
+        assert!(validate_ttl(Duration::ZERO).is_err());
+        assert!(validate_ttl(Duration::from_micros(999)).is_err());
+        assert!(validate_ttl(Duration::from_millis(1)).is_ok());
+        assert!(validate_ttl(MAX_TTL).is_ok());
+        assert!(validate_ttl(MAX_TTL + Duration::from_millis(1)).is_err());
+        assert!(validate_ttl(Duration::MAX).is_err());
+    }
+
+    #[test]
+    fn tokens_are_unique_uuids() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+    }
+
+    #[test]
+    fn acquire_replies() {
+        assert_eq!(
+            parse_acquire_reply(&[1, 7, 9]),
+            Some(Ok(Attempt::Acquired { fences: vec![7, 9] }))
+        );
+        assert_eq!(
+            parse_acquire_reply(&[0, 2, -1]),
+            Some(Ok(Attempt::Busy {
+                index: 1,
+                pttl: None
+            }))
+        );
+        assert_eq!(parse_acquire_reply(&[-1, 1]), Some(Err(0)));
+        assert_eq!(parse_acquire_reply(&[0, 0, 5]), None);
+        assert_eq!(parse_acquire_reply(&[]), None);
+    }
+
+    #[test]
+    fn drift_grows_with_ttl() {
+        assert_eq!(drift(Duration::from_secs(30)), Duration::from_millis(302));
+    }
+}

@@ -1,0 +1,103 @@
+//! The crate-owned runtime: one named background thread driving a current-thread tokio runtime.
+//!
+//! Every connection, wait, renewal and release runs here, never on the caller's runtime. So
+//!
+//! * the async API works on any executor (it only awaits a channel), and a client cached per URL
+//!   outlives the `#[tokio::test]` runtime that first used it;
+//! * the blocking API waits on a std channel, which does not panic inside a tokio runtime
+//!   (unlike `Runtime::block_on` or `blocking_recv`), and needs no runtime from its caller;
+//! * a guard dropped in async code has somewhere to send its release.
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+
+fn handle() -> Result<&'static Handle> {
+    static HANDLE: OnceLock<std::result::Result<Handle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| start().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|message| Error::Runtime {
+            source: std::io::Error::other(message.clone()),
+        })
+}
+
+fn start() -> std::io::Result<Handle> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("redis-mutex")
+        .build()?;
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name("redis-mutex".into())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+    Ok(handle)
+}
+
+/// Runs `future` on the crate runtime without waiting for it. Used for releases from `Drop`.
+pub(crate) fn spawn_detached<F>(future: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    match handle() {
+        Ok(handle) => drop(handle.spawn(future)),
+        Err(error) => tracing::error!(%error, "redis-mutex runtime unavailable; release skipped"),
+    }
+}
+
+/// Runs `future` on the crate runtime and awaits its output from any executor.
+///
+/// Dropping the returned future stops waiting for the output but lets `future` finish, so work
+/// that must complete (a release, a cleanup) is never cut in half by a caller's cancellation.
+/// `future` itself watches for an abandoned caller where that matters (see
+/// [`run_cancellable`]).
+pub(crate) async fn run<F, T>(future: F) -> Result<T>
+where
+    F: Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    handle()?.spawn(async move {
+        let _ = tx.send(future.await);
+    });
+    rx.await.unwrap_or_else(|_| std::panic::resume_unwind(Box::new("redis-mutex task panicked")))
+}
+
+/// Like [`run`], but `future` is dropped as soon as the caller stops waiting. An output that is
+/// ready but no longer wanted is dropped on the crate runtime (a guard's `Drop` then releases).
+pub(crate) async fn run_cancellable<F, T>(future: F) -> Result<T>
+where
+    F: Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let (mut tx, rx) = oneshot::channel();
+    handle()?.spawn(async move {
+        tokio::select! {
+            biased;
+            () = tx.closed() => {}
+            output = future => drop(tx.send(output)),
+        }
+    });
+    rx.await.unwrap_or_else(|_| std::panic::resume_unwind(Box::new("redis-mutex task panicked")))
+}
+
+/// Runs `future` on the crate runtime and blocks the calling thread until it is done.
+///
+/// Safe to call from any thread, including a tokio worker (it then blocks that worker, as any
+/// blocking call does).
+pub(crate) fn block_on<F, T>(future: F) -> Result<T>
+where
+    F: Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    handle()?.spawn(async move {
+        let _ = tx.send(future.await);
+    });
+    rx.recv()
+        .unwrap_or_else(|_| std::panic::resume_unwind(Box::new("redis-mutex task panicked")))
+}

@@ -19,7 +19,10 @@ fn ping(url: &str) -> redis::RedisResult<String> {
 fn starts_and_answers_ping() {
     let server = RedisServer::start();
     assert_eq!(ping(&server.url()).unwrap(), "PONG");
-    assert_eq!(server.url(), format!("redis://127.0.0.1:{}/", server.port()));
+    assert_eq!(
+        server.url(),
+        format!("redis://127.0.0.1:{}/", server.port())
+    );
     assert!(server.is_running());
 }
 
@@ -32,7 +35,11 @@ fn raw_connection_runs_commands_and_keys_scans() {
         .arg("v")
         .exec(&mut con)
         .unwrap();
-    redis::cmd("SET").arg("other").arg("v").exec(&mut con).unwrap();
+    redis::cmd("SET")
+        .arg("other")
+        .arg("v")
+        .exec(&mut con)
+        .unwrap();
     let v: String = redis::cmd("GET")
         .arg("MUTEX_selftest")
         .query(&mut con)

@@ -546,7 +546,9 @@ fn ping(client: &redis::Client, pid: u32) -> Result<(), String> {
     if theirs == Some(pid.to_string().as_str()) {
         Ok(())
     } else {
-        Err(format!("another server (pid {theirs:?}) answers on this port"))
+        Err(format!(
+            "another server (pid {theirs:?}) answers on this port"
+        ))
     }
 }
 

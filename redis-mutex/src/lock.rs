@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::guard::Guard;
 use crate::names::{IntoLockNames, LockNames};
 use crate::observe;
+use crate::backend::Wake;
 use crate::protocol::{self, Attempt, KeySet};
 use crate::queue::Line;
 use crate::runtime;
@@ -295,21 +296,48 @@ impl Mutex {
         }
         observe::contended(&self.spec.names);
 
-        // Listen for releases *before* the next attempt, so one that lands in between still
-        // wakes us (the notification leaves a permit).
+        // From here until acquired, `token` may sit in the lock's queue in Redis, or be handed
+        // the lock by a release: if this future is dropped or fails, take it out (and pass the
+        // lock on, if it was handed to us meanwhile).
+        let cleanup = Cleanup {
+            mutex: Some(self.clone()),
+            token: token.clone(),
+        };
+        // Listen *before* the next attempt, so a release that lands in between still wakes us
+        // (the notification leaves a permit).
         let backend = &self.client.server.backend;
         let subscription = backend
-            .subscribe(&self.spec.keys)
+            .subscribe(&self.spec.keys, token.clone())
             .await
             .inspect_err(|error| tracing::debug!(%error, "waiting without release notifications"))
             .ok();
         let max_poll = self.client.options.max_poll_interval;
+        let queue_entry = (max_poll * 3).max(Duration::from_secs(1));
+        // The send time of the last attempt that found the lock taken: a hand-over happened
+        // after it, so the handed-over lease lasts at least `ttl` from then.
+        let mut handed_after = started;
         loop {
-            let pttl = match self.attempt_busy(&token, started).await? {
-                Ok(guard) => return Ok(guard),
-                Err(pttl) => pttl,
+            let sent = Instant::now();
+            let attempt = backend
+                .wait_attempt(
+                    &self.spec.keys,
+                    &token,
+                    self.settings.ttl,
+                    self.settings.fencing,
+                    queue_entry,
+                )
+                .await?;
+            let pttl = match attempt {
+                Attempt::Acquired { fences } => {
+                    return Ok(self.acquired(cleanup, &token, fences, sent, started));
+                }
+                Attempt::Granted { fences } => {
+                    return Ok(self.acquired(cleanup, &token, fences, handed_after, started));
+                }
+                Attempt::Busy { pttl, .. } => pttl,
             };
-            // Sleep until the holder's lease runs out at the latest (it may have crashed or be
+            handed_after = sent;
+            // Sleep until the holder's lease runs out at the latest (it may have crashed, or be
             // a client that does not announce releases), bounded by `max_poll`.
             let mut nap = pttl.unwrap_or(max_poll).min(max_poll);
             if let Patience::Until(deadline) = patience {
@@ -323,16 +351,35 @@ impl Mutex {
                 nap = nap.min(deadline - now);
             }
             tracing::trace!(?nap, "waiting for a release");
-            match &subscription {
-                Some(subscription) => {
-                    tokio::select! {
-                        () = subscription.released() => {}
-                        () = tokio::time::sleep(nap) => {}
-                    }
+            let wake = match &subscription {
+                Some(subscription) => tokio::select! {
+                    wake = subscription.wait() => Some(wake),
+                    () = tokio::time::sleep(nap) => None,
+                },
+                None => {
+                    tokio::time::sleep(nap).await;
+                    None
                 }
-                None => tokio::time::sleep(nap).await,
+            };
+            if let Some(Wake::Granted { fence }) = wake {
+                let fences = fence.into_iter().collect();
+                return Ok(self.acquired(cleanup, &token, fences, handed_after, started));
             }
         }
+    }
+
+    /// Wraps up a successful acquisition whose lease began no earlier than `lease_start`.
+    fn acquired(
+        &self,
+        cleanup: Cleanup,
+        token: &Arc<str>,
+        fences: Vec<u64>,
+        lease_start: Instant,
+        started: Instant,
+    ) -> Guard {
+        cleanup.disarm();
+        observe::acquired(&self.spec.names, started.elapsed());
+        Guard::new(self.clone(), token.clone(), fences, lease_start)
     }
 
     /// Waits for this process's earlier waiters on the same lock.
@@ -353,16 +400,8 @@ impl Mutex {
         }
     }
 
+    /// The first attempt: `SET NX` for one name, the all-or-nothing script for several.
     async fn attempt(&self, token: &Arc<str>, started: Instant) -> Result<Option<Guard>> {
-        Ok(self.attempt_busy(token, started).await?.ok())
-    }
-
-    /// One attempt: the guard, or how long the holder's lease has left.
-    async fn attempt_busy(
-        &self,
-        token: &Arc<str>,
-        started: Instant,
-    ) -> Result<std::result::Result<Guard, Option<Duration>>> {
         let backend = &self.client.server.backend;
         let sent = Instant::now();
         // Until the reply is in, the key may or may not be ours: clean up if this future is
@@ -374,13 +413,14 @@ impl Mutex {
         let attempt = backend
             .acquire(&self.spec.keys, token, self.settings.ttl, self.settings.fencing)
             .await?;
-        cleanup.disarm();
         Ok(match attempt {
-            Attempt::Acquired { fences } => {
-                observe::acquired(&self.spec.names, started.elapsed());
-                Ok(Guard::new(self.clone(), token.clone(), fences, sent))
+            Attempt::Acquired { fences } | Attempt::Granted { fences } => {
+                Some(self.acquired(cleanup, token, fences, sent, started))
             }
-            Attempt::Busy { pttl, .. } => Err(pttl),
+            Attempt::Busy { .. } => {
+                cleanup.disarm();
+                None
+            }
         })
     }
 }

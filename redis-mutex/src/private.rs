@@ -1,1 +1,432 @@
 //! Support for the code `#[mutex]` generates. Not public API: no stability guarantees.
+//!
+//! The macro crate is pinned to this crate's exact version, so the two always agree on what is
+//! here. Generated code calls, in order:
+//!
+//! 1. a client source: [`default_client`], [`ClientCell::get_or_open`] (a `static` per annotated
+//!    function, for `server = ".."` / `prefix = ".."`) or [`IntoClient::into_client`]
+//!    (`client = expr`);
+//! 2. [`enter_blocking`] (plain `fn`) or [`enter`] (`async fn`) with the formatted names and the
+//!    compile-time [`Options`];
+//! 3. on error, [`Tag`] with [`ViaResult`] / [`ViaPanic`] (autoref-based dispatch on the return
+//!    type) or [`fail`];
+//! 4. for an `async fn`, [`Held::scope`] around the body, then [`Held::release`].
+//!
+//! # Reentrancy
+//!
+//! Each held lock is identified by server address and Redis key. A plain `fn` records the locks
+//! it took in a thread-local stack for the duration of the call; an `async fn` runs its body in
+//! a tokio task-local scope holding everything its callers and itself hold. Entering checks
+//! both, and takes only the locks not already held.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::{Client, Error, Guard, Mutex, Result, blocking};
+
+/// What the attribute fixed at compile time.
+#[derive(Debug)]
+pub struct Options {
+    /// `module::path::fn_name`, for panic messages.
+    pub function: &'static str,
+    /// `ttl = ".."`; `None`: the client's.
+    pub ttl: Option<Duration>,
+    /// `wait = ".."`.
+    pub wait: Wait,
+    /// `renew = ..`; `None`: the client's.
+    pub renew: Option<bool>,
+    /// `fencing = ..`; `None`: the client's.
+    pub fencing: Option<bool>,
+}
+
+/// How long to wait for the locks.
+#[derive(Debug, Clone, Copy)]
+pub enum Wait {
+    /// No `wait` option: the client's default wait (forever unless configured).
+    Default,
+    /// `wait = "forever"`.
+    Forever,
+    /// `wait = "0s"`: one attempt.
+    Try,
+    /// `wait = "2s"`.
+    For(Duration),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+/// The client of annotated functions without `server`, `client` or `prefix`: `Client::from_env`,
+/// opened once per process.
+///
+/// # Errors
+///
+/// [`Error::InvalidUrl`] when the URL from the environment is unusable (retried on later calls).
+pub fn default_client() -> Result<Client> {
+    static DEFAULT: OnceLock<Client> = OnceLock::new();
+    cached(&DEFAULT, Client::from_env)
+}
+
+/// The client of one annotated function with `server = ".."` and/or `prefix = ".."`, opened on
+/// its first call and reused by every later one.
+#[derive(Debug)]
+pub struct ClientCell(OnceLock<Client>);
+
+impl ClientCell {
+    /// An empty cell, for a `static`.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        ClientCell(OnceLock::new())
+    }
+
+    /// The client for `server` (default: as `Client::from_env`) with `prefix` (default: the
+    /// client's), opened on first use.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for an unusable URL (retried on later calls).
+    pub fn get_or_open(&self, server: Option<&str>, prefix: Option<&str>) -> Result<Client> {
+        cached(&self.0, || {
+            let url = server.map_or_else(crate::client::url_from_env, str::to_owned);
+            let builder = Client::builder(url);
+            match prefix {
+                Some(prefix) => builder.prefix(prefix),
+                None => builder,
+            }
+            .build()
+        })
+    }
+}
+
+fn cached(cell: &OnceLock<Client>, open: impl FnOnce() -> Result<Client>) -> Result<Client> {
+    if let Some(client) = cell.get() {
+        return Ok(client.clone());
+    }
+    let client = open()?;
+    Ok(cell.get_or_init(|| client).clone())
+}
+
+/// What `client = expr` accepts.
+#[diagnostic::on_unimplemented(
+    message = "`client = ...` needs a `redis_mutex::Client`, found `{Self}`",
+    label = "not a `redis_mutex::Client`",
+    note = "pass a `Client`, a `&Client` (or anything that derefs to one, such as `&LazyLock<Client>`), \
+            a `redis_mutex::blocking::Client`, or a `redis_mutex::Result<Client>`"
+)]
+pub trait IntoClient {
+    /// The client, or the error that opening it gave.
+    ///
+    /// # Errors
+    ///
+    /// The error held by a `Result` argument.
+    fn into_client(self) -> Result<Client>;
+}
+
+impl IntoClient for Client {
+    fn into_client(self) -> Result<Client> {
+        Ok(self)
+    }
+}
+
+impl<T: Deref<Target = Client>> IntoClient for &T {
+    fn into_client(self) -> Result<Client> {
+        Ok((**self).clone())
+    }
+}
+
+impl IntoClient for &Client {
+    fn into_client(self) -> Result<Client> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoClient for blocking::Client {
+    fn into_client(self) -> Result<Client> {
+        Ok(self.as_async().clone())
+    }
+}
+
+impl IntoClient for &blocking::Client {
+    fn into_client(self) -> Result<Client> {
+        Ok(self.as_async().clone())
+    }
+}
+
+impl<C: IntoClient> IntoClient for Result<C> {
+    fn into_client(self) -> Result<Client> {
+        self.and_then(IntoClient::into_client)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Held locks (reentrancy)
+
+/// The locks held by the current `async fn` body and its callers: server + key of each.
+type HeldSet = Arc<[String]>;
+
+tokio::task_local! {
+    static TASK_HELD: HeldSet;
+}
+
+thread_local! {
+    /// The locks taken by the plain `fn`s running on this thread, innermost last.
+    static THREAD_HELD: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+fn lock_id(server: &str, key: &str) -> String {
+    format!("{server}\n{key}")
+}
+
+/// Whether this thread or task already holds the lock `id`.
+fn is_held(id: &str) -> bool {
+    let in_thread = THREAD_HELD.with(|held| held.borrow().iter().any(|held| held == id));
+    in_thread
+        || TASK_HELD
+            .try_with(|held| held.iter().any(|held| held == id))
+            .unwrap_or(false)
+}
+
+/// The configured lock on the names not held yet (`None` when all are), with their ids.
+fn plan(
+    client: Result<Client>,
+    names: &[String],
+    options: &Options,
+) -> Result<(Option<Mutex>, Vec<String>)> {
+    let client = client?;
+    let all = client.mutex(names)?;
+    let (fresh, ids): (Vec<&String>, Vec<String>) = all
+        .names()
+        .as_slice()
+        .iter()
+        .zip(all.keys())
+        .map(|(name, key)| (name, lock_id(client.server(), key)))
+        .filter(|(_, id)| !is_held(id))
+        .unzip();
+    if fresh.is_empty() {
+        return Ok((None, ids));
+    }
+    let mutex = if fresh.len() == all.names().len() {
+        all
+    } else {
+        client.mutex(fresh.as_slice())?
+    };
+    let mut mutex = match options.ttl {
+        Some(ttl) => mutex.with_ttl(ttl)?,
+        None => mutex,
+    };
+    if let Some(renew) = options.renew {
+        mutex = mutex.with_renewal(renew);
+    }
+    if let Some(fencing) = options.fencing {
+        mutex = mutex.with_fencing(fencing);
+    }
+    if let Wait::Forever = options.wait {
+        mutex = mutex.with_wait(None);
+    }
+    Ok((Some(mutex), ids))
+}
+
+/// Takes the locks of a plain `fn` (blocking), or notes that this thread or task holds them.
+///
+/// # Errors
+///
+/// Opening the client, an invalid name or TTL, and acquisition errors.
+pub fn enter_blocking(
+    client: Result<Client>,
+    names: &[String],
+    options: &Options,
+) -> Result<BlockingHeld> {
+    let (mutex, ids) = plan(client, names, options)?;
+    let Some(mutex) = mutex else {
+        return Ok(BlockingHeld {
+            guard: None,
+            ids: Vec::new(),
+            not_send: PhantomData,
+        });
+    };
+    let mutex = blocking::Mutex::from(mutex);
+    let guard = match options.wait {
+        Wait::Default | Wait::Forever => mutex.lock(),
+        Wait::Try => mutex.try_lock(),
+        Wait::For(wait) => mutex.try_lock_for(wait),
+    }?;
+    THREAD_HELD.with(|held| held.borrow_mut().extend(ids.iter().cloned()));
+    Ok(BlockingHeld {
+        guard: Some(guard),
+        ids,
+        not_send: PhantomData,
+    })
+}
+
+/// The locks a plain `fn` took; dropping it forgets them and releases them (waiting for the
+/// release).
+pub struct BlockingHeld {
+    guard: Option<blocking::Guard>,
+    ids: Vec<String>,
+    /// Bound to the thread whose thread-local it updates.
+    not_send: PhantomData<*const ()>,
+}
+
+impl BlockingHeld {
+    /// The guard for `guard = name`: `None` when a caller already held every lock.
+    pub fn guard(&self) -> Option<&blocking::Guard> {
+        self.guard.as_ref()
+    }
+}
+
+impl Drop for BlockingHeld {
+    fn drop(&mut self) {
+        if self.ids.is_empty() {
+            return;
+        }
+        // `try_with`: during thread teardown the thread-local may already be gone.
+        let _ = THREAD_HELD.try_with(|held| {
+            let mut held = held.borrow_mut();
+            for id in self.ids.iter().rev() {
+                if let Some(at) = held.iter().rposition(|held| held == id) {
+                    held.remove(at);
+                }
+            }
+        });
+        // Then `guard` drops, releasing the locks.
+    }
+}
+
+impl fmt::Debug for BlockingHeld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingHeld")
+            .field("guard", &self.guard)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Takes the locks of an `async fn`, or notes that its callers hold them.
+///
+/// # Errors
+///
+/// Opening the client, an invalid name or TTL, and acquisition errors.
+pub async fn enter(client: Result<Client>, names: &[String], options: &Options) -> Result<Held> {
+    let inherited = TASK_HELD.try_with(Arc::clone).ok();
+    let in_thread = THREAD_HELD.with(|held| held.borrow().clone());
+    let (mutex, ids) = plan(client, names, options)?;
+    let guard = match mutex {
+        None => None,
+        Some(mutex) => Some(match options.wait {
+            Wait::Default | Wait::Forever => mutex.lock().await,
+            Wait::Try => mutex.try_lock().await,
+            Wait::For(wait) => mutex.try_lock_for(wait).await,
+        }?),
+    };
+    let scope: HeldSet = inherited
+        .iter()
+        .flat_map(|held| held.iter())
+        .chain(&in_thread)
+        .chain(&ids)
+        .cloned()
+        .collect();
+    Ok(Held { guard, scope })
+}
+
+/// The locks an `async fn` holds while its body runs.
+#[derive(Debug)]
+pub struct Held {
+    guard: Option<Guard>,
+    scope: HeldSet,
+}
+
+impl Held {
+    /// The guard for `guard = name`: `None` when a caller already held every lock.
+    pub fn guard(&self) -> Option<&Guard> {
+        self.guard.as_ref()
+    }
+
+    /// Runs the body with the held locks visible to the functions it calls. The type parameter
+    /// fixes the body's output to the function's declared return type, so `?` inside it infers.
+    pub fn scope<R, F: Future<Output = R>>(&self, body: F) -> impl Future<Output = R> + use<R, F> {
+        TASK_HELD.scope(self.scope.clone(), body)
+    }
+
+    /// Releases the locks this call took, waiting for the release. A release error (the lock
+    /// was lost meanwhile) is not reported: the body's result stands; the runtime logs it.
+    pub async fn release(self) {
+        if let Some(guard) = self.guard {
+            let _ = guard.release().await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failure: `Err(e.into())` or panic, chosen by the function's return type
+
+/// Carries the annotated function's return type `R` for method dispatch: [`ViaResult`] applies
+/// when `R` is `Result<T, E>` with `E: From<Error>`; otherwise autoref falls back to
+/// [`ViaPanic`].
+pub struct Tag<R>(PhantomData<fn() -> R>);
+
+impl<R> Tag<R> {
+    /// A tag for the return type `R`.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Tag(PhantomData)
+    }
+}
+
+impl<R> fmt::Debug for Tag<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Tag")
+    }
+}
+
+/// Lock errors as the function's own `Err`.
+pub trait ViaResult {
+    /// The function's return type.
+    type Output;
+    /// `Err(E::from(error))`.
+    fn __redis_mutex_fail(&self, error: Error, names: &[String], options: &Options)
+    -> Self::Output;
+}
+
+impl<T, E: From<Error>> ViaResult for Tag<std::result::Result<T, E>> {
+    type Output = std::result::Result<T, E>;
+
+    fn __redis_mutex_fail(&self, error: Error, _: &[String], _: &Options) -> Self::Output {
+        Err(E::from(error))
+    }
+}
+
+/// Lock errors as a panic, for functions that cannot return them.
+pub trait ViaPanic {
+    /// The function's return type.
+    type Output;
+    /// Panics (see [`fail`]).
+    fn __redis_mutex_fail(&self, error: Error, names: &[String], options: &Options)
+    -> Self::Output;
+}
+
+impl<R> ViaPanic for &Tag<R> {
+    type Output = R;
+
+    #[track_caller]
+    fn __redis_mutex_fail(&self, error: Error, names: &[String], options: &Options) -> R {
+        fail(error, names, options)
+    }
+}
+
+/// Panics with a message naming the function, the locks and the cause.
+#[track_caller]
+#[cold]
+pub fn fail(error: Error, names: &[String], options: &Options) -> ! {
+    let names = match names {
+        [one] => format!("{one:?}"),
+        many => format!("{many:?}"),
+    };
+    panic!(
+        "`{}` could not take lock {names}: {error} (to handle this instead of panicking, return a \
+         `Result` whose error type implements `From<redis_mutex::Error>`)",
+        options.function
+    )
+}

@@ -7,6 +7,12 @@
 //!   the original `SET MUTEX_<name> <id> NX EX 30` therefore excludes us and we exclude it.
 //! * A release publishes on `{<key>}:released` so waiters wake at once.
 //! * Fencing counters live at `{<key>}:fence`.
+//! * Waiters for a single-name lock queue in Redis, first come first served, at
+//!   `{<key>}:queue` (order), `{<key>}:queue-expiry` (when each entry lapses unless refreshed) and
+//!   `{<key>}:queue-info` (each waiter's TTL and fencing flag). A release hands the lock straight
+//!   to the live head of the queue and tells it so on the release channel (`g:<token>:<fence>`),
+//!   so the lock changes hands in one round trip, in arrival order, across processes. A free
+//!   lock with no live waiter is announced as `1`.
 //!
 //! Both companion names carry the lock key as a Redis Cluster hash tag, so they hash to the lock
 //! key's slot (a key without a hash tag hashes whole; `{MUTEX_a}:fence` hashes `MUTEX_a`).
@@ -111,15 +117,22 @@ pub(crate) struct KeySet {
     pub(crate) fences: Vec<String>,
     /// The release channels, one per key.
     pub(crate) channels: Vec<String>,
+    /// For a single-name lock, the waiter queue: `[order, expiry, info]` (see [`WAIT`]).
+    pub(crate) queue: Option<[String; 3]>,
 }
 
 impl KeySet {
     pub(crate) fn new(prefix: &str, names: &[String]) -> Self {
         let keys: Vec<String> = names.iter().map(|name| lock_key(prefix, name)).collect();
+        let queue = match keys.as_slice() {
+            [key] => Some(["queue", "queue-expiry", "queue-info"].map(|part| companion(key, part))),
+            _ => None,
+        };
         KeySet {
             fences: keys.iter().map(|key| fence_key(key)).collect(),
             channels: keys.iter().map(|key| release_channel(key)).collect(),
             keys,
+            queue,
         }
     }
 }
@@ -153,6 +166,110 @@ end
 return out
 ",
     )
+});
+
+/// Lua shared by the queue scripts. Expects locals `key, queue, expiry, info, fence, channel,
+/// now` (ms). Drops lapsed waiters, and hands the free lock to the live head of the queue.
+const QUEUE_LIB: &str = r"
+local function purge()
+  for _, dead in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now)) do
+    redis.call('ZREM', queue, dead)
+    redis.call('ZREM', expiry, dead)
+    redis.call('HDEL', info, dead)
+  end
+end
+local function leave(who)
+  redis.call('ZREM', queue, who)
+  redis.call('ZREM', expiry, who)
+  redis.call('HDEL', info, who)
+end
+local function grant_head()
+  while true do
+    local head = redis.call('ZRANGE', queue, 0, 0)[1]
+    if not head then return nil end
+    local meta = redis.call('HGET', info, head)
+    leave(head)
+    local ttl, fencing = string.match(meta or '', '^(%d+):(%d)$')
+    if ttl then
+      redis.call('SET', key, head, 'PX', ttl)
+      local f = ''
+      if fencing == '1' then f = redis.call('INCR', fence) end
+      redis.call('PUBLISH', channel, 'g:' .. head .. ':' .. f)
+      return head
+    end
+  end
+end
+";
+
+/// Reads Redis' clock in ms, and binds the queue script locals.
+const QUEUE_PRELUDE: &str = r"
+local key, queue, expiry, info, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local token, channel = ARGV[1], ARGV[2]
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+";
+
+/// A waiting attempt on a single-name lock: takes the lock if it is free and we are first in
+/// line, otherwise joins (or stays in) the queue.
+///
+/// `KEYS`: lock, queue, queue-expiry, queue-info, fence. `ARGV`: token, channel, ttl ms,
+/// fencing flag, queue entry lifetime ms. Replies: `{1[, fence]}` acquired now; `{2[, fence]}`
+/// handed to us by a release before this call; `{0, 1, pttl}` waiting; `{-1, 1}` wrong type.
+pub(crate) static WAIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{QUEUE_PRELUDE}{QUEUE_LIB}{}",
+        r"
+local ttl, fencing, window = ARGV[3], ARGV[4], tonumber(ARGV[5])
+purge()
+local kind = redis.call('TYPE', key).ok
+if kind == 'string' then
+  if redis.call('GET', key) == token then
+    leave(token)
+    if fencing == '1' then return {2, tonumber(redis.call('GET', fence) or '0')} end
+    return {2}
+  end
+elseif kind == 'none' then
+  local head = redis.call('ZRANGE', queue, 0, 0)[1]
+  if head ~= nil and head ~= token then
+    head = grant_head()
+  end
+  if head == nil or head == token then
+    leave(token)
+    redis.call('SET', key, token, 'PX', ttl)
+    if fencing == '1' then return {1, redis.call('INCR', fence)} end
+    return {1}
+  end
+else
+  return {-1, 1}
+end
+redis.call('ZADD', queue, 'NX', tonumber(time[1]) * 1000000 + tonumber(time[2]), token)
+redis.call('ZADD', expiry, now + window, token)
+redis.call('HSET', info, token, ttl .. ':' .. fencing)
+for _, k in ipairs({queue, expiry, info}) do
+  redis.call('PEXPIRE', k, window * 2)
+end
+return {0, 1, redis.call('PTTL', key)}
+"
+    ))
+});
+
+/// Releases a single-name lock held by `token` (and takes `token` out of the queue, so it also
+/// cleans up after an abandoned wait), handing the lock to the live head of the queue.
+///
+/// `KEYS`: lock, queue, queue-expiry, queue-info, fence. `ARGV`: token, channel.
+/// Returns 1 when the lock was ours, else 0.
+pub(crate) static RELEASE_QUEUED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{QUEUE_PRELUDE}{QUEUE_LIB}{}",
+        r"
+leave(token)
+if redis.pcall('GET', key) ~= token then return 0 end
+redis.call('DEL', key)
+purge()
+if not grant_head() then redis.call('PUBLISH', channel, '1') end
+return 1
+"
+    ))
 });
 
 /// Deletes each key in `KEYS` that still holds token `ARGV[1]`, and announces each deletion on
@@ -198,6 +315,11 @@ pub(crate) enum Attempt {
         /// Fencing tokens in name order (empty without fencing).
         fences: Vec<u64>,
     },
+    /// A release handed all keys to us before this attempt was sent.
+    Granted {
+        /// Fencing tokens in name order (empty without fencing).
+        fences: Vec<u64>,
+    },
     /// Key `index` is held by someone else, for `pttl` more (None: no expiry, or unknown).
     Busy {
         /// The index of the held key.
@@ -205,6 +327,32 @@ pub(crate) enum Attempt {
         /// Its remaining time to live.
         pttl: Option<Duration>,
     },
+}
+
+/// What a message on a release channel says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Announcement<'a> {
+    /// The lock is free.
+    Free,
+    /// The lock was handed to the waiter with this token, with these fencing tokens.
+    Granted {
+        /// The new owner.
+        token: &'a str,
+        /// Its fencing token, if it asked for one.
+        fence: Option<u64>,
+    },
+}
+
+/// Reads a release channel message.
+pub(crate) fn parse_announcement(payload: &str) -> Option<Announcement<'_>> {
+    if payload == "1" {
+        return Some(Announcement::Free);
+    }
+    let (token, fence) = payload.strip_prefix("g:")?.split_once(':')?;
+    Some(Announcement::Granted {
+        token,
+        fence: fence.parse().ok(),
+    })
 }
 
 /// Interprets a `PTTL` reply: `-2` (gone) is zero, `-1` (no expiry) is `None`.
@@ -216,11 +364,14 @@ pub(crate) fn pttl_from_reply(reply: i64) -> Option<Duration> {
     }
 }
 
-/// Interprets the reply of [`ACQUIRE`]. `Err(i)` means key `i` has the wrong type.
+/// Interprets the reply of [`ACQUIRE`] or [`WAIT`]. `Err(i)` means key `i` has the wrong type.
 pub(crate) fn parse_acquire_reply(reply: &[i64]) -> Option<std::result::Result<Attempt, usize>> {
     let index = |i: i64| usize::try_from(i).ok()?.checked_sub(1);
     match reply {
         [1, fences @ ..] => Some(Ok(Attempt::Acquired {
+            fences: fences.iter().map(|&f| f.unsigned_abs()).collect(),
+        })),
+        [2, fences @ ..] => Some(Ok(Attempt::Granted {
             fences: fences.iter().map(|&f| f.unsigned_abs()).collect(),
         })),
         [0, i, pttl] => Some(Ok(Attempt::Busy {
@@ -287,6 +438,40 @@ mod tests {
         assert_eq!(parse_acquire_reply(&[-1, 1]), Some(Err(0)));
         assert_eq!(parse_acquire_reply(&[0, 0, 5]), None);
         assert_eq!(parse_acquire_reply(&[]), None);
+    }
+
+    #[test]
+    fn announcements() {
+        assert_eq!(parse_announcement("1"), Some(Announcement::Free));
+        assert_eq!(
+            parse_announcement("g:abc:7"),
+            Some(Announcement::Granted {
+                token: "abc",
+                fence: Some(7)
+            })
+        );
+        assert_eq!(
+            parse_announcement("g:abc:"),
+            Some(Announcement::Granted {
+                token: "abc",
+                fence: None
+            })
+        );
+        assert_eq!(parse_announcement("x"), None);
+    }
+
+    #[test]
+    fn only_single_name_locks_queue_in_redis() {
+        let one = KeySet::new("MUTEX_", &["a".to_owned()]);
+        assert_eq!(
+            one.queue,
+            Some([
+                "{MUTEX_a}:queue".to_owned(),
+                "{MUTEX_a}:queue-expiry".to_owned(),
+                "{MUTEX_a}:queue-info".to_owned()
+            ])
+        );
+        assert!(KeySet::new("MUTEX_", &["a".to_owned(), "b".to_owned()]).queue.is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Result;
@@ -17,7 +18,7 @@ use crate::protocol::{Attempt, KeySet};
 pub(crate) mod single;
 mod subscriber;
 
-pub(crate) use subscriber::Subscription;
+pub(crate) use subscriber::{Subscription, Wake};
 
 /// A boxed, sendable future, as returned by [`Backend`] methods.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -39,8 +40,22 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
         fencing: bool,
     ) -> BoxFuture<'a, Result<Attempt>>;
 
-    /// Deletes the keys still holding `token`, announcing each release. Returns how many were
-    /// deleted.
+    /// An attempt by a caller that is willing to wait: like [`acquire`](Backend::acquire), but
+    /// when the lock is taken, joins (or stays in) the lock's waiter queue, where a release may
+    /// hand the lock over ([`Attempt::Granted`], or a [`Wake::Granted`] notification).
+    /// `queue_entry` is how long the queue entry lasts unless this is called again.
+    fn wait_attempt<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+        fencing: bool,
+        queue_entry: Duration,
+    ) -> BoxFuture<'a, Result<Attempt>>;
+
+    /// Deletes the keys still holding `token`, and takes `token` out of the waiter queue (so it
+    /// also cleans up after an abandoned wait). A freed lock goes to the next live waiter, or is
+    /// announced as free. Returns how many keys were `token`'s.
     fn release<'a>(&'a self, keys: &'a KeySet, token: &'a str) -> BoxFuture<'a, Result<usize>>;
 
     /// Resets the lease of the keys still holding `token` to `ttl`. Returns how many.
@@ -51,8 +66,12 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<usize>>;
 
-    /// Registers for release announcements of `keys`.
-    fn subscribe<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Subscription>>;
+    /// Registers for release announcements of `keys`, and for hand-overs to `token`.
+    fn subscribe<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: Arc<str>,
+    ) -> BoxFuture<'a, Result<Subscription>>;
 
     /// Wakes this process's waiters on `keys` (after a release made here).
     fn wake_local(&self, keys: &KeySet);

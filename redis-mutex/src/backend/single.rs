@@ -1,6 +1,6 @@
 //! One Redis server (or a replicated master behind one address).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -9,7 +9,7 @@ use tokio::sync::OnceCell;
 use super::subscriber::{Subscriber, Subscription};
 use super::{Backend, BoxFuture};
 use crate::error::{Error, Result};
-use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, KeySet, RELEASE};
+use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, KeySet, RELEASE, RELEASE_QUEUED, WAIT};
 
 /// Connection settings that are part of a server's identity in the connection cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,7 +128,37 @@ impl SingleServer {
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(keys, e))?;
-        match protocol::parse_acquire_reply(&reply) {
+        self.acquire_reply(keys, &reply)
+    }
+
+    /// [`WAIT`] on a single-name lock.
+    async fn wait_queued(
+        &self,
+        keys: &KeySet,
+        queue: &[String; 3],
+        token: &str,
+        ttl: Duration,
+        fencing: bool,
+        queue_entry: Duration,
+    ) -> Result<Attempt> {
+        let mut conn = self.connection().await?;
+        let reply: Vec<i64> = WAIT
+            .key(&keys.keys[0])
+            .key(queue)
+            .key(&keys.fences[0])
+            .arg(token)
+            .arg(&keys.channels[0])
+            .arg(protocol::ttl_millis(ttl))
+            .arg(if fencing { "1" } else { "0" })
+            .arg(protocol::ttl_millis(queue_entry))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.error(keys, e))?;
+        self.acquire_reply(keys, &reply)
+    }
+
+    fn acquire_reply(&self, keys: &KeySet, reply: &[i64]) -> Result<Attempt> {
+        match protocol::parse_acquire_reply(reply) {
             Some(Ok(attempt)) => Ok(attempt),
             Some(Err(index)) => Err(Error::WrongType {
                 key: keys.keys[index].clone(),
@@ -167,11 +197,37 @@ impl Backend for SingleServer {
         })
     }
 
+    fn wait_attempt<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+        fencing: bool,
+        queue_entry: Duration,
+    ) -> BoxFuture<'a, Result<Attempt>> {
+        Box::pin(async move {
+            match &keys.queue {
+                Some(queue) => {
+                    self.wait_queued(keys, queue, token, ttl, fencing, queue_entry)
+                        .await
+                }
+                None => self.acquire_script(keys, token, ttl, fencing).await,
+            }
+        })
+    }
+
     fn release<'a>(&'a self, keys: &'a KeySet, token: &'a str) -> BoxFuture<'a, Result<usize>> {
         Box::pin(async move {
             let mut conn = self.connection().await?;
-            RELEASE
-                .key(&keys.keys)
+            let mut invocation = match &keys.queue {
+                Some(queue) => {
+                    let mut invocation = RELEASE_QUEUED.key(&keys.keys[0]);
+                    invocation.key(queue).key(&keys.fences[0]);
+                    invocation
+                }
+                None => RELEASE.key(&keys.keys),
+            };
+            invocation
                 .arg(token)
                 .arg(&keys.channels)
                 .invoke_async(&mut conn)
@@ -198,11 +254,19 @@ impl Backend for SingleServer {
         })
     }
 
-    fn subscribe<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Subscription>> {
-        Box::pin(self.subscriber().subscribe(&keys.channels))
+    fn subscribe<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: Arc<str>,
+    ) -> BoxFuture<'a, Result<Subscription>> {
+        Box::pin(self.subscriber().subscribe(&keys.channels, Some(token)))
     }
 
     fn wake_local(&self, keys: &KeySet) {
+        // A single-name release already handed the lock to the next waiter in line.
+        if keys.queue.is_some() {
+            return;
+        }
         if let Some(subscriber) = self.subscriber.get() {
             subscriber.wake(&keys.channels);
         }

@@ -19,12 +19,45 @@ use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::error::{Error, Result};
+use crate::protocol::{Announcement, parse_announcement};
+
+/// What woke a waiter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// The lock may be free: try again.
+    Released,
+    /// A release handed the lock to this waiter's token, with this fencing token.
+    Granted {
+        /// The fencing token, when the waiter asked for one.
+        fence: Option<u64>,
+    },
+}
+
+/// One registered waiter, shared between its [`Subscription`] and the subscriber task.
+#[derive(Debug)]
+struct Waiter {
+    notify: Notify,
+    /// The token a release may hand the lock to.
+    token: Option<Arc<str>>,
+    granted: std::sync::Mutex<Option<Option<u64>>>,
+}
+
+impl Waiter {
+    fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    fn grant(&self, fence: Option<u64>) {
+        *self.granted.lock().unwrap_or_else(|p| p.into_inner()) = Some(fence);
+        self.notify.notify_one();
+    }
+}
 
 enum Command {
     Subscribe {
         id: u64,
         channels: Vec<String>,
-        notify: Arc<Notify>,
+        waiter: Arc<Waiter>,
         done: oneshot::Sender<Result<()>>,
     },
     Unsubscribe {
@@ -54,14 +87,24 @@ impl std::fmt::Debug for Command {
 pub(crate) struct Subscription {
     id: u64,
     channels: Vec<String>,
-    notify: Arc<Notify>,
+    waiter: Arc<Waiter>,
     commands: mpsc::UnboundedSender<Command>,
 }
 
 impl Subscription {
     /// Completes after a release was announced on one of the channels since the last call.
-    pub(crate) async fn released(&self) {
-        self.notify.notified().await;
+    pub(crate) async fn wait(&self) -> Wake {
+        self.waiter.notify.notified().await;
+        match self
+            .waiter
+            .granted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            Some(fence) => Wake::Granted { fence },
+            None => Wake::Released,
+        }
     }
 }
 
@@ -93,12 +136,21 @@ impl Subscriber {
         }
     }
 
-    /// Registers for releases on `channels`; returns once Redis confirmed the subscription.
-    pub(crate) async fn subscribe(&self, channels: &[String]) -> Result<Subscription> {
+    /// Registers for releases on `channels`, and for hand-overs to `token`; returns once Redis
+    /// confirmed the subscription.
+    pub(crate) async fn subscribe(
+        &self,
+        channels: &[String],
+        token: Option<Arc<str>>,
+    ) -> Result<Subscription> {
         let subscription = Subscription {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             channels: channels.to_vec(),
-            notify: Arc::new(Notify::new()),
+            waiter: Arc::new(Waiter {
+                notify: Notify::new(),
+                token,
+                granted: std::sync::Mutex::new(None),
+            }),
             commands: self.commands.clone(),
         };
         let (done, confirmed) = oneshot::channel();
@@ -106,7 +158,7 @@ impl Subscriber {
             .send(Command::Subscribe {
                 id: subscription.id,
                 channels: subscription.channels.clone(),
-                notify: subscription.notify.clone(),
+                waiter: subscription.waiter.clone(),
                 done,
             })
             .ok();
@@ -131,8 +183,8 @@ struct Task {
     client: redis::Client,
     server: String,
     connect_timeout: Duration,
-    /// channel -> (waiter id -> its Notify)
-    waiters: HashMap<String, HashMap<u64, Arc<Notify>>>,
+    /// channel -> (waiter id -> waiter)
+    waiters: HashMap<String, HashMap<u64, Arc<Waiter>>>,
 }
 
 type Sink = redis::aio::PubSubSink;
@@ -156,7 +208,7 @@ impl Task {
                     None => return,
                 },
                 message = message => match message {
-                    Some(message) => self.wake(message.get_channel_name()),
+                    Some(message) => self.announce(&message),
                     None => {
                         tracing::debug!(server = %self.server, "release notifications disconnected; reconnecting");
                         connection = None;
@@ -185,7 +237,7 @@ impl Task {
             Command::Subscribe {
                 id,
                 channels,
-                notify,
+                waiter,
                 done,
             } => {
                 let mut new = Vec::new();
@@ -194,7 +246,7 @@ impl Task {
                     if entry.is_empty() {
                         new.push(channel.clone());
                     }
-                    entry.insert(id, notify.clone());
+                    entry.insert(id, waiter.clone());
                 }
                 let result = self.subscribe(connection, &new).await;
                 let _ = done.send(result);
@@ -265,9 +317,24 @@ impl Task {
         Ok((sink, stream))
     }
 
+    fn announce(&self, message: &redis::Msg) {
+        let Some(waiters) = self.waiters.get(message.get_channel_name()) else {
+            return;
+        };
+        let payload: String = message.get_payload().unwrap_or_default();
+        match parse_announcement(&payload) {
+            Some(Announcement::Granted { token, fence }) => waiters
+                .values()
+                .filter(|waiter| waiter.token.as_deref() == Some(token))
+                .for_each(|waiter| waiter.grant(fence)),
+            // A free lock, or a message from a newer or older protocol: everyone looks.
+            _ => waiters.values().for_each(|waiter| waiter.wake()),
+        }
+    }
+
     fn wake(&self, channel: &str) {
         if let Some(waiters) = self.waiters.get(channel) {
-            waiters.values().for_each(|notify| notify.notify_one());
+            waiters.values().for_each(|waiter| waiter.wake());
         }
     }
 
@@ -275,6 +342,6 @@ impl Task {
         self.waiters
             .values()
             .flat_map(HashMap::values)
-            .for_each(|notify| notify.notify_one());
+            .for_each(|waiter| waiter.wake());
     }
 }

@@ -1,0 +1,400 @@
+//! Liveness: waiters wake on a release notification or at the holder's expiry instead of
+//! polling; the Redis-side queue hands the lock over in arrival order; leases renew while a guard
+//! lives and stop when it goes; a lost lock is reported; fencing tokens strictly increase.
+
+mod common;
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{PROMPTLY, key, name};
+use redis_mutex::Client;
+use support::RedisServer;
+
+/// A client whose fallback poll is so slow that a prompt wake-up can only come from a
+/// notification or from the holder's known expiry. Distinct `connect_timeout`s give distinct
+/// connection sets, i.e. clients that behave like separate processes.
+fn slow_poll_client(server: &RedisServer, id: u64) -> Client {
+    Client::builder(server.url())
+        .max_poll_interval(Duration::from_secs(30))
+        .connect_timeout(Duration::from_millis(2_000 + id))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_wakes_a_waiter_without_polling() {
+    let server = support::shared();
+    for names in [vec![name("wake")], vec![name("wake-a"), name("wake-b")]] {
+        let holder = slow_poll_client(server, 1).mutex(names.clone()).unwrap();
+        let waiter = slow_poll_client(server, 2).mutex(names.clone()).unwrap();
+        let guard = holder.lock().await.unwrap();
+        let waiting = tokio::spawn(async move {
+            let guard = waiter.lock().await.unwrap();
+            (Instant::now(), guard)
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "{names:?}: waiter got a held lock");
+        let released = Instant::now();
+        guard.release().await.unwrap();
+        let (acquired, guard) = tokio::time::timeout(PROMPTLY, waiting)
+            .await
+            .unwrap_or_else(|_| panic!("{names:?}: no wake-up within {PROMPTLY:?} (poll is 30 s)"))
+            .unwrap();
+        assert!(acquired >= released);
+        guard.release().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_hands_the_lock_straight_to_the_waiter() {
+    let server = support::shared();
+    let lock = name("handover");
+    let holder = slow_poll_client(server, 3).mutex(lock.as_str()).unwrap();
+    let waiter = slow_poll_client(server, 4).mutex(lock.as_str()).unwrap();
+    let guard = holder.lock().await.unwrap();
+    let waiting = tokio::spawn(async move { waiter.lock().await.unwrap() });
+    // The waiter is queued in Redis once its entry appears.
+    let queue = format!("{{{}}}:queue", key(&lock));
+    assert!(common::eventually(PROMPTLY, || common::raw(server, &["ZCARD", &queue])
+        == redis::Value::Int(1)));
+    guard.release().await.unwrap();
+    let handed = tokio::time::timeout(PROMPTLY, waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    // The key went from one token to the other with no gap a newcomer could use.
+    assert_eq!(common::get(server, &key(&lock)).as_deref(), Some(handed.token()));
+    assert_eq!(common::raw(server, &["EXISTS", &queue]), redis::Value::Int(0));
+    handed.release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_of_different_processes_are_served_in_arrival_order() {
+    let server = support::shared();
+    let lock = name("fifo");
+    let holder = slow_poll_client(server, 10).mutex(lock.as_str()).unwrap();
+    let guard = holder.lock().await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let queue = format!("{{{}}}:queue", key(&lock));
+    for id in 0..4u64 {
+        let waiter = slow_poll_client(server, 11 + id).mutex(lock.as_str()).unwrap();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let guard = waiter.lock().await.unwrap();
+            tx.send(id).unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            guard.release().await.unwrap();
+        });
+        // Wait until this waiter is queued before starting the next.
+        let queued = redis::Value::Int(i64::try_from(id).unwrap() + 1);
+        assert!(common::eventually(PROMPTLY, || common::raw(server, &["ZCARD", &queue])
+            == queued));
+    }
+    guard.release().await.unwrap();
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        order.push(tokio::time::timeout(PROMPTLY, rx.recv()).await.unwrap().unwrap());
+    }
+    assert_eq!(order, [0, 1, 2, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiring_holder_is_noticed_at_expiry_not_at_the_next_poll() {
+    let server = support::shared();
+    let lock = name("expiry");
+    // A holder that never announces its release: the Python original, or a crashed process.
+    common::raw(server, &["SET", &key(&lock), "seed-holder", "PX", "800", "NX"]);
+    let started = Instant::now();
+    let guard = tokio::time::timeout(
+        Duration::from_secs(10),
+        slow_poll_client(server, 20).mutex(lock.as_str()).unwrap().lock(),
+    )
+    .await
+    .expect("waited for the 30 s poll instead of the 0.8 s expiry")
+    .unwrap();
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(700), "acquired a held lock after {waited:?}");
+    assert!(waited < Duration::from_millis(800) + PROMPTLY, "noticed expiry late: {waited:?}");
+    guard.release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_queue_entry_is_skipped() {
+    let server = support::shared();
+    let lock = name("dead-waiter");
+    let lock_key = key(&lock);
+    let tag = format!("{{{lock_key}}}");
+    let holder = slow_poll_client(server, 30).mutex(lock.as_str()).unwrap();
+    let guard = holder.lock().await.unwrap();
+    // A waiter that died: first in line, but its entry lapsed long ago.
+    common::raw(server, &["ZADD", &format!("{tag}:queue"), "1", "dead"]);
+    common::raw(server, &["ZADD", &format!("{tag}:queue-expiry"), "1", "dead"]);
+    common::raw(server, &["HSET", &format!("{tag}:queue-info"), "dead", "30000:0"]);
+    let waiter = slow_poll_client(server, 31).mutex(lock.as_str()).unwrap();
+    let waiting = tokio::spawn(async move { waiter.lock().await.unwrap() });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    guard.release().await.unwrap();
+    let live = tokio::time::timeout(PROMPTLY, waiting)
+        .await
+        .expect("the lock went to the dead waiter")
+        .unwrap();
+    assert_eq!(common::get(server, &lock_key).as_deref(), Some(live.token()));
+    live.release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_wait_leaves_the_queue_and_passes_a_handed_lock_on() {
+    let server = support::shared();
+    let lock = name("abandon");
+    let queue = format!("{{{}}}:queue", key(&lock));
+    let holder = slow_poll_client(server, 40).mutex(lock.as_str()).unwrap();
+    let guard = holder.lock().await.unwrap();
+    let impatient = slow_poll_client(server, 41).mutex(lock.as_str()).unwrap();
+    let err = impatient
+        .try_lock_for(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        common::eventually(PROMPTLY, || common::raw(server, &["ZCARD", &queue])
+            == redis::Value::Int(0)),
+        "the timed-out waiter is still queued"
+    );
+    // A waiter cancelled from outside (its future dropped) leaves the queue too.
+    let cancelled = slow_poll_client(server, 42).mutex(lock.as_str()).unwrap();
+    let _ = tokio::time::timeout(Duration::from_millis(300), cancelled.lock()).await;
+    assert!(common::eventually(PROMPTLY, || common::raw(server, &["ZCARD", &queue])
+        == redis::Value::Int(0)));
+    guard.release().await.unwrap();
+    assert!(common::eventually(PROMPTLY, || common::get(server, &key(&lock)).is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_keeps_a_lock_past_several_ttls_and_stops_after_release() {
+    let server = support::shared();
+    let lock = name("renew");
+    let ttl = Duration::from_millis(300);
+    let client = common::client(server);
+    let mutex = client.mutex(lock.as_str()).unwrap().with_ttl(ttl).unwrap();
+    let rival = common::client(server).mutex(lock.as_str()).unwrap();
+    let guard = mutex.lock().await.unwrap();
+    let token = guard.token().to_owned();
+    let until = Instant::now() + ttl * 5;
+    while Instant::now() < until {
+        assert!(guard.is_held());
+        assert!(rival.try_lock().await.unwrap_err().is_busy());
+        tokio::time::sleep(ttl / 4).await;
+    }
+    guard.release().await.unwrap();
+    // Put the old token back by hand: a renewal still running would keep it alive.
+    common::raw(server, &["SET", &key(&lock), &token, "PX", "300"]);
+    tokio::time::sleep(ttl * 3).await;
+    assert_eq!(common::get(server, &key(&lock)), None, "renewal outlived the guard");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_stops_when_the_guard_is_dropped() {
+    let server = support::shared();
+    let lock = name("renew-drop");
+    let ttl = Duration::from_millis(300);
+    let mutex = common::client(server)
+        .mutex(lock.as_str())
+        .unwrap()
+        .with_ttl(ttl)
+        .unwrap();
+    let guard = mutex.lock().await.unwrap();
+    let token = guard.token().to_owned();
+    drop(guard);
+    assert!(common::eventually(PROMPTLY, || common::get(server, &key(&lock)).is_none()));
+    common::raw(server, &["SET", &key(&lock), &token, "PX", "300"]);
+    tokio::time::sleep(ttl * 3).await;
+    assert_eq!(common::get(server, &key(&lock)), None, "renewal outlived the guard");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_deleted_or_taken_behind_the_holders_back_is_reported_lost() {
+    let server = support::shared();
+    let ttl = Duration::from_millis(300);
+    for theft in ["DEL", "SET"] {
+        let lock = name("stolen");
+        let mutex = common::client(server)
+            .mutex(lock.as_str())
+            .unwrap()
+            .with_ttl(ttl)
+            .unwrap();
+        let guard = mutex.lock().await.unwrap();
+        match theft {
+            "DEL" => common::raw(server, &["DEL", &key(&lock)]),
+            _ => common::raw(server, &["SET", &key(&lock), "thief", "PX", "60000"]),
+        };
+        tokio::time::timeout(PROMPTLY, guard.lost())
+            .await
+            .unwrap_or_else(|_| panic!("{theft}: loss not signalled"));
+        assert!(!guard.is_held());
+        assert_eq!(guard.remaining(), Duration::ZERO);
+        let err = guard.release().await.unwrap_err();
+        assert!(err.is_lost(), "{theft}: {err:?}");
+        if theft == "SET" {
+            assert_eq!(common::get(server, &key(&lock)).as_deref(), Some("thief"));
+            common::raw(server, &["DEL", &key(&lock)]);
+        }
+    }
+}
+
+#[test]
+fn the_blocking_guard_reports_loss_too() {
+    let server = support::shared();
+    let lock = name("stolen-blocking");
+    let mutex = common::blocking_client(server)
+        .mutex(lock.as_str())
+        .unwrap()
+        .with_ttl(Duration::from_millis(300))
+        .unwrap();
+    let guard = mutex.lock().unwrap();
+    assert!(!guard.wait_lost(Duration::from_millis(500)), "renewed lock reported lost");
+    common::raw(server, &["DEL", &key(&lock)]);
+    assert!(guard.wait_lost(PROMPTLY));
+    assert!(!guard.is_held());
+    assert!(guard.release().unwrap_err().is_lost());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_renewal_the_lease_runs_out_and_is_reported() {
+    let server = support::shared();
+    let lock = name("no-renew");
+    let ttl = Duration::from_millis(400);
+    let mutex = common::client(server)
+        .mutex(lock.as_str())
+        .unwrap()
+        .with_ttl(ttl)
+        .unwrap()
+        .with_renewal(false);
+    let guard = mutex.lock().await.unwrap();
+    assert!(guard.remaining() <= ttl);
+    tokio::time::timeout(PROMPTLY, guard.lost()).await.unwrap();
+    assert!(!guard.is_held());
+    // Someone else takes it after the key expires; our release must not delete theirs.
+    let next = common::client(server)
+        .mutex(lock.as_str())
+        .unwrap()
+        .try_lock_for(PROMPTLY)
+        .await
+        .unwrap();
+    assert!(guard.release().await.unwrap_err().is_lost());
+    assert_eq!(common::get(server, &key(&lock)).as_deref(), Some(next.token()));
+    next.release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extend_moves_the_lease_and_fails_once_lost() {
+    let server = support::shared();
+    let lock = name("extend");
+    let mutex = common::client(server)
+        .mutex(lock.as_str())
+        .unwrap()
+        .with_renewal(false)
+        .with_ttl(Duration::from_millis(500))
+        .unwrap();
+    let guard = mutex.lock().await.unwrap();
+    guard.extend(Duration::from_secs(20)).await.unwrap();
+    assert!(guard.remaining() > Duration::from_secs(19));
+    assert!(common::pttl(server, &key(&lock)) > 19_000);
+    common::raw(server, &["DEL", &key(&lock)]);
+    assert!(guard.extend(Duration::from_secs(20)).await.unwrap_err().is_lost());
+    assert!(!guard.is_held());
+}
+
+/// Set by [`fencing_tokens_strictly_increase_across_processes`] in the child processes it
+/// starts from this same test binary.
+const FENCE_CHILD_URL: &str = "REDIS_MUTEX_TEST_FENCE_URL";
+const FENCE_CHILD_LOCK: &str = "REDIS_MUTEX_TEST_FENCE_LOCK";
+
+/// Does nothing unless started as a child by the test below: then takes the fenced lock a few
+/// times, appending each fencing token to a Redis list while holding the lock.
+#[test]
+fn fencing_child() {
+    let (Ok(url), Ok(lock)) = (std::env::var(FENCE_CHILD_URL), std::env::var(FENCE_CHILD_LOCK))
+    else {
+        return;
+    };
+    let client = redis_mutex::blocking::Client::open(&url).unwrap();
+    let mutex = client.mutex(lock.as_str()).unwrap().with_fencing(true);
+    let mut con = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
+    for _ in 0..20 {
+        let guard = mutex.lock().unwrap();
+        let fence = guard.fencing_token().expect("fencing was asked for");
+        redis::cmd("RPUSH")
+            .arg(format!("{lock}:fences"))
+            .arg(fence)
+            .exec(&mut con)
+            .unwrap();
+        guard.release().unwrap();
+    }
+}
+
+#[test]
+fn fencing_tokens_strictly_increase_across_processes() {
+    let server = support::shared();
+    let lock = name("fence");
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(std::env::current_exe().unwrap())
+                .args(["fencing_child", "--exact", "--test-threads=1", "--nocapture"])
+                .env(FENCE_CHILD_URL, server.url())
+                .env(FENCE_CHILD_LOCK, &lock)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // This process takes part too, through the async API's blocking twin.
+    let mutex = common::blocking_client(server)
+        .mutex(lock.as_str())
+        .unwrap()
+        .with_fencing(true);
+    let mut con = server.raw();
+    for _ in 0..20 {
+        let guard = mutex.lock().unwrap();
+        redis::cmd("RPUSH")
+            .arg(format!("{lock}:fences"))
+            .arg(guard.fencing_token().unwrap())
+            .exec(&mut con)
+            .unwrap();
+        drop(guard);
+    }
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let fences: Vec<u64> = redis::cmd("LRANGE")
+        .arg(format!("{lock}:fences"))
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(fences.len(), 80);
+    assert!(
+        fences.windows(2).all(|w| w[0] < w[1]),
+        "fencing tokens not strictly increasing in holding order: {fences:?}"
+    );
+    // Multi-name locks get one token per name.
+    let both = common::client(server)
+        .mutex([lock.as_str(), "other-fence"])
+        .unwrap()
+        .with_fencing(true)
+        .blocking_lock_for_test();
+    assert_eq!(both.len(), 2);
+    assert!(both[0] > fences[79]);
+}
+
+/// Takes a multi-name lock once and returns its fencing tokens.
+trait LockForTest {
+    fn blocking_lock_for_test(self) -> Vec<u64>;
+}
+
+impl LockForTest for redis_mutex::Mutex {
+    fn blocking_lock_for_test(self) -> Vec<u64> {
+        let guard = redis_mutex::blocking::Mutex::from(self).lock().unwrap();
+        guard.fencing_tokens().to_vec()
+    }
+}

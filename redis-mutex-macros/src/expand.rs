@@ -1,0 +1,448 @@
+//! Code generation for `#[mutex]`.
+//!
+//! The user's attributes, visibility and signature are re-emitted untouched; only the inside of
+//! the braces changes. The body itself is never parsed (it is kept as tokens), so a body that does
+//! not compile yet still expands and the IDE keeps working.
+
+use proc_macro2::{Group, Ident, Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{Attribute, FnArg, Pat, ReturnType, Signature, Token, Type, Visibility};
+
+use crate::args::{Args, Errors, Wait};
+use crate::names::Template;
+
+/// Entry point: arguments and item in, item out (plus compile errors, if any).
+pub(crate) fn mutex(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let args = Args::parse(args, &mut errors);
+    let function = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(function) => function,
+        Err(error) => {
+            errors.push(error);
+            return with_errors(item, errors);
+        }
+    };
+    function.validate(&args, &mut errors);
+    match errors.finish() {
+        Ok(()) => function.expand(&args),
+        Err(error) => {
+            // Never lose the item: re-emit it unchanged, so that a mistake in the attribute
+            // does not cascade into "cannot find function" errors at every call site.
+            let mut tokens = item;
+            tokens.extend(error.into_compile_error());
+            tokens
+        }
+    }
+}
+
+fn with_errors(item: TokenStream, errors: Errors) -> TokenStream {
+    let mut tokens = item;
+    if let Err(error) = errors.finish() {
+        tokens.extend(error.into_compile_error());
+    }
+    tokens
+}
+
+/// A function item whose body is kept as unparsed tokens.
+struct ItemFn {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    body: Group,
+}
+
+impl Parse for ItemFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        if input.fork().parse::<Signature>().is_err() {
+            let found = input
+                .cursor()
+                .token_tree()
+                .map(|(tt, _)| tt)
+                .ok_or_else(|| input.error("`#[mutex]` must be applied to a function"))?;
+            return Err(syn::Error::new(
+                found.span(),
+                format!(
+                    "`#[mutex]` can only be applied to a function (`fn` or `async fn`), not to \
+                     `{}`: put it on the function that must run under the lock",
+                    describe(&found)
+                ),
+            ));
+        }
+        let sig: Signature = input.parse()?;
+        if input.peek(Token![;]) {
+            let semi: Token![;] = input.parse()?;
+            return Err(syn::Error::new(
+                semi.span,
+                "`#[mutex]` needs a function body: in a trait, put it on the method in each \
+                 `impl` (or on a default body)",
+            ));
+        }
+        let body: Group = input.parse()?;
+        if body.delimiter() != proc_macro2::Delimiter::Brace {
+            return Err(syn::Error::new(body.span(), "expected the function body"));
+        }
+        Ok(ItemFn {
+            attrs,
+            vis,
+            sig,
+            body,
+        })
+    }
+}
+
+fn describe(token: &proc_macro2::TokenTree) -> String {
+    match token {
+        proc_macro2::TokenTree::Ident(ident) => ident.to_string(),
+        other => other.to_string(),
+    }
+}
+
+impl ItemFn {
+    /// Checks what needs the signature: `const fn`, placeholders, the guard name.
+    fn validate(&self, args: &Args, errors: &mut Errors) {
+        if let Some(constness) = &self.sig.constness {
+            errors.push(syn::Error::new(
+                constness.span,
+                "`#[mutex]` cannot be applied to a `const fn`: taking a lock is I/O at run \
+                 time; remove `const`",
+            ));
+        }
+        if self.sig.asyncness.is_none() {
+            if let Some(future) = returned_future(&self.sig.output) {
+                errors.push(syn::Error::new_spanned(
+                    future,
+                    "`#[mutex]` on a function that returns a future would hold the lock only \
+                     while the future is created, not while it runs: write an `async fn` \
+                     instead (async fns in traits work too, without `#[async_trait]`)",
+                ));
+            }
+        }
+        let bindings = bindings(&self.sig);
+        for template in &args.names {
+            for placeholder in template.placeholders() {
+                if !bindings.contains(&placeholder.root) {
+                    errors.push(unknown_placeholder(
+                        template,
+                        &placeholder.source,
+                        &placeholder.root,
+                        &self.sig.ident,
+                        &bindings,
+                    ));
+                }
+            }
+        }
+        if let Some(guard) = &args.guard {
+            let name = guard.value.to_string();
+            if bindings.contains(&name) {
+                errors.push(syn::Error::new(
+                    guard.value.span(),
+                    format!(
+                        "`guard = {name}` would shadow the argument `{name}`: pick another \
+                         name, as in `guard = lock`"
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn expand(&self, args: &Args) -> TokenStream {
+        let ItemFn {
+            attrs,
+            vis,
+            sig,
+            body,
+        } = self;
+        let krate = args.krate.as_ref().map_or_else(
+            || quote!(::redis_mutex),
+            |krate| krate.value.to_token_stream(),
+        );
+        let private = quote!(#krate::__private);
+
+        let held = Ident::new("__redis_mutex_held", Span::mixed_site());
+        let names = Ident::new("__redis_mutex_names", Span::mixed_site());
+        let options = Ident::new("__redis_mutex_options", Span::mixed_site());
+        let error = Ident::new("__redis_mutex_error", Span::mixed_site());
+
+        let name_exprs = args.names.iter().map(Template::to_expr);
+        let client = client_expr(args, &private);
+        let function = sig.ident.to_string();
+        let ttl = option_tokens(args.ttl.as_ref().map(|ttl| duration(ttl.value)));
+        let wait = match args.wait.as_ref().map(|wait| &wait.value) {
+            None => quote!(#private::Wait::Default),
+            Some(Wait::Forever) => quote!(#private::Wait::Forever),
+            Some(Wait::Try) => quote!(#private::Wait::Try),
+            Some(Wait::For(wait)) => {
+                let wait = duration(*wait);
+                quote!(#private::Wait::For(#wait))
+            }
+        };
+        let renew = option_tokens(args.renew.as_ref().map(|renew| renew.value));
+        let fencing = option_tokens(args.fencing.as_ref().map(|fencing| fencing.value));
+        let fail = failure(&sig.output, &private, &error, &names, &options);
+        let is_async = sig.asyncness.is_some();
+        let enter = if is_async {
+            quote!(#private::enter(#client, &#names, #options).await)
+        } else {
+            quote!(#private::enter_blocking(#client, &#names, #options))
+        };
+
+        let acquire = quote! {
+            let #held = {
+                let #names = [#(#name_exprs),*];
+                let #options = &#private::Options {
+                    function: ::core::concat!(::core::module_path!(), "::", #function),
+                    ttl: #ttl,
+                    wait: #wait,
+                    renew: #renew,
+                    fencing: #fencing,
+                };
+                match #enter {
+                    ::core::result::Result::Ok(#held) => #held,
+                    ::core::result::Result::Err(#error) => #fail,
+                }
+            };
+        };
+        let bind_guard = args.guard.as_ref().map(|guard| {
+            let name = &guard.value;
+            quote!(let #name = #held.guard();)
+        });
+
+        let block = if is_async {
+            // The body runs as its own future so that `return` and `?` come back here, where the
+            // lock is released with `.await`; `Drop` only covers panics and cancellation.
+            let output = body_output(&sig.output);
+            let ret = Ident::new("__redis_mutex_ret", Span::mixed_site());
+            quote! {
+                #acquire
+                let #ret = {
+                    #bind_guard
+                    #held.scope::<#output, _>(async move #body).await
+                };
+                #held.release().await;
+                #ret
+            }
+        } else {
+            // The guard is a local: every exit (return, `?`, panic) releases it through `Drop`.
+            quote! {
+                #acquire
+                #bind_guard
+                #body
+            }
+        };
+        let mut out = TokenStream::new();
+        for attr in attrs {
+            attr.to_tokens(&mut out);
+        }
+        vis.to_tokens(&mut out);
+        sig.to_tokens(&mut out);
+        Group::new(proc_macro2::Delimiter::Brace, block).to_tokens(&mut out);
+        out
+    }
+}
+
+/// The expression giving a `Result<Client>` for this call.
+fn client_expr(args: &Args, private: &TokenStream) -> TokenStream {
+    let prefix = option_tokens(args.prefix.as_ref().map(|prefix| prefix.value.clone()));
+    if let Some(client) = &args.client {
+        let expr = &client.value;
+        return quote_spanned!(expr.span()=> #private::IntoClient::into_client(#expr));
+    }
+    if args.server.is_none() && args.prefix.is_none() {
+        return quote!(#private::default_client());
+    }
+    let server = option_tokens(args.server.as_ref().map(|server| server.value.clone()));
+    // One client per annotated function, opened on first use and reused by every later call.
+    quote!({
+        static __REDIS_MUTEX_CLIENT: #private::ClientCell = #private::ClientCell::new();
+        __REDIS_MUTEX_CLIENT.get_or_open(#server, #prefix)
+    })
+}
+
+fn option_tokens<T: ToTokens>(value: Option<T>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn duration(duration: std::time::Duration) -> TokenStream {
+    let secs = duration.as_secs();
+    let nanos = duration.subsec_nanos();
+    quote!(::core::time::Duration::new(#secs, #nanos))
+}
+
+/// The value returned when the locks cannot be taken: `Err(e.into())` when the function returns
+/// `Result<_, E>` with `E: From<redis_mutex::Error>` (any alias), otherwise a panic. Chosen by
+/// autoref-based dispatch on the declared return type, not by its name.
+fn failure(
+    output: &ReturnType,
+    private: &TokenStream,
+    error: &Ident,
+    names: &Ident,
+    options: &Ident,
+) -> TokenStream {
+    let ty = match output {
+        ReturnType::Type(_, ty) if !matches!(**ty, Type::ImplTrait(_) | Type::Never(_)) => ty,
+        // Cannot be a `Result`: panic (`fail` returns `!`, so no `return`).
+        _ => return quote!(#private::fail(#error, &#names, #options)),
+    };
+    let mut ty = (**ty).clone();
+    EraseImplTrait.visit_type_mut(&mut ty);
+    quote_spanned! {ty.span()=>
+        return {
+            #[allow(unused_imports)]
+            use #private::{ViaPanic as _, ViaResult as _};
+            (&#private::Tag::<#ty>::new()).__redis_mutex_fail(#error, &#names, #options)
+        }
+    }
+}
+
+/// The declared output type as a type argument, with `impl Trait` erased to `_`.
+fn body_output(output: &ReturnType) -> TokenStream {
+    match output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => {
+            let mut ty = (**ty).clone();
+            EraseImplTrait.visit_type_mut(&mut ty);
+            if matches!(ty, Type::Never(_)) {
+                quote!(_)
+            } else {
+                ty.to_token_stream()
+            }
+        }
+    }
+}
+
+/// Replaces `impl Trait` with `_`: it cannot be named inside the body (tracing's
+/// `erase_impl_trait`).
+struct EraseImplTrait;
+
+impl VisitMut for EraseImplTrait {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(impl_trait) = ty {
+            *ty = Type::Infer(syn::TypeInfer {
+                underscore_token: Token![_](impl_trait.impl_token.span),
+            });
+        } else {
+            syn::visit_mut::visit_type_mut(self, ty);
+        }
+    }
+}
+
+/// `impl Future<..>`, `Pin<Box<dyn Future<..>>>` or `BoxFuture<..>` returned by a non-async fn.
+fn returned_future(output: &ReturnType) -> Option<&Type> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let mentions_future = |bounds: &syn::punctuated::Punctuated<syn::TypeParamBound, Token![+]>| {
+        bounds.iter().any(|bound| match bound {
+            syn::TypeParamBound::Trait(t) => t
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "Future" || s.ident == "IntoFuture"),
+            _ => false,
+        })
+    };
+    let is_future = match &**ty {
+        Type::ImplTrait(t) => mentions_future(&t.bounds),
+        Type::Path(path) => {
+            let last = path.path.segments.last()?;
+            if last.ident == "BoxFuture" || last.ident == "LocalBoxFuture" {
+                true
+            } else if last.ident == "Pin" {
+                let text = last.arguments.to_token_stream().to_string();
+                text.contains("dyn") && text.contains("Future")
+            } else {
+                false
+            }
+        }
+        _ => false,
+    };
+    is_future.then_some(&**ty)
+}
+
+/// Every name the signature binds: `self` and the identifiers in the argument patterns.
+fn bindings(sig: &Signature) -> Vec<String> {
+    let mut names = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(_) => names.push("self".to_owned()),
+            FnArg::Typed(typed) => pattern_bindings(&typed.pat, &mut names),
+        }
+    }
+    names
+}
+
+fn pattern_bindings(pat: &Pat, names: &mut Vec<String>) {
+    match pat {
+        Pat::Ident(ident) => {
+            names.push(unraw(&ident.ident));
+            if let Some((_, sub)) = &ident.subpat {
+                pattern_bindings(sub, names);
+            }
+        }
+        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| pattern_bindings(p, names)),
+        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| pattern_bindings(p, names)),
+        Pat::Struct(s) => s
+            .fields
+            .iter()
+            .for_each(|field| pattern_bindings(&field.pat, names)),
+        Pat::Slice(slice) => slice.elems.iter().for_each(|p| pattern_bindings(p, names)),
+        Pat::Reference(reference) => pattern_bindings(&reference.pat, names),
+        Pat::Paren(paren) => pattern_bindings(&paren.pat, names),
+        Pat::Type(typed) => pattern_bindings(&typed.pat, names),
+        Pat::Or(or) => or.cases.iter().for_each(|p| pattern_bindings(p, names)),
+        _ => {}
+    }
+}
+
+fn unraw(ident: &Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").map_or(name.clone(), str::to_owned)
+}
+
+fn unknown_placeholder(
+    template: &Template,
+    source: &str,
+    root: &str,
+    function: &Ident,
+    bindings: &[String],
+) -> syn::Error {
+    let message = if root == "self" {
+        format!(
+            "`{{{source}}}` needs a method: `fn {function}` has no `self` argument; name one of \
+             its arguments instead"
+        )
+    } else if bindings.is_empty() {
+        format!(
+            "`{{{source}}}` names no argument: `fn {function}` takes no arguments; add the \
+             argument, or write `{{{{{root}}}}}` for literal braces"
+        )
+    } else {
+        let list = bindings
+            .iter()
+            .map(|b| format!("`{{{b}}}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let suggestion = bindings.iter().filter(|b| b.as_str() != "self").find(|b| {
+            b.to_lowercase() == root.to_lowercase() || b.contains(root) || root.contains(b.as_str())
+        });
+        match suggestion {
+            Some(s) => format!(
+                "`{{{source}}}` names no argument of `fn {function}`: did you mean `{{{s}}}`? \
+                 (placeholders: {list})"
+            ),
+            None => format!(
+                "`{{{source}}}` names no argument of `fn {function}`: write one of {list}, or \
+                 `{{{{{root}}}}}` for literal braces"
+            ),
+        }
+    };
+    syn::Error::new(template.lit.span(), message)
+}

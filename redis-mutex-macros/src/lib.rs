@@ -1,0 +1,230 @@
+//! The `#[mutex]` attribute of [redis-mutex](https://docs.rs/redis-mutex).
+//!
+//! Use it through the facade, `redis_mutex::mutex` (default feature `macros`); this crate is an
+//! implementation detail whose output calls `redis_mutex::__private`, and its version is pinned
+//! to the facade's.
+#![deny(missing_docs)]
+
+mod args;
+mod expand;
+mod names;
+
+use proc_macro::TokenStream;
+
+/// Holds one or more distributed Redis locks for the duration of each call: the port of the
+/// Python `@mutex(name, server=...)` decorator.
+///
+/// ```no_run
+/// use redis_mutex::mutex;
+///
+/// #[mutex("account:{id}", ttl = "10s", wait = "2s")]
+/// fn debit(id: u64, cents: u64) -> Result<(), redis_mutex::Error> {
+///     // Only one caller at a time, in any thread or process, runs this for a given `id`.
+///     # let _ = (id, cents);
+///     Ok(())
+/// }
+/// ```
+///
+/// The lock is taken before the body runs and released on every way out of it: normal return,
+/// early `return`, `?`, and panic. The function's signature, attributes and doc comments are
+/// kept exactly; only the inside of its body changes.
+///
+/// # Lock names
+///
+/// The first argument names the lock: a string literal, or a list of them.
+///
+/// | form | meaning |
+/// |---|---|
+/// | `#[mutex("orders")]` | one lock |
+/// | `#[mutex(["a", "b"])]` | several locks, taken all-or-nothing (never one without the other, and never a deadlock between two callers that list them in a different order) |
+/// | `#[mutex("account:{id}")]` | `{id}` is replaced by the `Display` of the argument `id`, so each account has its own lock |
+/// | `#[mutex("file:{self.path}:{n.0}")]` | fields and tuple fields of an argument (or of `self`) |
+/// | `#[mutex("{{literal}}")]` | `{{` and `}}` are literal braces, as in `format!` |
+///
+/// A placeholder that names no argument is a compile error, and so are format specs
+/// (`{id:?}`): names are built from `Display`. Names that come out empty at run time are
+/// reported as [`Error::InvalidName`](https://docs.rs/redis-mutex/latest/redis_mutex/enum.Error.html).
+///
+/// # Options
+///
+/// Options follow the name, in any order, each at most once.
+///
+/// **`server = "redis://host:port/db"`**: the server, as a URL literal (the seed's `server`
+/// argument). It is opened on the first call and reused by every later call. Without `server`
+/// or `client`, the default server is used: `REDIS_MUTEX_URL`, else `REDIS_URL`, else
+/// `redis://127.0.0.1:6379/`, read once per process (`Client::from_env`).
+///
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// #[mutex("orders", server = "redis://10.0.0.5:6380/2")]
+/// fn ship() {}
+/// ```
+///
+/// **`client = expr`**: any expression giving a configured client, evaluated on each call: a
+/// `redis_mutex::Client` or `&Client` (clones are cheap and share the connection), or a
+/// `redis_mutex::Result<Client>`. Cannot be combined with `server` or `prefix`.
+///
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// use std::sync::LazyLock;
+/// use redis_mutex::Client;
+///
+/// static LOCKS: LazyLock<Client> = LazyLock::new(|| {
+///     Client::builder("redis://127.0.0.1:6379/").prefix("app:").build().unwrap()
+/// });
+///
+/// #[mutex("jobs", client = &*LOCKS)]
+/// fn run_jobs() {}
+/// ```
+///
+/// **`ttl = "10s"`**: the lease. If the process dies holding the lock, Redis frees it after
+/// this long. While the function runs, the lease is renewed (every `ttl / 3`) so a long body
+/// keeps it. Default: the client's (30 s unless configured). Durations are
+/// [humantime](https://docs.rs/humantime) strings (`"500ms"`, `"10s"`, `"1m 30s"`), checked at
+/// compile time.
+///
+/// **`wait = "2s"`**: how long to wait for the locks before giving up with
+/// `Error::Timeout`. `wait = "0s"` tries once and gives up at once with `Error::Busy` (the
+/// seed's `blocking=False`); `wait = "forever"` waits without limit. Default: the client's
+/// default wait, which is forever unless configured, as in the seed.
+///
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// #[mutex("jobs", wait = "0s")]
+/// fn run_if_idle() -> Result<(), redis_mutex::Error> { Ok(()) }
+///
+/// #[mutex("jobs", ttl = "1m", wait = "500ms")]
+/// fn run_soon() -> Result<(), redis_mutex::Error> { Ok(()) }
+/// ```
+///
+/// **`prefix = "MUTEX_"`**: the Redis key prefix (default `MUTEX_`, as in the seed: the lock
+/// `orders` lives in the key `MUTEX_orders`).
+///
+/// **`guard = name`**: binds the guard so the body can read its fencing token or check that it
+/// still holds the lock. The binding is an `Option`: `Some(&guard)`
+/// ([`&redis_mutex::Guard`](https://docs.rs/redis-mutex/latest/redis_mutex/struct.Guard.html)
+/// in an `async fn`, `&redis_mutex::blocking::Guard` in a plain `fn`), or `None` when this call
+/// re-entered locks that a caller up the stack already holds (see *Reentrancy*): then the
+/// caller's guard covers it.
+///
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// # fn store(_: u64, _: Option<u64>) {}
+/// #[mutex("ledger", fencing = true, guard = lock)]
+/// async fn append(entry: u64) {
+///     // Pass the token to the storage, which rejects writes older than the newest it saw.
+///     store(entry, lock.and_then(|guard| guard.fencing_token()));
+/// }
+/// ```
+///
+/// **`renew = false`**: no automatic lease renewal; the lock then lasts at most `ttl`, however
+/// long the body runs.
+///
+/// **`fencing = true`**: take a fencing token (a number that grows with each acquisition of the
+/// lock) along with the lock; read it through `guard`.
+///
+/// **`crate = path`**: where the `redis_mutex` crate is, for crates that re-export it
+/// (`crate = ::my_facade::redis_mutex`), as in serde and tracing.
+///
+/// # `fn` and `async fn`
+///
+/// Works on free functions and methods (`&self`, `&mut self`, `self`), generic functions,
+/// `impl Trait` arguments, trait impl methods, `unsafe fn`, any visibility. It composes with
+/// `#[tokio::main]`, `#[tokio::test]`, `#[test]` and `#[tracing::instrument]`, in either
+/// order. Not on a `const fn`, and not on a plain `fn` that returns a future (the lock would
+/// cover only the future's creation): write an `async fn`.
+///
+/// * A plain `fn` takes the lock with the blocking API: it can be called from any thread,
+///   including from inside an async runtime (where it blocks that thread, like any blocking
+///   call). The lock is released when the guard drops, on every exit.
+/// * An `async fn` awaits the lock without blocking the executor. After the body completes
+///   (by return, `return` or `?`), the lock is released with `.await` before the function
+///   returns; if the body panics or the future is dropped mid-way, the guard's `Drop` releases
+///   it in the background.
+///
+/// # Errors
+///
+/// When the locks cannot be taken (busy with `wait = "0s"`, the wait ran out, the server is
+/// unreachable or refused, a bad name or URL):
+///
+/// * if the function returns `Result<T, E>` where `E: From<redis_mutex::Error>` (written any
+///   way: `redis_mutex::Result<T>`, `anyhow::Result<T>`, an alias), the error is returned as
+///   `Err(E::from(error))` and the body does not run;
+/// * otherwise the call **panics** with a message naming the function, the lock(s) and the
+///   cause, as the Python decorator raises. Give the function a `Result` return type to handle
+///   lock errors instead.
+///
+/// The choice is made by the compiler from the declared return type (trait dispatch on the
+/// type, not on its name), so aliases work. Errors in releasing (the lease was lost) are not
+/// reported: the body's result is returned as is. Use `guard` and
+/// `is_held()` to check, and `fencing = true` to protect the resource itself.
+///
+/// # Reentrancy
+///
+/// Calling an annotated function from inside another one that holds the same lock, in the same
+/// thread or task, does not deadlock: the inner call sees that the lock is held and runs
+/// without taking it again (its `guard` is then `None`). Locks are identified by server address
+/// and full key (prefix + name). Held locks are tracked
+///
+/// * for a plain `fn`: per thread, for the duration of the call;
+/// * for an `async fn`: per future, for the duration of its body (a tokio `task_local!`
+///   scope), so locks pass down to the futures the body awaits but not to tasks it spawns,
+///   nor to sibling futures joined with it;
+/// * a plain `fn` called from an `async fn`'s body sees the async caller's locks too.
+///
+/// A call whose list mixes held and unheld locks takes only the unheld ones. As with any
+/// nested locking, taking *different* locks from inside a locked function can deadlock against
+/// a caller that nests them the other way round: prefer one `#[mutex([..])]` with every lock,
+/// or bound the wait.
+///
+/// # Equivalent code
+///
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// # type Error = redis_mutex::Error;
+/// #[mutex("account:{id}", wait = "2s")]
+/// async fn debit(id: u64) -> Result<(), Error> {
+///     // body
+///     Ok(())
+/// }
+/// ```
+///
+/// behaves like this (the real expansion also tracks reentrancy and builds the client once):
+///
+/// ```no_run
+/// # type Error = redis_mutex::Error;
+/// # use std::time::Duration;
+/// async fn debit(id: u64) -> Result<(), Error> {
+///     let client = redis_mutex::Client::from_env()?;
+///     let mutex = client.mutex(format!("account:{id}"))?;
+///     let guard = mutex.try_lock_for(Duration::from_secs(2)).await?;
+///     let result = async move {
+///         // body
+///         Ok(())
+///     }
+///     .await;
+///     let _ = guard.release().await;
+///     result
+/// }
+/// ```
+///
+/// and for a plain `fn`, with the blocking API and release on drop:
+///
+/// ```no_run
+/// # type Error = redis_mutex::Error;
+/// fn debit(id: u64) -> Result<(), Error> {
+///     let client = redis_mutex::Client::from_env()?.blocking();
+///     let _guard = client.mutex(format!("account:{id}"))?.lock()?;
+///     // body
+///     Ok(())
+/// }
+/// ```
+///
+/// # Compile errors
+///
+/// Mistakes in the attribute are reported at the offending token, with what to write instead,
+/// all at once; the function itself is still emitted unchanged, so its callers compile.
+#[proc_macro_attribute]
+pub fn mutex(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::mutex(args.into(), item.into()).into()
+}

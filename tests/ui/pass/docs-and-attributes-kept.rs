@@ -1,0 +1,41 @@
+//! The user's doc comments and attributes survive the expansion: `missing_docs` stays quiet,
+//! `#[must_use]`, `#[inline]`, `#[cfg]` and `#[allow]` keep working.
+#![deny(warnings, missing_docs)]
+
+use redis_mutex::mutex;
+
+/// Documented, and the documentation is kept.
+#[mutex("docs")]
+#[must_use = "the count is the point"]
+#[inline]
+pub fn documented() -> u32 {
+    1
+}
+
+/// An `#[allow]` on the function still covers its body.
+#[mutex("allow")]
+#[allow(clippy::needless_return, unused_variables)]
+pub fn allowed() -> u32 {
+    let unused = 1;
+    return 2;
+}
+
+/// Compiled out: `#[cfg]` applies to the expanded function.
+#[cfg(any())]
+#[mutex("cfg")]
+pub fn compiled_out() -> u32 {
+    this_does_not_exist()
+}
+
+/// Attributes before and after `#[mutex]`.
+#[doc(alias = "other")]
+#[mutex("order")]
+#[doc(alias = "another")]
+pub async fn async_documented() {}
+
+fn main() {
+    if std::env::args().len() > 1000 {
+        let _ = documented() + allowed();
+        drop(async_documented());
+    }
+}

@@ -27,7 +27,7 @@ async fn try_lock_on_a_held_lock_is_busy() {
     assert!(err.is_busy(), "{err:?}");
     assert!(!err.is_timeout() && !err.is_lost() && !err.is_connection());
     match &err {
-        Error::Busy { names } => assert_eq!(names.as_slice(), [lock_name.clone()]),
+        Error::Busy { names } => assert_eq!(names.as_slice(), [lock_name.as_str()]),
         other => panic!("expected Error::Busy, got {other:?}"),
     }
     assert!(err.to_string().contains(&lock_name), "{err}");
@@ -501,7 +501,7 @@ async fn guard_reports_its_lock() {
         .lock()
         .await
         .unwrap();
-    assert_eq!(guard.names().as_slice(), [lock_name.clone()]);
+    assert_eq!(guard.names().as_slice(), [lock_name.as_str()]);
     assert!(guard.is_held());
     let remaining = guard.remaining();
     assert!(

@@ -66,7 +66,7 @@ async fn a_custom_prefix_is_used_verbatim() {
     let lock_name = name("custom-prefix");
     let k = format!("app:locks:{lock_name}");
     let m = client.mutex(lock_name.as_str()).unwrap();
-    assert_eq!(m.keys(), [k.clone()]);
+    assert_eq!(m.keys(), [k.as_str()]);
     let guard = m.lock().await.unwrap();
     assert_eq!(common::get(server, &k).as_deref(), Some(guard.token()));
     assert_eq!(common::get(server, &key(&lock_name)), None);

@@ -42,11 +42,13 @@ impl Lease {
         lease
     }
 
-    /// Records a renewal (or extension) to `ttl` by a request sent at `sent`.
+    /// Records a renewal (or extension) to `ttl` by a request sent at `sent`. The new deadline
+    /// replaces the old one even when earlier: an extension may shorten the lease.
     pub(crate) fn renewed(&self, sent: Instant, ttl: Duration) {
-        let end = (sent + ttl.saturating_sub(protocol::drift(ttl))).saturating_duration_since(self.origin);
+        let end = (sent + ttl.saturating_sub(protocol::drift(ttl)))
+            .saturating_duration_since(self.origin);
         let end = u64::try_from(end.as_nanos()).unwrap_or(u64::MAX);
-        self.deadline.fetch_max(end, Ordering::AcqRel);
+        self.deadline.store(end, Ordering::Release);
         self.changed.notify_waiters();
     }
 

@@ -1,10 +1,11 @@
 //! Release notifications: one shared pub/sub connection per server.
 //!
-//! Waiters register a [`Notify`] for the release channels of the lock they wait for. A single task
-//! owns the pub/sub connection, subscribes a channel while at least one waiter needs it, and wakes
-//! every waiter registered on a channel when a release is announced there. `Notify::notify_one`
-//! stores a permit when the waiter is not parked yet, so a release that lands between a failed
-//! attempt and the wait is never missed.
+//! Waiters register for the release channels of the lock they wait for. A single task owns the
+//! pub/sub connection, subscribes a channel while at least one waiter needs it (and for
+//! [`LINGER`] after the last one left), and on each announcement wakes every waiter of a freed
+//! lock, or only the waiter a lock was handed to. Wake-ups go through `Notify::notify_one`,
+//! which stores a permit when the waiter is not parked yet, so a release that lands between a
+//! failed attempt and the wait is never missed.
 //!
 //! When the connection drops, the task reconnects with back-off, resubscribes, and wakes every
 //! waiter (releases may have been missed meanwhile); waiters keep their bounded TTL-based poll
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::protocol::{Announcement, parse_announcement};
@@ -68,6 +70,10 @@ enum Command {
         channels: Vec<String>,
     },
 }
+
+/// How long a channel stays subscribed after its last waiter left, so that a lock contended
+/// again soon does not pay a `SUBSCRIBE` round trip each time.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// The handle to one server's subscriber task. The task starts on first use.
 #[derive(Debug)]
@@ -127,6 +133,7 @@ impl Subscriber {
                 server,
                 connect_timeout,
                 waiters: HashMap::new(),
+                idle: HashMap::new(),
             }
             .run(rx),
         );
@@ -183,8 +190,10 @@ struct Task {
     client: redis::Client,
     server: String,
     connect_timeout: Duration,
-    /// channel -> (waiter id -> waiter)
+    /// channel -> (waiter id -> waiter); subscribed in Redis (when connected).
     waiters: HashMap<String, HashMap<u64, Arc<Waiter>>>,
+    /// Subscribed channels without waiters, since when.
+    idle: HashMap<String, Instant>,
 }
 
 type Sink = redis::aio::PubSubSink;
@@ -196,6 +205,7 @@ impl Task {
         let mut backoff = Duration::from_millis(50);
         loop {
             let reconnect = connection.is_none() && !self.waiters.is_empty();
+            let sweep_at = self.idle.values().min().map(|since| *since + LINGER);
             let message = async {
                 match connection.as_mut() {
                     Some((_, stream)) => stream.next().await,
@@ -215,6 +225,9 @@ impl Task {
                         self.wake_all();
                     }
                 },
+                () = tokio::time::sleep_until(sweep_at.unwrap_or_else(Instant::now)), if sweep_at.is_some() => {
+                    self.sweep(&mut connection).await;
+                }
                 () = tokio::time::sleep(backoff), if reconnect => {
                     match self.connect().await {
                         Ok(conn) => {
@@ -243,7 +256,7 @@ impl Task {
                 let mut new = Vec::new();
                 for channel in &channels {
                     let entry = self.waiters.entry(channel.clone()).or_default();
-                    if entry.is_empty() {
+                    if entry.is_empty() && self.idle.remove(channel).is_none() {
                         new.push(channel.clone());
                     }
                     entry.insert(id, waiter.clone());
@@ -252,23 +265,38 @@ impl Task {
                 let _ = done.send(result);
             }
             Command::Unsubscribe { id, channels } => {
-                let mut unused = Vec::new();
+                let now = Instant::now();
                 for channel in channels {
                     if let Some(entry) = self.waiters.get_mut(&channel) {
                         entry.remove(&id);
                         if entry.is_empty() {
-                            self.waiters.remove(&channel);
-                            unused.push(channel);
+                            // Stay subscribed a moment: the next waiter likely comes soon.
+                            self.idle.insert(channel, now);
                         }
-                    }
-                }
-                if let (Some((sink, _)), false) = (connection.as_mut(), unused.is_empty()) {
-                    if sink.unsubscribe(&unused).await.is_err() {
-                        *connection = None;
                     }
                 }
             }
             Command::Wake { channels } => channels.iter().for_each(|c| self.wake(c)),
+        }
+    }
+
+    /// Unsubscribes the channels that no waiter needed for [`LINGER`].
+    async fn sweep(&mut self, connection: &mut Option<(Sink, Stream)>) {
+        let now = Instant::now();
+        let unused: Vec<String> = self
+            .idle
+            .iter()
+            .filter(|(_, since)| now.duration_since(**since) >= LINGER)
+            .map(|(channel, _)| channel.clone())
+            .collect();
+        for channel in &unused {
+            self.idle.remove(channel);
+            self.waiters.remove(channel);
+        }
+        if let Some((sink, _)) = connection.as_mut() {
+            if sink.unsubscribe(&unused).await.is_err() {
+                *connection = None;
+            }
         }
     }
 

@@ -92,6 +92,8 @@ pub(crate) struct Args {
     pub(crate) krate: Option<Opt<Path>>,
     /// How many options were read so far.
     count: usize,
+    /// The options met so far, valid or not.
+    seen: Vec<String>,
 }
 
 impl Args {
@@ -189,52 +191,61 @@ impl Args {
     }
 
     fn parse_option(&mut self, input: ParseStream<'_>) -> syn::Result<()> {
+        // "Given twice" is decided on the keyword alone, so it is reported even when the first
+        // occurrence had a bad value.
+        if let Ok(keyword) = input.fork().call(Ident::parse_any) {
+            let name = keyword.to_string();
+            if OPTIONS.contains(&name.as_str()) {
+                if self.seen.contains(&name) {
+                    input.call(Ident::parse_any)?;
+                    return Err(syn::Error::new(
+                        keyword.span(),
+                        format!("`{name}` is given twice: remove one of them"),
+                    ));
+                }
+                self.seen.push(name);
+            }
+        }
         let lookahead = input.lookahead1();
         if lookahead.peek(kw::server) {
             let keyword = input.parse::<kw::server>()?.span;
             let value = parse_value(input, "server", parse_server)?;
-            set(&mut self.server, &mut self.count, "server", keyword, value)
+            set(&mut self.server, &mut self.count, keyword, value)
         } else if lookahead.peek(kw::client) {
             let keyword = input.parse::<kw::client>()?.span;
             input.parse::<Token![=]>()?;
             let value: Expr = input.parse()?;
-            set(&mut self.client, &mut self.count, "client", keyword, value)
+            set(&mut self.client, &mut self.count, keyword, value)
         } else if lookahead.peek(kw::ttl) {
             let keyword = input.parse::<kw::ttl>()?.span;
             let value = parse_value(input, "ttl", parse_ttl)?;
-            set(&mut self.ttl, &mut self.count, "ttl", keyword, value)
+            set(&mut self.ttl, &mut self.count, keyword, value)
         } else if lookahead.peek(kw::wait) {
             let keyword = input.parse::<kw::wait>()?.span;
             let value = parse_value(input, "wait", parse_wait)?;
-            set(&mut self.wait, &mut self.count, "wait", keyword, value)
+            set(&mut self.wait, &mut self.count, keyword, value)
         } else if lookahead.peek(kw::prefix) {
             let keyword = input.parse::<kw::prefix>()?.span;
             let value = parse_value(input, "prefix", |input| {
                 string_literal(input, "prefix", "\"MUTEX_\"")
             })?;
-            set(&mut self.prefix, &mut self.count, "prefix", keyword, value)
+            set(&mut self.prefix, &mut self.count, keyword, value)
         } else if lookahead.peek(kw::guard) {
             let keyword = input.parse::<kw::guard>()?.span;
             let value = parse_value(input, "guard", parse_guard)?;
-            set(&mut self.guard, &mut self.count, "guard", keyword, value)
+            set(&mut self.guard, &mut self.count, keyword, value)
         } else if lookahead.peek(kw::renew) {
             let keyword = input.parse::<kw::renew>()?.span;
             let value = parse_value(input, "renew", |input| parse_bool(input, "renew"))?;
-            set(&mut self.renew, &mut self.count, "renew", keyword, value)
+            set(&mut self.renew, &mut self.count, keyword, value)
         } else if lookahead.peek(kw::fencing) {
             let keyword = input.parse::<kw::fencing>()?.span;
             let value = parse_value(input, "fencing", |input| parse_bool(input, "fencing"))?;
-            set(
-                &mut self.fencing,
-                &mut self.count,
-                "fencing",
-                keyword,
-                value,
-            )
+            set(&mut self.fencing, &mut self.count, keyword, value)
         } else if lookahead.peek(Token![crate]) {
             let keyword = input.parse::<Token![crate]>()?.span;
             let value = parse_value(input, "crate", parse_crate_path)?;
-            set(&mut self.krate, &mut self.count, "crate", keyword, value)
+            set(&mut self.krate, &mut self.count, keyword, value)
         } else if input.peek(Ident) {
             let unknown: Ident = input.parse()?;
             Err(unknown_option(&unknown))
@@ -275,16 +286,9 @@ impl Args {
 fn set<T>(
     slot: &mut Option<Opt<T>>,
     order: &mut usize,
-    name: &str,
     keyword: Span,
     value: T,
 ) -> syn::Result<()> {
-    if slot.is_some() {
-        return Err(syn::Error::new(
-            keyword,
-            format!("`{name}` is given twice: remove one of them"),
-        ));
-    }
     *order += 1;
     *slot = Some(Opt {
         keyword,
@@ -569,7 +573,7 @@ fn closest(name: &str) -> Option<&'static str> {
         .map(|(_, option)| option)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -626,11 +630,12 @@ mod tests {
     #[test]
     fn reports_every_mistake() {
         let all = errors(r#""a", tll = "1s", wait = "soon", ttl = 30, ttl = "1s", ttl = "2s""#);
-        assert_eq!(all.len(), 4, "{all:?}");
+        assert_eq!(all.len(), 5, "{all:?}");
         assert!(all[0].contains("did you mean `ttl`"), "{all:?}");
         assert!(all[1].contains("invalid duration `soon`"), "{all:?}");
         assert!(all[2].contains("write `ttl = \"30s\"`"), "{all:?}");
         assert!(all[3].contains("`ttl` is given twice"), "{all:?}");
+        assert!(all[4].contains("`ttl` is given twice"), "{all:?}");
     }
 
     #[test]

@@ -240,7 +240,11 @@ impl ItemFn {
         }
         vis.to_tokens(&mut out);
         sig.to_tokens(&mut out);
-        Group::new(proc_macro2::Delimiter::Brace, block).to_tokens(&mut out);
+        // The original braces' span: the item keeps pointing at user code, so lints such as
+        // `dead_code` still fire on it.
+        let mut braces = Group::new(proc_macro2::Delimiter::Brace, block);
+        braces.set_span(body.span());
+        braces.to_tokens(&mut out);
         out
     }
 }
@@ -430,9 +434,18 @@ fn unknown_placeholder(
             .map(|b| format!("`{{{b}}}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        let suggestion = bindings.iter().filter(|b| b.as_str() != "self").find(|b| {
-            b.to_lowercase() == root.to_lowercase() || b.contains(root) || root.contains(b.as_str())
-        });
+        let suggestion = bindings
+            .iter()
+            .filter(|b| b.as_str() != "self")
+            .map(|b| {
+                (
+                    crate::args::edit_distance(&b.to_lowercase(), &root.to_lowercase()),
+                    b,
+                )
+            })
+            .filter(|(distance, _)| *distance <= 2)
+            .min_by_key(|(distance, _)| *distance)
+            .map(|(_, b)| b);
         match suggestion {
             Some(s) => format!(
                 "`{{{source}}}` names no argument of `fn {function}`: did you mean `{{{s}}}`? \

@@ -23,8 +23,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::ops::Deref;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
 use crate::{Client, Error, Guard, Mutex, Result, blocking};
@@ -114,8 +113,9 @@ fn cached(cell: &OnceLock<Client>, open: impl FnOnce() -> Result<Client>) -> Res
 #[diagnostic::on_unimplemented(
     message = "`client = ...` needs a `redis_mutex::Client`, found `{Self}`",
     label = "not a `redis_mutex::Client`",
-    note = "pass a `Client`, a `&Client` (or anything that derefs to one, such as `&LazyLock<Client>`), \
-            a `redis_mutex::blocking::Client`, or a `redis_mutex::Result<Client>`"
+    note = "pass a `Client` or `&Client` (also `&LazyLock<Client>`, `Arc<Client>`), a \
+            `redis_mutex::blocking::Client`, or a `redis_mutex::Result<Client>`; for a URL, write \
+            `server = \"redis://...\"` instead"
 )]
 pub trait IntoClient {
     /// The client, or the error that opening it gave.
@@ -132,7 +132,19 @@ impl IntoClient for Client {
     }
 }
 
-impl<T: Deref<Target = Client>> IntoClient for &T {
+impl<F: FnOnce() -> Client> IntoClient for &LazyLock<Client, F> {
+    fn into_client(self) -> Result<Client> {
+        Ok(LazyLock::force(self).clone())
+    }
+}
+
+impl IntoClient for Arc<Client> {
+    fn into_client(self) -> Result<Client> {
+        Ok((*self).clone())
+    }
+}
+
+impl IntoClient for &Arc<Client> {
     fn into_client(self) -> Result<Client> {
         Ok((**self).clone())
     }

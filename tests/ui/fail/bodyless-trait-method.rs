@@ -1,0 +1,8 @@
+use redis_mutex::mutex;
+
+trait Store {
+    #[mutex("store")]
+    fn put(&self);
+}
+
+fn main() {}

@@ -395,14 +395,15 @@ async fn renewal_keeps_a_short_lease_alive() {
     let server = support::shared();
     let client = common::client(server);
     let lock_name = name("renewal");
+    // 600 ms: renewed every ~200 ms, so a loaded CI machine has 400 ms of margin.
     let m = client
         .mutex(lock_name.as_str())
         .unwrap()
-        .with_ttl(Duration::from_millis(300))
+        .with_ttl(Duration::from_millis(600))
         .unwrap()
         .with_renewal(true);
     let guard = m.lock().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(guard.is_held());
     assert!(m.try_lock().await.unwrap_err().is_busy());
     assert_eq!(
@@ -449,13 +450,13 @@ fn blocking_wait_lost_reports_the_loss() {
     let guard = client
         .mutex(lock_name.as_str())
         .unwrap()
-        .with_ttl(Duration::from_millis(300))
+        .with_ttl(Duration::from_millis(600))
         .unwrap()
         .with_renewal(true)
         .lock()
         .unwrap();
     assert!(
-        !guard.wait_lost(Duration::from_millis(500)),
+        !guard.wait_lost(Duration::from_millis(900)),
         "renewed lock reported lost"
     );
     common::raw(server, &["SET", &k, "usurper", "PX", "30000"]);

@@ -5,7 +5,7 @@
 mod common;
 mod support;
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{PROMPTLY, key, name};
@@ -57,16 +57,24 @@ async fn a_release_hands_the_lock_straight_to_the_waiter() {
     let waiting = tokio::spawn(async move { waiter.lock().await.unwrap() });
     // The waiter is queued in Redis once its entry appears.
     let queue = format!("{{{}}}:queue", key(&lock));
-    assert!(common::eventually(PROMPTLY, || common::raw(server, &["ZCARD", &queue])
-        == redis::Value::Int(1)));
+    assert!(common::eventually(PROMPTLY, || common::raw(
+        server,
+        &["ZCARD", &queue]
+    ) == redis::Value::Int(1)));
     guard.release().await.unwrap();
     let handed = tokio::time::timeout(PROMPTLY, waiting)
         .await
         .unwrap()
         .unwrap();
     // The key went from one token to the other with no gap a newcomer could use.
-    assert_eq!(common::get(server, &key(&lock)).as_deref(), Some(handed.token()));
-    assert_eq!(common::raw(server, &["EXISTS", &queue]), redis::Value::Int(0));
+    assert_eq!(
+        common::get(server, &key(&lock)).as_deref(),
+        Some(handed.token())
+    );
+    assert_eq!(
+        common::raw(server, &["EXISTS", &queue]),
+        redis::Value::Int(0)
+    );
     handed.release().await.unwrap();
 }
 
@@ -79,7 +87,9 @@ async fn waiters_of_different_processes_are_served_in_arrival_order() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let queue = format!("{{{}}}:queue", key(&lock));
     for id in 0..4u64 {
-        let waiter = slow_poll_client(server, 11 + id).mutex(lock.as_str()).unwrap();
+        let waiter = slow_poll_client(server, 11 + id)
+            .mutex(lock.as_str())
+            .unwrap();
         let tx = tx.clone();
         tokio::spawn(async move {
             let guard = waiter.lock().await.unwrap();
@@ -89,13 +99,20 @@ async fn waiters_of_different_processes_are_served_in_arrival_order() {
         });
         // Wait until this waiter is queued before starting the next.
         let queued = redis::Value::Int(i64::try_from(id).unwrap() + 1);
-        assert!(common::eventually(PROMPTLY, || common::raw(server, &["ZCARD", &queue])
-            == queued));
+        assert!(common::eventually(PROMPTLY, || common::raw(
+            server,
+            &["ZCARD", &queue]
+        ) == queued));
     }
     guard.release().await.unwrap();
     let mut order = Vec::new();
     for _ in 0..4 {
-        order.push(tokio::time::timeout(PROMPTLY, rx.recv()).await.unwrap().unwrap());
+        order.push(
+            tokio::time::timeout(PROMPTLY, rx.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
     assert_eq!(order, [0, 1, 2, 3]);
 }
@@ -105,18 +122,30 @@ async fn an_expiring_holder_is_noticed_at_expiry_not_at_the_next_poll() {
     let server = support::shared();
     let lock = name("expiry");
     // A holder that never announces its release: the Python original, or a crashed process.
-    common::raw(server, &["SET", &key(&lock), "seed-holder", "PX", "800", "NX"]);
+    common::raw(
+        server,
+        &["SET", &key(&lock), "seed-holder", "PX", "800", "NX"],
+    );
     let started = Instant::now();
     let guard = tokio::time::timeout(
         Duration::from_secs(10),
-        slow_poll_client(server, 20).mutex(lock.as_str()).unwrap().lock(),
+        slow_poll_client(server, 20)
+            .mutex(lock.as_str())
+            .unwrap()
+            .lock(),
     )
     .await
     .expect("waited for the 30 s poll instead of the 0.8 s expiry")
     .unwrap();
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(700), "acquired a held lock after {waited:?}");
-    assert!(waited < Duration::from_millis(800) + PROMPTLY, "noticed expiry late: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(700),
+        "acquired a held lock after {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_millis(800) + PROMPTLY,
+        "noticed expiry late: {waited:?}"
+    );
     guard.release().await.unwrap();
 }
 
@@ -130,8 +159,14 @@ async fn a_lapsed_queue_entry_is_skipped() {
     let guard = holder.lock().await.unwrap();
     // A waiter that died: first in line, but its entry lapsed long ago.
     common::raw(server, &["ZADD", &format!("{tag}:queue"), "1", "dead"]);
-    common::raw(server, &["ZADD", &format!("{tag}:queue-expiry"), "1", "dead"]);
-    common::raw(server, &["HSET", &format!("{tag}:queue-info"), "dead", "30000:0"]);
+    common::raw(
+        server,
+        &["ZADD", &format!("{tag}:queue-expiry"), "1", "dead"],
+    );
+    common::raw(
+        server,
+        &["HSET", &format!("{tag}:queue-info"), "dead", "30000:0"],
+    );
     let waiter = slow_poll_client(server, 31).mutex(lock.as_str()).unwrap();
     let waiting = tokio::spawn(async move { waiter.lock().await.unwrap() });
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -140,7 +175,10 @@ async fn a_lapsed_queue_entry_is_skipped() {
         .await
         .expect("the lock went to the dead waiter")
         .unwrap();
-    assert_eq!(common::get(server, &lock_key).as_deref(), Some(live.token()));
+    assert_eq!(
+        common::get(server, &lock_key).as_deref(),
+        Some(live.token())
+    );
     live.release().await.unwrap();
 }
 
@@ -165,10 +203,16 @@ async fn an_abandoned_wait_leaves_the_queue_and_passes_a_handed_lock_on() {
     // A waiter cancelled from outside (its future dropped) leaves the queue too.
     let cancelled = slow_poll_client(server, 42).mutex(lock.as_str()).unwrap();
     let _ = tokio::time::timeout(Duration::from_millis(300), cancelled.lock()).await;
-    assert!(common::eventually(PROMPTLY, || common::raw(server, &["ZCARD", &queue])
-        == redis::Value::Int(0)));
+    assert!(common::eventually(PROMPTLY, || common::raw(
+        server,
+        &["ZCARD", &queue]
+    ) == redis::Value::Int(0)));
     guard.release().await.unwrap();
-    assert!(common::eventually(PROMPTLY, || common::get(server, &key(&lock)).is_none()));
+    assert!(common::eventually(PROMPTLY, || common::get(
+        server,
+        &key(&lock)
+    )
+    .is_none()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,7 +235,11 @@ async fn renewal_keeps_a_lock_past_several_ttls_and_stops_after_release() {
     // Put the old token back by hand: a renewal still running would keep it alive.
     common::raw(server, &["SET", &key(&lock), &token, "PX", "300"]);
     tokio::time::sleep(ttl * 3).await;
-    assert_eq!(common::get(server, &key(&lock)), None, "renewal outlived the guard");
+    assert_eq!(
+        common::get(server, &key(&lock)),
+        None,
+        "renewal outlived the guard"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,10 +255,18 @@ async fn renewal_stops_when_the_guard_is_dropped() {
     let guard = mutex.lock().await.unwrap();
     let token = guard.token().to_owned();
     drop(guard);
-    assert!(common::eventually(PROMPTLY, || common::get(server, &key(&lock)).is_none()));
+    assert!(common::eventually(PROMPTLY, || common::get(
+        server,
+        &key(&lock)
+    )
+    .is_none()));
     common::raw(server, &["SET", &key(&lock), &token, "PX", "300"]);
     tokio::time::sleep(ttl * 3).await;
-    assert_eq!(common::get(server, &key(&lock)), None, "renewal outlived the guard");
+    assert_eq!(
+        common::get(server, &key(&lock)),
+        None,
+        "renewal outlived the guard"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,7 +309,10 @@ fn the_blocking_guard_reports_loss_too() {
         .with_ttl(Duration::from_millis(300))
         .unwrap();
     let guard = mutex.lock().unwrap();
-    assert!(!guard.wait_lost(Duration::from_millis(500)), "renewed lock reported lost");
+    assert!(
+        !guard.wait_lost(Duration::from_millis(500)),
+        "renewed lock reported lost"
+    );
     common::raw(server, &["DEL", &key(&lock)]);
     assert!(guard.wait_lost(PROMPTLY));
     assert!(!guard.is_held());
@@ -283,7 +342,10 @@ async fn without_renewal_the_lease_runs_out_and_is_reported() {
         .await
         .unwrap();
     assert!(guard.release().await.unwrap_err().is_lost());
-    assert_eq!(common::get(server, &key(&lock)).as_deref(), Some(next.token()));
+    assert_eq!(
+        common::get(server, &key(&lock)).as_deref(),
+        Some(next.token())
+    );
     next.release().await.unwrap();
 }
 
@@ -302,7 +364,13 @@ async fn extend_moves_the_lease_and_fails_once_lost() {
     assert!(guard.remaining() > Duration::from_secs(19));
     assert!(common::pttl(server, &key(&lock)) > 19_000);
     common::raw(server, &["DEL", &key(&lock)]);
-    assert!(guard.extend(Duration::from_secs(20)).await.unwrap_err().is_lost());
+    assert!(
+        guard
+            .extend(Duration::from_secs(20))
+            .await
+            .unwrap_err()
+            .is_lost()
+    );
     assert!(!guard.is_held());
 }
 
@@ -321,7 +389,10 @@ fn fencing_child() {
     let lock = std::env::var(FENCE_CHILD_LOCK).expect("started by the parent test");
     let client = redis_mutex::blocking::Client::open(&url).unwrap();
     let mutex = client.mutex(lock.as_str()).unwrap().with_fencing(true);
-    let mut con = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
     for _ in 0..20 {
         let guard = mutex.lock().unwrap();
         let fence = guard.fencing_token().expect("fencing was asked for");
@@ -344,6 +415,8 @@ fn fencing_tokens_strictly_increase_across_processes() {
                 .args(["fencing_child", "--exact", "--ignored", "--test-threads=1"])
                 .env(FENCE_CHILD_URL, server.url())
                 .env(FENCE_CHILD_LOCK, &lock)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
@@ -363,8 +436,14 @@ fn fencing_tokens_strictly_increase_across_processes() {
             .unwrap();
         drop(guard);
     }
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "child failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let fences: Vec<u64> = redis::cmd("LRANGE")
         .arg(format!("{lock}:fences"))

@@ -70,6 +70,16 @@ impl Client {
     pub fn server(&self) -> &str {
         self.inner.server()
     }
+
+    /// See [`crate::Client::prefix`].
+    pub fn prefix(&self) -> &str {
+        self.inner.prefix()
+    }
+
+    /// See [`crate::Client::ttl`].
+    pub fn ttl(&self) -> Duration {
+        self.inner.ttl()
+    }
 }
 
 impl From<crate::Client> for Client {
@@ -206,7 +216,9 @@ impl From<crate::Guard> for Guard {
 
 impl Guard {
     fn inner(&self) -> &crate::Guard {
-        self.inner.as_ref().expect("only emptied by `release` or `Drop`")
+        self.inner
+            .as_ref()
+            .expect("only emptied by `release` or `Drop`")
     }
 
     /// See [`crate::Guard::release`].
@@ -215,7 +227,10 @@ impl Guard {
     ///
     /// [`Error::Lost`](crate::Error::Lost) when the lock was no longer ours; Redis errors.
     pub fn release(mut self) -> Result<()> {
-        self.inner.take().expect("not yet released").release_blocking()
+        self.inner
+            .take()
+            .expect("not yet released")
+            .release_blocking()
     }
 
     /// See [`crate::Guard::extend`].

@@ -66,7 +66,9 @@ pub enum Error {
     },
 
     /// Redis could not be reached, or did not answer in time.
-    #[error("could not reach Redis at {server}: {source}; check that the server is running and reachable")]
+    #[error(
+        "could not reach Redis at {server}: {source}; check that the server is running and reachable"
+    )]
     Unreachable {
         /// The server address, password redacted.
         server: String,

@@ -7,12 +7,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::backend::Wake;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::guard::Guard;
 use crate::names::{IntoLockNames, LockNames};
 use crate::observe;
-use crate::backend::Wake;
 use crate::protocol::{self, Attempt, KeySet};
 use crate::queue::Line;
 use crate::runtime;
@@ -411,7 +411,12 @@ impl Mutex {
             token: token.clone(),
         };
         let attempt = backend
-            .acquire(&self.spec.keys, token, self.settings.ttl, self.settings.fencing)
+            .acquire(
+                &self.spec.keys,
+                token,
+                self.settings.ttl,
+                self.settings.fencing,
+            )
             .await?;
         Ok(match attempt {
             Attempt::Acquired { fences } | Attempt::Granted { fences } => {

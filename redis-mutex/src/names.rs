@@ -42,8 +42,9 @@ impl LockNames {
         if let Some(empty) = names.iter().find(|name| name.is_empty()) {
             return Err(Error::InvalidName {
                 name: empty.clone(),
-                reason: "lock names must not be empty; name what the lock protects, e.g. \"orders\""
-                    .into(),
+                reason:
+                    "lock names must not be empty; name what the lock protects, e.g. \"orders\""
+                        .into(),
             });
         }
         names.sort_unstable();

@@ -20,7 +20,11 @@ use crate::names::LockNames;
 
 #[cfg(feature = "metrics")]
 fn label(names: &LockNames) -> String {
-    let first = names.as_slice().first().map(String::as_str).unwrap_or_default();
+    let first = names
+        .as_slice()
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
     first.split(':').next().unwrap_or_default().to_owned()
 }
 

@@ -144,7 +144,7 @@ impl KeySet {
 /// (`pttl` as `PTTL` reports it), `{-1, i}` when key `i` holds a non-string value.
 pub(crate) static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-    r"
+        r"
 local n = tonumber(ARGV[3])
 for i = 1, n do
   local kind = redis.call('TYPE', KEYS[i]).ok
@@ -276,7 +276,7 @@ return 1
 /// the channel named by the matching `ARGV[i + 1]`. Returns how many keys were deleted.
 pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-    r"
+        r"
 local released = 0
 for i = 1, #KEYS do
   if redis.pcall('GET', KEYS[i]) == ARGV[1] then
@@ -294,7 +294,7 @@ return released
 /// Returns how many keys were extended.
 pub(crate) static EXTEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-    r"
+        r"
 local extended = 0
 for i = 1, #KEYS do
   if redis.pcall('GET', KEYS[i]) == ARGV[1] then
@@ -471,7 +471,11 @@ mod tests {
                 "{MUTEX_a}:queue-info".to_owned()
             ])
         );
-        assert!(KeySet::new("MUTEX_", &["a".to_owned(), "b".to_owned()]).queue.is_none());
+        assert!(
+            KeySet::new("MUTEX_", &["a".to_owned(), "b".to_owned()])
+                .queue
+                .is_none()
+        );
     }
 
     #[test]

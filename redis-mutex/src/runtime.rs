@@ -64,7 +64,8 @@ where
     handle()?.spawn(async move {
         let _ = tx.send(future.await);
     });
-    rx.await.unwrap_or_else(|_| std::panic::resume_unwind(Box::new("redis-mutex task panicked")))
+    rx.await
+        .unwrap_or_else(|_| std::panic::resume_unwind(Box::new("redis-mutex task panicked")))
 }
 
 /// Like [`run`], but `future` is dropped as soon as the caller stops waiting. An output that is
@@ -82,7 +83,8 @@ where
             output = future => drop(tx.send(output)),
         }
     });
-    rx.await.unwrap_or_else(|_| std::panic::resume_unwind(Box::new("redis-mutex task panicked")))
+    rx.await
+        .unwrap_or_else(|_| std::panic::resume_unwind(Box::new("redis-mutex task panicked")))
 }
 
 /// Runs `future` on the crate runtime and blocks the calling thread until it is done.

@@ -330,9 +330,7 @@ impl Task {
             .await
             .map_err(|_| Error::Unreachable {
                 server: server.clone(),
-                source: redis::RedisError::from(std::io::Error::from(
-                    std::io::ErrorKind::TimedOut,
-                )),
+                source: redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)),
             })?
             .map_err(|source| Error::from_redis(server, None, source))?;
         let (mut sink, stream) = pubsub.split();

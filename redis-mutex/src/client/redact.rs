@@ -66,7 +66,12 @@ mod tests {
 
     #[test]
     fn urls_without_secrets_are_unchanged() {
-        for url in ["redis://127.0.0.1:6379/", "rediss://h", "redis+unix:///s?db=3", "nonsense"] {
+        for url in [
+            "redis://127.0.0.1:6379/",
+            "rediss://h",
+            "redis+unix:///s?db=3",
+            "nonsense",
+        ] {
             assert_eq!(redact(url), url);
         }
     }

@@ -44,7 +44,10 @@ fn eventually(mut condition: impl FnMut() -> bool) -> bool {
 }
 
 #[derive(Debug)]
-#[allow(dead_code, reason = "the payloads are shown through `Debug` in failure messages")]
+#[allow(
+    dead_code,
+    reason = "the payloads are shown through `Debug` in failure messages"
+)]
 enum AppError {
     Lock(redis_mutex::Error),
     Parse(std::num::ParseIntError),

@@ -405,7 +405,7 @@ fn parse_ttl(input: ParseStream<'_>) -> syn::Result<Duration> {
              lease such as `\"30s\"`",
         ));
     }
-    if ttl.as_millis() > i64::MAX as u128 {
+    if ttl.as_millis() > (i64::MAX / 2) as u128 {
         return Err(syn::Error::new(
             lit.span(),
             "`ttl` is too large for Redis: write a lease such as `\"30s\"`",

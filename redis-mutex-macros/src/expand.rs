@@ -214,14 +214,16 @@ impl ItemFn {
 
         let block = if is_async {
             // The body runs as its own future so that `return` and `?` come back here, where the
-            // lock is released with `.await`; `Drop` only covers panics and cancellation.
+            // lock is released with `.await`; `Drop` only covers panics and cancellation. The
+            // body stays a block of its own inside the `async move`, where inner attributes
+            // (`#![allow(..)]`) remain allowed.
             let output = body_output(&sig.output);
             let ret = Ident::new("__redis_mutex_ret", Span::mixed_site());
             quote! {
                 #acquire
                 let #ret = {
                     #bind_guard
-                    #held.scope::<#output, _>(async move #body).await
+                    #held.scope::<#output, _>(async move { #body }).await
                 };
                 #held.release().await;
                 #ret

@@ -61,8 +61,10 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// **`client = expr`**: any expression giving a configured client, evaluated on each call: a
-/// `redis_mutex::Client` or `&Client` (clones are cheap and share the connection), or a
-/// `redis_mutex::Result<Client>`. Cannot be combined with `server` or `prefix`.
+/// `redis_mutex::Client` or `&Client` (clones are cheap and share the connection), a
+/// `&LazyLock<Client>`, an `Arc<Client>`, a `redis_mutex::blocking::Client`, or a
+/// `redis_mutex::Result<Client>` (an `Err` is reported like a lock error). Cannot be combined
+/// with `server` or `prefix`: configure those on the client.
 ///
 /// ```no_run
 /// # use redis_mutex::mutex;
@@ -73,7 +75,7 @@ use proc_macro::TokenStream;
 ///     Client::builder("redis://127.0.0.1:6379/").prefix("app:").build().unwrap()
 /// });
 ///
-/// #[mutex("jobs", client = &*LOCKS)]
+/// #[mutex("jobs", client = &LOCKS)]
 /// fn run_jobs() {}
 /// ```
 ///

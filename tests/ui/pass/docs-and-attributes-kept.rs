@@ -20,6 +20,22 @@ pub fn allowed() -> u32 {
     return 2;
 }
 
+/// Inner attributes in the body keep working, in `fn` and `async fn`.
+#[mutex("inner")]
+pub fn inner_attribute() -> u32 {
+    #![allow(unused_variables)]
+    let unused = 1;
+    3
+}
+
+/// Inner attributes in an `async fn` body.
+#[mutex("inner")]
+pub async fn async_inner_attribute() -> u32 {
+    #![allow(unused_variables)]
+    let unused = 1;
+    3
+}
+
 /// Compiled out: `#[cfg]` applies to the expanded function.
 #[cfg(any())]
 #[mutex("cfg")]
@@ -35,7 +51,8 @@ pub async fn async_documented() {}
 
 fn main() {
     if std::env::args().len() > 1000 {
-        let _ = documented() + allowed();
+        let _ = documented() + allowed() + inner_attribute();
+        drop(async_inner_attribute());
         drop(async_documented());
     }
 }

@@ -49,10 +49,25 @@ use proc_macro::TokenStream;
 ///
 /// Options follow the name, in any order, each at most once.
 ///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `server = "redis://..."` | `REDIS_MUTEX_URL`, `REDIS_URL`, `redis://127.0.0.1:6379/` | the server, as a URL literal |
+/// | `client = expr` | | a configured client instead of `server` |
+/// | `ttl = "10s"` | the client's (30 s) | the lease, renewed while the body runs |
+/// | `wait = "2s"` / `"0s"` / `"forever"` | the client's (forever) | how long to wait for the locks |
+/// | `prefix = "app:"` | `"MUTEX_"` | the Redis key prefix |
+/// | `guard = name` | | binds the guard for the body |
+/// | `renew = false` | `true` | no automatic lease renewal |
+/// | `fencing = true` | `false` | take a fencing token with the lock |
+/// | `crate = path` | `::redis_mutex` | where the crate is, for re-exporters |
+///
+/// Durations are [humantime](https://docs.rs/humantime) strings (`"500ms"`, `"10s"`,
+/// `"1m 30s"`), checked at compile time.
+///
 /// **`server = "redis://host:port/db"`**: the server, as a URL literal (the seed's `server`
-/// argument). It is opened on the first call and reused by every later call. Without `server`
-/// or `client`, the default server is used: `REDIS_MUTEX_URL`, else `REDIS_URL`, else
-/// `redis://127.0.0.1:6379/`, read once per process (`Client::from_env`).
+/// argument, which took a bare host). It is opened on the first call and reused by every later
+/// call. Without `server` or `client`, the default server is used: `REDIS_MUTEX_URL`, else
+/// `REDIS_URL`, else `redis://127.0.0.1:6379/`, read on the first call of the process.
 ///
 /// ```no_run
 /// # use redis_mutex::mutex;
@@ -80,27 +95,38 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// **`ttl = "10s"`**: the lease. If the process dies holding the lock, Redis frees it after
-/// this long. While the function runs, the lease is renewed (every `ttl / 3`) so a long body
-/// keeps it. Default: the client's (30 s unless configured). Durations are
-/// [humantime](https://docs.rs/humantime) strings (`"500ms"`, `"10s"`, `"1m 30s"`), checked at
-/// compile time.
+/// this long. While the function runs, the lease is renewed (every `ttl / 3`), so a body may
+/// run longer than the lease. Default: the client's (30 s unless configured).
+///
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// #[mutex("nightly-report", ttl = "2m")]
+/// fn nightly_report() {}
+/// ```
 ///
 /// **`wait = "2s"`**: how long to wait for the locks before giving up with
 /// `Error::Timeout`. `wait = "0s"` tries once and gives up at once with `Error::Busy` (the
-/// seed's `blocking=False`); `wait = "forever"` waits without limit. Default: the client's
-/// default wait, which is forever unless configured, as in the seed.
+/// seed's `acquire(blocking=False)`); `wait = "forever"` waits without limit, whatever the
+/// client's default. Default: the client's default wait, which is forever unless configured,
+/// as in the seed.
 ///
 /// ```no_run
 /// # use redis_mutex::mutex;
 /// #[mutex("jobs", wait = "0s")]
 /// fn run_if_idle() -> Result<(), redis_mutex::Error> { Ok(()) }
 ///
-/// #[mutex("jobs", ttl = "1m", wait = "500ms")]
+/// #[mutex("jobs", wait = "500ms")]
 /// fn run_soon() -> Result<(), redis_mutex::Error> { Ok(()) }
 /// ```
 ///
-/// **`prefix = "MUTEX_"`**: the Redis key prefix (default `MUTEX_`, as in the seed: the lock
-/// `orders` lives in the key `MUTEX_orders`).
+/// **`prefix = "app:"`**: the Redis key prefix (default `MUTEX_`, as in the seed: the lock
+/// `orders` lives in the key `MUTEX_orders`). With `server`, or on the default server.
+///
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// #[mutex("orders", prefix = "shop:lock:")] // the key `shop:lock:orders`
+/// fn ship() {}
+/// ```
 ///
 /// **`guard = name`**: binds the guard so the body can read its fencing token or check that it
 /// still holds the lock. The binding is an `Option`: `Some(&guard)`
@@ -111,22 +137,50 @@ use proc_macro::TokenStream;
 ///
 /// ```no_run
 /// # use redis_mutex::mutex;
-/// # fn store(_: u64, _: Option<u64>) {}
-/// #[mutex("ledger", fencing = true, guard = lock)]
-/// async fn append(entry: u64) {
-///     // Pass the token to the storage, which rejects writes older than the newest it saw.
-///     store(entry, lock.and_then(|guard| guard.fencing_token()));
+/// # fn copy_chunk() {}
+/// #[mutex("backup", guard = lock)]
+/// fn backup() -> bool {
+///     for _ in 0..100 {
+///         if lock.is_some_and(|guard| !guard.is_held()) {
+///             return false; // the lease was lost: stop writing
+///         }
+///         copy_chunk();
+///     }
+///     true
 /// }
 /// ```
 ///
 /// **`renew = false`**: no automatic lease renewal; the lock then lasts at most `ttl`, however
 /// long the body runs.
 ///
-/// **`fencing = true`**: take a fencing token (a number that grows with each acquisition of the
-/// lock) along with the lock; read it through `guard`.
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// #[mutex("rate-limit", ttl = "1s", renew = false)]
+/// fn at_most_one_per_second() {}
+/// ```
 ///
-/// **`crate = path`**: where the `redis_mutex` crate is, for crates that re-export it
-/// (`crate = ::my_facade::redis_mutex`), as in serde and tracing.
+/// **`fencing = true`**: take a fencing token (a number that grows with each acquisition of the
+/// lock) along with the lock; read it through `guard`, and pass it to the storage, which
+/// rejects writes older than the newest it saw.
+///
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// # fn store(_: u64, _: Option<u64>) {}
+/// #[mutex("ledger", fencing = true, guard = lock)]
+/// async fn append(entry: u64) {
+///     store(entry, lock.and_then(|guard| guard.fencing_token()));
+/// }
+/// ```
+///
+/// **`crate = path`**: where the `redis_mutex` crate is, for crates that re-export it, as
+/// serde and tracing allow (a string, `crate = "my_facade::redis_mutex"`, works too).
+///
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// # mod my_facade { pub use redis_mutex; }
+/// #[mutex("orders", crate = my_facade::redis_mutex)]
+/// fn ship() {}
+/// ```
 ///
 /// # `fn` and `async fn`
 ///

@@ -224,9 +224,13 @@ use proc_macro::TokenStream;
 ///
 /// * for a plain `fn`: per thread, for the duration of the call;
 /// * for an `async fn`: per future, for the duration of its body (a tokio `task_local!`
-///   scope), so locks pass down to the futures the body awaits but not to tasks it spawns,
-///   nor to sibling futures joined with it;
-/// * a plain `fn` called from an `async fn`'s body sees the async caller's locks too.
+///   scope), so locks pass down to the futures the body awaits but not to tasks it spawns
+///   (`tokio::spawn`, `spawn_blocking`), nor to sibling futures joined with it, which exclude
+///   each other as separate callers do;
+/// * a plain `fn` called from an `async fn`'s body sees the async caller's locks too;
+/// * an `async fn` does not see the locks of a plain `fn` that runs it (say with `block_on`):
+///   its future may be polled on other threads, or after that call returned, so it waits for
+///   them like any other caller would. Do not nest that way.
 ///
 /// A call whose list mixes held and unheld locks takes only the unheld ones. As with any
 /// nested locking, taking *different* locks from inside a locked function can deadlock against

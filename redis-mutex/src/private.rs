@@ -16,8 +16,9 @@
 //!
 //! Each held lock is identified by server address and Redis key. A plain `fn` records the locks
 //! it took in a thread-local stack for the duration of the call; an `async fn` runs its body in
-//! a tokio task-local scope holding everything its callers and itself hold. Entering checks
-//! both, and takes only the locks not already held.
+//! a tokio task-local scope holding everything its async callers and itself hold. A plain `fn`
+//! checks both, an `async fn` only the task-local scope (see `Owner`); either takes only the
+//! locks not already held.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -193,9 +194,21 @@ fn lock_id(server: &str, key: &str) -> String {
     format!("{server}\n{key}")
 }
 
-/// Whether this thread or task already holds the lock `id`.
-fn is_held(id: &str) -> bool {
-    let in_thread = THREAD_HELD.with(|held| held.borrow().iter().any(|held| held == id));
+/// Where a call looks for locks it already holds.
+#[derive(Clone, Copy)]
+enum Owner {
+    /// A plain `fn`: its thread's stack, plus the task-local scope of an `async fn` body it
+    /// runs inside (it runs synchronously within that body's poll, while the lock is held).
+    Thread,
+    /// An `async fn`: the task-local scope only. Not the thread's stack: the future may be
+    /// polled on other threads, and outlive the plain `fn` that happened to poll it first.
+    Task,
+}
+
+/// Whether the caller already holds the lock `id`.
+fn is_held(id: &str, owner: Owner) -> bool {
+    let in_thread = matches!(owner, Owner::Thread)
+        && THREAD_HELD.with(|held| held.borrow().iter().any(|held| held == id));
     in_thread
         || TASK_HELD
             .try_with(|held| held.iter().any(|held| held == id))
@@ -207,6 +220,7 @@ fn plan(
     client: Result<Client>,
     names: &[String],
     options: &Options,
+    owner: Owner,
 ) -> Result<(Option<Mutex>, Vec<String>)> {
     let client = client?;
     let all = client.mutex(names)?;
@@ -216,7 +230,7 @@ fn plan(
         .iter()
         .zip(all.keys())
         .map(|(name, key)| (name, lock_id(client.server(), key)))
-        .filter(|(_, id)| !is_held(id))
+        .filter(|(_, id)| !is_held(id, owner))
         .unzip();
     if fresh.is_empty() {
         return Ok((None, ids));
@@ -252,7 +266,7 @@ pub fn enter_blocking(
     names: &[String],
     options: &Options,
 ) -> Result<BlockingHeld> {
-    let (mutex, ids) = plan(client, names, options)?;
+    let (mutex, ids) = plan(client, names, options, Owner::Thread)?;
     let Some(mutex) = mutex else {
         return Ok(BlockingHeld {
             guard: None,
@@ -323,8 +337,7 @@ impl fmt::Debug for BlockingHeld {
 /// Opening the client, an invalid name or TTL, and acquisition errors.
 pub async fn enter(client: Result<Client>, names: &[String], options: &Options) -> Result<Held> {
     let inherited = TASK_HELD.try_with(Arc::clone).ok();
-    let in_thread = THREAD_HELD.with(|held| held.borrow().clone());
-    let (mutex, ids) = plan(client, names, options)?;
+    let (mutex, ids) = plan(client, names, options, Owner::Task)?;
     let guard = match mutex {
         None => None,
         Some(mutex) => Some(match options.wait {
@@ -336,7 +349,6 @@ pub async fn enter(client: Result<Client>, names: &[String], options: &Options) 
     let scope: HeldSet = inherited
         .iter()
         .flat_map(|held| held.iter())
-        .chain(&in_thread)
         .chain(&ids)
         .cloned()
         .collect();

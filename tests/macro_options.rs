@@ -48,17 +48,17 @@ fn with_ttl(name: &str) -> i64 {
     pttl(&format!("MUTEX_{name}"))
 }
 
-/// A 300 ms lease, renewed while the body runs three times as long.
-#[mutex("{name}", ttl = "300ms", guard = lock)]
+/// A 500 ms lease, renewed while the body runs three times as long.
+#[mutex("{name}", ttl = "500ms", guard = lock)]
 fn renewed(name: &str) -> bool {
-    thread::sleep(Duration::from_millis(900));
+    thread::sleep(Duration::from_millis(1500));
     lock.expect("taken here").is_held() && pttl(&format!("MUTEX_{name}")) > 0
 }
 
 /// The same without renewal: the lease runs out under the body.
-#[mutex("{name}", ttl = "300ms", renew = false, guard = lock)]
+#[mutex("{name}", ttl = "500ms", renew = false, guard = lock)]
 fn not_renewed(name: &str) -> bool {
-    thread::sleep(Duration::from_millis(900));
+    thread::sleep(Duration::from_millis(1500));
     lock.expect("taken here").is_held() || pttl(&format!("MUTEX_{name}")) > 0
 }
 
@@ -126,7 +126,7 @@ fn options_against_a_real_server() {
     );
     assert!(
         !not_renewed(&support::unique("options-no-renew")),
-        "without renewal the 300 ms lease ran out under a 900 ms body"
+        "without renewal the 500 ms lease ran out under a 1.5 s body"
     );
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

@@ -1,0 +1,1923 @@
+//! Lock benchmarks: every figure and ratio comes from one run against one throwaway
+//! `redis-server` (started here, on 127.0.0.1), so baselines and results share the same machine
+//! state.
+//!
+//! ```text
+//! cargo bench --bench lock                       # all scenarios (~1 minute)
+//! cargo bench --bench lock -- --quick            # shorter runs, noisier figures
+//! cargo bench --bench lock -- handoff queue      # only some scenarios (names or 1..4)
+//! LOCK_BENCH=uncontended,distinct LOCK_BENCH_QUICK=1 cargo bench --bench lock
+//! ```
+//!
+//! Scenarios (see BENCHMARKS.md for the method):
+//!
+//! 1. `uncontended`: lock + release pairs/s from one caller, async (renewal on / off) and
+//!    blocking, against raw `SET NX PX` + `EVALSHA` compare-and-delete with redis-rs; `PING` p50.
+//! 2. `handoff`: 8 OS processes (this binary re-run as workers) on one lock: release-to-next-
+//!    acquire latency, hand-over share, per-process fairness, hand-offs/s.
+//! 3. `distinct`: 64 tasks on 64 names through one client, against 64 raw tasks.
+//! 4. `queue`: 8 tasks of one process on one lock, with and without local queueing:
+//!    acquisitions/s and Redis commands per acquisition.
+//!
+//! Benchmarks report; they never fail the process on a missed target.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use redis::Script;
+use redis::aio::MultiplexedConnection;
+use redis_mutex::Client;
+
+/// Set in the environment of hand-off worker processes (to the worker's index).
+const WORKER_ENV: &str = "REDIS_MUTEX_BENCH_WORKER";
+const WORKER_URL_ENV: &str = "REDIS_MUTEX_BENCH_URL";
+const WORKER_START_ENV: &str = "REDIS_MUTEX_BENCH_START_US";
+const WORKER_END_ENV: &str = "REDIS_MUTEX_BENCH_END_US";
+/// `lock` (the library) or `baton` (the raw floor: a token passed around a ring of lists).
+const WORKER_MODE_ENV: &str = "REDIS_MUTEX_BENCH_MODE";
+const WORKER_PROCESSES_ENV: &str = "REDIS_MUTEX_BENCH_PROCESSES";
+
+/// The lock the hand-off workers share.
+const HANDOFF_NAME: &str = "bench-handoff";
+/// Processes in the hand-off scenario.
+const HANDOFF_PROCESSES: usize = 8;
+/// Tasks (and names) in the distinct-names scenario.
+const DISTINCT_TASKS: usize = 64;
+/// Tasks on one lock in the local-queue scenario.
+const QUEUE_TASKS: usize = 8;
+
+/// The raw baseline's release: compare-and-delete.
+const RAW_RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+const USAGE: &str = "\
+usage: cargo bench --bench lock [-- [--quick] [SCENARIO...]]
+scenarios: uncontended (1), handoff (2), distinct (3), queue (4); default: all
+environment: LOCK_BENCH=handoff,queue  LOCK_BENCH_QUICK=1";
+
+fn main() {
+    if let Ok(index) = std::env::var(WORKER_ENV) {
+        match std::env::var(WORKER_MODE_ENV).as_deref() {
+            Ok("baton") => baton_worker(&index),
+            _ => worker(&index),
+        }
+        return;
+    }
+    let Some(options) = Options::parse() else {
+        eprintln!("{USAGE}");
+        std::process::exit(2);
+    };
+    run(&options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Scenario {
+    Uncontended,
+    Handoff,
+    Distinct,
+    Queue,
+}
+
+impl Scenario {
+    const ALL: [Scenario; 4] = [
+        Scenario::Uncontended,
+        Scenario::Handoff,
+        Scenario::Distinct,
+        Scenario::Queue,
+    ];
+
+    fn parse(word: &str) -> Option<Scenario> {
+        Some(match word.trim().to_ascii_lowercase().as_str() {
+            "1" | "uncontended" => Scenario::Uncontended,
+            "2" | "handoff" | "hand-off" => Scenario::Handoff,
+            "3" | "distinct" => Scenario::Distinct,
+            "4" | "queue" | "local-queue" => Scenario::Queue,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Options {
+    quick: bool,
+    scenarios: BTreeSet<Scenario>,
+}
+
+impl Options {
+    fn parse() -> Option<Options> {
+        let mut quick = std::env::var("LOCK_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let mut scenarios = BTreeSet::new();
+        for word in std::env::var("LOCK_BENCH").unwrap_or_default().split(',') {
+            if !word.trim().is_empty() {
+                scenarios.insert(Scenario::parse(word)?);
+            }
+        }
+        let mut from_args = BTreeSet::new();
+        for arg in std::env::args().skip(1) {
+            match arg.as_str() {
+                "--quick" => quick = true,
+                // `cargo bench` passes `--bench` to harness-less benches.
+                "--bench" => {}
+                "-h" | "--help" => return None,
+                word => {
+                    from_args.insert(Scenario::parse(word)?);
+                }
+            }
+        }
+        if !from_args.is_empty() {
+            scenarios = from_args;
+        }
+        if scenarios.is_empty() {
+            scenarios = Scenario::ALL.into_iter().collect();
+        }
+        Some(Options { quick, scenarios })
+    }
+
+    /// `full` in a normal run, `quick` with `--quick`.
+    fn pick<T>(&self, full: T, quick: T) -> T {
+        if self.quick { quick } else { full }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small statistics
+
+/// Nearest-rank percentile of sorted samples.
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn rate(count: u64, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+/// `12345.6` as `12,346`.
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// A few hundred nanoseconds of work, the "critical section".
+fn tiny_work() {
+    let mut sum = 0u64;
+    for i in 0..200u64 {
+        sum = std::hint::black_box(sum.wrapping_add(i));
+    }
+    std::hint::black_box(sum);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis command counting
+
+/// `INFO commandstats`: command name -> (calls, usec). Counts commands run inside Lua scripts
+/// as well as those sent by clients.
+#[derive(Debug, Default, Clone)]
+struct CmdStats(BTreeMap<String, (u64, u64)>);
+
+impl CmdStats {
+    fn read(con: &mut redis::Connection) -> CmdStats {
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(con)
+            .expect("INFO commandstats");
+        let mut stats = BTreeMap::new();
+        for line in info.lines() {
+            let Some((name, fields)) = line
+                .strip_prefix("cmdstat_")
+                .and_then(|rest| rest.split_once(':'))
+            else {
+                continue;
+            };
+            let field = |key: &str| {
+                fields
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            stats.insert(name.to_owned(), (field("calls"), field("usec")));
+        }
+        CmdStats(stats)
+    }
+
+    /// `self - before`, without the INFO calls that took the snapshots.
+    fn since(&self, before: &CmdStats) -> CmdStats {
+        let mut delta = BTreeMap::new();
+        for (name, &(calls, usec)) in &self.0 {
+            if name == "info" {
+                continue;
+            }
+            let (c0, u0) = before.0.get(name).copied().unwrap_or((0, 0));
+            if calls > c0 {
+                delta.insert(name.clone(), (calls - c0, usec.saturating_sub(u0)));
+            }
+        }
+        CmdStats(delta)
+    }
+
+    fn add(&mut self, other: &CmdStats) {
+        for (name, &(calls, usec)) in &other.0 {
+            let entry = self.0.entry(name.clone()).or_default();
+            entry.0 += calls;
+            entry.1 += usec;
+        }
+    }
+
+    fn calls(&self) -> u64 {
+        self.0.values().map(|&(calls, _)| calls).sum()
+    }
+
+    fn usec(&self, name: &str) -> u64 {
+        self.0.get(name).map_or(0, |&(_, usec)| usec)
+    }
+
+    fn count(&self, name: &str) -> u64 {
+        self.0.get(name).map_or(0, |&(calls, _)| calls)
+    }
+
+    /// `evalsha 1.00, set 1.00, ...` per `per` operations, most frequent first.
+    fn breakdown(&self, per: u64) -> String {
+        let mut items: Vec<(&String, u64)> = self.0.iter().map(|(n, &(c, _))| (n, c)).collect();
+        items.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        items
+            .iter()
+            .map(|(name, calls)| format!("{name} {:.2}", *calls as f64 / per.max(1) as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Counts the commands Redis runs while it lives, with `MONITOR`: those sent by clients
+/// ("top level", each one a request on the wire) apart from those run inside Lua scripts.
+struct Monitor {
+    stop: Arc<AtomicBool>,
+    reader: thread::JoinHandle<(BTreeMap<String, u64>, BTreeMap<String, u64>)>,
+}
+
+impl Monitor {
+    fn start(port: u16) -> Monitor {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect for MONITOR");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("read timeout");
+        stream.write_all(b"MONITOR\r\n").expect("send MONITOR");
+        let mut reader = BufReader::new(stream);
+        let mut ok = String::new();
+        reader.read_line(&mut ok).expect("MONITOR reply");
+        assert!(ok.starts_with("+OK"), "MONITOR answered {ok:?}");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let reader = thread::spawn(move || {
+            let (mut top, mut lua) = (BTreeMap::new(), BTreeMap::new());
+            let mut line = String::new();
+            loop {
+                match reader.read_line(&mut line) {
+                    Ok(0) => break,
+                    Ok(_) if line.ends_with('\n') => {
+                        // +1700000000.123456 [0 127.0.0.1:50000] "SET" "k" ...  or [0 lua]
+                        if let Some((origin, rest)) =
+                            line.split_once('[').and_then(|(_, r)| r.split_once(']'))
+                        {
+                            let name = rest.trim().split('"').nth(1).unwrap_or("?");
+                            let tally = if origin.ends_with("lua") {
+                                &mut lua
+                            } else {
+                                &mut top
+                            };
+                            *tally.entry(name.to_ascii_lowercase()).or_insert(0u64) += 1;
+                        }
+                        line.clear();
+                    }
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        if stopped.load(Ordering::Relaxed) {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            (top, lua)
+        });
+        Monitor { stop, reader }
+    }
+
+    /// Stops listening (after a moment for the last lines) and returns (top level, in Lua).
+    fn finish(self) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+        thread::sleep(Duration::from_millis(100));
+        self.stop.store(true, Ordering::Relaxed);
+        self.reader.join().expect("MONITOR reader")
+    }
+}
+
+fn per_op(tally: &BTreeMap<String, u64>, ops: u64) -> String {
+    let mut items: Vec<(&String, &u64)> = tally.iter().collect();
+    items.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    items
+        .iter()
+        .map(|(name, n)| format!("{name} {:.2}", **n as f64 / ops.max(1) as f64))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU accounting
+
+/// CPU time used, in ns, by group: this process's threads by role, and `redis-server`.
+/// Read from `/proc/<pid>/task/<tid>/schedstat` (Linux); empty elsewhere.
+#[derive(Debug, Default, Clone)]
+struct Cpu(BTreeMap<String, u64>);
+
+/// CPU ns of each thread of `pid`, with its name (`comm`), or `main` for the main thread.
+fn threads_cpu(pid: u32) -> Vec<(String, u64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        let path = task.path();
+        let ns = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
+        let Some(ns) = ns else { continue };
+        let name = if task.file_name().to_str() == Some(&pid.to_string()) {
+            "main".to_owned()
+        } else {
+            std::fs::read_to_string(path.join("comm"))
+                .map_or_else(|_| "?".to_owned(), |s| s.trim().to_owned())
+        };
+        out.push((name, ns));
+    }
+    out
+}
+
+impl Cpu {
+    /// This process (main thread, the crate's `redis-mutex` thread, tokio workers, others)
+    /// and the server.
+    fn sample(server: Option<u32>) -> Cpu {
+        let mut groups = BTreeMap::new();
+        for (name, ns) in threads_cpu(std::process::id()) {
+            let group = match name.as_str() {
+                "main" => "caller thread",
+                "redis-mutex" => "redis-mutex thread",
+                "raw-hop" => "raw-hop thread",
+                n if n.starts_with("tokio-r") => "tokio workers",
+                _ => "other threads",
+            };
+            *groups.entry(group.to_owned()).or_insert(0) += ns;
+        }
+        if let Some(pid) = server {
+            let ns = threads_cpu(pid).iter().map(|(_, ns)| ns).sum();
+            groups.insert("redis-server".to_owned(), ns);
+        }
+        Cpu(groups)
+    }
+
+    fn since(&self, before: &Cpu) -> Cpu {
+        Cpu(self
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), v.saturating_sub(*before.0.get(k).unwrap_or(&0))))
+            .collect())
+    }
+
+    fn add(&mut self, other: &Cpu) {
+        for (k, v) in &other.0 {
+            *self.0.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+
+    /// `redis-mutex thread 12.3, redis-server 8.0, ... (total 25.1)` µs per operation.
+    fn per_op(&self, ops: u64) -> String {
+        let per = |ns: u64| ns as f64 / 1000.0 / ops.max(1) as f64;
+        let mut items: Vec<(&String, &u64)> = self.0.iter().filter(|(_, ns)| **ns > 0).collect();
+        items.sort_by(|a, b| b.1.cmp(a.1));
+        let total: u64 = self.0.values().sum();
+        let parts: Vec<String> = items
+            .iter()
+            .filter(|(_, ns)| per(**ns) >= 0.05)
+            .map(|(k, ns)| format!("{k} {:.1}", per(**ns)))
+            .collect();
+        format!("{} (total {:.1})", parts.join(", "), per(total))
+    }
+
+    /// Cores busy on average over `elapsed`.
+    fn cores(&self, elapsed: Duration) -> f64 {
+        self.0.values().sum::<u64>() as f64 / elapsed.as_nanos() as f64
+    }
+
+    fn get(&self, group: &str) -> u64 {
+        self.0.get(group).copied().unwrap_or(0)
+    }
+}
+
+/// Whole-machine CPU counters from `/proc/stat` (jiffies), to show how busy the (shared) machine
+/// was during a measurement.
+#[derive(Debug, Default, Clone, Copy)]
+struct Machine {
+    busy: u64,
+    idle: u64,
+    steal: u64,
+}
+
+impl Machine {
+    fn sample() -> Machine {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+            return Machine::default();
+        };
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        let get = |i: usize| v.get(i).copied().unwrap_or(0);
+        // user nice system idle iowait irq softirq steal
+        Machine {
+            busy: get(0) + get(1) + get(2) + get(5) + get(6),
+            idle: get(3) + get(4),
+            steal: get(7),
+        }
+    }
+
+    fn since(&self, before: &Machine) -> Machine {
+        Machine {
+            busy: self.busy.saturating_sub(before.busy),
+            idle: self.idle.saturating_sub(before.idle),
+            steal: self.steal.saturating_sub(before.steal),
+        }
+    }
+
+    fn busy_cores(&self, elapsed: Duration) -> f64 {
+        self.busy as f64 / 100.0 / elapsed.as_secs_f64()
+    }
+
+    fn describe(&self, elapsed: Duration) -> String {
+        // USER_HZ is 100 on Linux.
+        let secs = elapsed.as_secs_f64();
+        format!(
+            "{:.2} cores busy (all processes), steal {:.2} cores",
+            self.busy as f64 / 100.0 / secs,
+            self.steal as f64 / 100.0 / secs
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+#[derive(Debug)]
+struct Row {
+    scenario: &'static str,
+    metric: String,
+    value: String,
+    target: String,
+    verdict: Option<bool>,
+}
+
+#[derive(Debug, Default)]
+struct Report {
+    rows: Vec<Row>,
+}
+
+impl Report {
+    fn row(
+        &mut self,
+        scenario: &'static str,
+        metric: impl Into<String>,
+        value: impl Into<String>,
+        target: impl Into<String>,
+        verdict: Option<bool>,
+    ) {
+        self.rows.push(Row {
+            scenario,
+            metric: metric.into(),
+            value: value.into(),
+            target: target.into(),
+            verdict,
+        });
+    }
+
+    fn print(&self) {
+        let header = ["scenario", "metric", "value", "target", "result"];
+        let cells: Vec<[String; 5]> = self
+            .rows
+            .iter()
+            .map(|r| {
+                [
+                    r.scenario.to_owned(),
+                    r.metric.clone(),
+                    r.value.clone(),
+                    r.target.clone(),
+                    match r.verdict {
+                        Some(true) => "PASS".to_owned(),
+                        Some(false) => "MISS".to_owned(),
+                        None => "-".to_owned(),
+                    },
+                ]
+            })
+            .collect();
+        let mut widths = header.map(str::len);
+        for row in &cells {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: &[String]| {
+            let mut out = String::from("|");
+            for (cell, w) in cells.iter().zip(widths) {
+                let _ = write!(out, " {cell:<w$} |");
+            }
+            out
+        };
+        println!();
+        println!("RESULTS");
+        println!("{}", line(&header.map(str::to_owned)));
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        println!("{}", line(&rule).replace(' ', "-"));
+        for row in &cells {
+            println!("{}", line(row));
+        }
+        let missed = self
+            .rows
+            .iter()
+            .filter(|r| r.verdict == Some(false))
+            .count();
+        let passed = self.rows.iter().filter(|r| r.verdict == Some(true)).count();
+        println!("\n{passed} targets met, {missed} missed (benchmarks report, they do not gate)");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+struct Bench {
+    options: Options,
+    server: support::RedisServer,
+    url: String,
+    /// A `current_thread` runtime: the callers of scenario 1 and the raw baseline's best case.
+    ct: tokio::runtime::Runtime,
+    /// A `multi_thread` runtime (one worker per core), as `#[tokio::main]` builds.
+    mt: tokio::runtime::Runtime,
+    stats: redis::Connection,
+    report: Report,
+    /// CPU used by worker processes during the current scenario.
+    worker_cpu: Duration,
+}
+
+fn run(options: &Options) {
+    let server = support::RedisServer::start();
+    let url = server.url();
+    let stats = server.raw();
+    let ct = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("current_thread runtime");
+    let mt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("multi_thread runtime");
+    let mut bench = Bench {
+        options: Options {
+            quick: options.quick,
+            scenarios: options.scenarios.clone(),
+        },
+        server,
+        url,
+        ct,
+        mt,
+        stats,
+        report: Report::default(),
+        worker_cpu: Duration::ZERO,
+    };
+    bench.header();
+    bench.warm_up();
+    bench.ping();
+    let scenarios = bench.options.scenarios.clone();
+    let server_pid = bench.server.pid();
+    for scenario in scenarios {
+        let (machine, started) = (Machine::sample(), Instant::now());
+        let ours = Cpu::sample(server_pid);
+        bench.worker_cpu = Duration::ZERO;
+        match scenario {
+            Scenario::Uncontended => bench.uncontended(),
+            Scenario::Handoff => bench.handoff(),
+            Scenario::Distinct => bench.distinct(),
+            Scenario::Queue => bench.queue(),
+        }
+        let elapsed = started.elapsed();
+        let machine = Machine::sample().since(&machine);
+        let ours = Cpu::sample(server_pid).since(&ours).0.values().sum::<u64>() as f64
+            / elapsed.as_nanos() as f64
+            + bench.worker_cpu.as_secs_f64() / elapsed.as_secs_f64();
+        println!(
+            "  machine during this scenario ({:.1} s): {}; this benchmark (with its redis-server \
+             and workers) {ours:.2} cores, other processes about {:.2} cores",
+            elapsed.as_secs_f64(),
+            machine.describe(elapsed),
+            (machine.busy_cores(elapsed) - ours).max(0.0)
+        );
+    }
+    bench.report.print();
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "unknown".to_owned(), |s| s.trim().to_owned())
+}
+
+impl Bench {
+    fn header(&self) {
+        println!("redis-mutex lock benchmarks");
+        println!(
+            "  mode: {}   scenarios: {:?}",
+            if self.options.quick { "quick" } else { "full" },
+            self.options.scenarios
+        );
+        println!(
+            "  cores: {}   {}   {}",
+            thread::available_parallelism().map_or(0, std::num::NonZero::get),
+            command_output("redis-server", &["--version"]),
+            command_output("rustc", &["--version"]),
+        );
+        println!("  server: {} (throwaway, no persistence)", self.url);
+    }
+
+    fn client(&self) -> Client {
+        Client::open(&self.url).expect("client")
+    }
+
+    fn raw_connection(&self, rt: &tokio::runtime::Runtime) -> MultiplexedConnection {
+        let client = redis::Client::open(self.url.as_str()).expect("redis client");
+        rt.block_on(client.get_multiplexed_async_connection())
+            .expect("multiplexed connection")
+    }
+
+    /// Opens the library's connections and loads every script once (waiting, hand-over), so
+    /// that no scenario pays for a first use.
+    fn warm_up(&self) {
+        let client = self.client();
+        self.ct.block_on(async {
+            let m = client.mutex("bench-warm-up").expect("mutex");
+            let first = m.lock().await.expect("lock");
+            let other = m.clone();
+            let waiter = tokio::spawn(async move { other.lock().await });
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            first.release().await.expect("release");
+            waiter
+                .await
+                .expect("join")
+                .expect("lock")
+                .release()
+                .await
+                .expect("release");
+            let pair = client
+                .mutex(["bench-warm-a", "bench-warm-b"])
+                .expect("mutex");
+            pair.lock()
+                .await
+                .expect("lock")
+                .release()
+                .await
+                .expect("release");
+        });
+    }
+
+    /// The unit of scenario 2: one raw round trip.
+    /// `PING` round trips on a multiplexed connection from a `current_thread` caller:
+    /// (p50, p99) in µs.
+    fn measure_ping(&self, samples: usize) -> (f64, f64) {
+        let mut conn = self.raw_connection(&self.ct);
+        let mut times = self.ct.block_on(async {
+            let mut times = Vec::with_capacity(samples);
+            for i in 0..samples + 500 {
+                let start = Instant::now();
+                let _: String = redis::cmd("PING")
+                    .query_async(&mut conn)
+                    .await
+                    .expect("PING");
+                if i >= 500 {
+                    times.push(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
+                }
+            }
+            times
+        });
+        times.sort_unstable();
+        (
+            percentile(&times, 50.0) as f64 / 1000.0,
+            percentile(&times, 99.0) as f64 / 1000.0,
+        )
+    }
+
+    fn ping(&mut self) {
+        let samples = self.options.pick(20_000, 3_000);
+        let (p50, p99) = self.measure_ping(samples);
+        println!(
+            "\n[0] raw round trip: PING x {samples} on a multiplexed connection (current_thread \
+             caller): p50 {p50:.1} µs, p99 {p99:.1} µs"
+        );
+        self.report.row(
+            "0 unit",
+            "PING round trip p50 (raw, at start)",
+            format!("{p50:.1} µs"),
+            "-",
+            None,
+        );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // 1. Uncontended
+
+    fn uncontended(&mut self) {
+        let rounds = self.options.pick(15, 4);
+        let slice = self
+            .options
+            .pick(Duration::from_millis(200), Duration::from_millis(150));
+        println!(
+            "\n[1] uncontended lock + release pairs/s, one caller, {rounds} rounds x {slice:?} per \
+             variant (variants interleaved; median of rounds)"
+        );
+        let client = self.client();
+        let blocking = client.blocking();
+        let script = Script::new(RAW_RELEASE);
+        let mut conn_ct = self.raw_connection(&self.ct);
+        let mut conn_mt = self.raw_connection(&self.mt);
+        let hop = Hop::start(&self.url);
+        let names = [
+            "lib",
+            "lib-norenew",
+            "blocking",
+            "raw-ct",
+            "raw-mt",
+            "raw-hop",
+        ];
+        let mut rates: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut commands: BTreeMap<&str, (CmdStats, u64)> = BTreeMap::new();
+        let mut cpu: BTreeMap<&str, Cpu> = BTreeMap::new();
+        let server_pid = self.server.pid();
+        let mut ratios = Vec::new();
+        let mut ratios_norenew = Vec::new();
+        for _ in 0..rounds {
+            for name in names {
+                let before = CmdStats::read(&mut self.stats);
+                let cpu_before = Cpu::sample(server_pid);
+                let start = Instant::now();
+                let pairs = match name {
+                    "lib" => self
+                        .ct
+                        .block_on(lib_pairs(&client, "bench-1-lib", true, slice)),
+                    "lib-norenew" => {
+                        self.ct
+                            .block_on(lib_pairs(&client, "bench-1-lib-norenew", false, slice))
+                    }
+                    "blocking" => blocking_pairs(&blocking, "bench-1-blocking", slice),
+                    "raw-ct" => {
+                        self.ct
+                            .block_on(raw_pairs(&mut conn_ct, &script, "RAW_bench-1-ct", slice))
+                    }
+                    "raw-mt" => {
+                        self.mt
+                            .block_on(raw_pairs(&mut conn_mt, &script, "RAW_bench-1-mt", slice))
+                    }
+                    _ => self
+                        .ct
+                        .block_on(hop.pairs(&script, "RAW_bench-1-hop", slice)),
+                };
+                let elapsed = start.elapsed();
+                cpu.entry(name)
+                    .or_default()
+                    .add(&Cpu::sample(server_pid).since(&cpu_before));
+                let delta = CmdStats::read(&mut self.stats).since(&before);
+                let entry = commands.entry(name).or_default();
+                entry.0.add(&delta);
+                entry.1 += pairs;
+                rates.entry(name).or_default().push(rate(pairs, elapsed));
+            }
+            let last = |name: &str| *rates[name].last().expect("a round ran");
+            ratios.push(last("lib") / last("raw-ct"));
+            ratios_norenew.push(last("lib-norenew") / last("raw-ct"));
+        }
+        let med = |name: &str| median(&rates[name]);
+        let labels = [
+            ("lib", "async lock().await + release().await, renewal on"),
+            ("lib-norenew", "async, with_renewal(false)"),
+            ("blocking", "blocking API, plain thread"),
+            ("raw-ct", "raw SET NX PX + EVALSHA, current_thread"),
+            ("raw-mt", "raw SET NX PX + EVALSHA, multi_thread"),
+            (
+                "raw-hop",
+                "raw, each command via a runtime thread (diagnostic)",
+            ),
+        ];
+        for (name, label) in labels {
+            let (stats, pairs) = &commands[name];
+            let rounds_text: Vec<String> = rates[name].iter().map(|r| thousands(*r)).collect();
+            println!(
+                "  {label:<52} {:>8}/s  ({:>5.1} µs/pair)  rounds [{}]",
+                thousands(med(name)),
+                1e6 / med(name),
+                rounds_text.join(" ")
+            );
+            println!(
+                "      Redis commands/pair {:.2} ({}); EVALSHA server time {:.1} µs/call",
+                stats.calls() as f64 / *pairs.max(&1) as f64,
+                stats.breakdown(*pairs),
+                stats.usec("evalsha") as f64 / stats.count("evalsha").max(1) as f64
+            );
+            println!("      CPU µs/pair: {}", cpu[name].per_op(*pairs));
+        }
+        let ratio = median(&ratios);
+        let ratio_norenew = median(&ratios_norenew);
+        let ratio_mt = med("lib") / med("raw-mt");
+        println!(
+            "  ratio async(renewal on)/raw = {ratio:.3} (median of per-round ratios; rounds {:?})",
+            ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>()
+        );
+        println!("  ratio async(renewal off)/raw = {ratio_norenew:.3}");
+        println!(
+            "  ratio blocking/raw = {:.3}; async/raw-on-multi_thread = {ratio_mt:.3}",
+            med("blocking") / med("raw-ct")
+        );
+        let pinned = self.uncontended_pinned(&client, &script, &mut conn_ct, rounds, slice);
+        let r = &mut self.report;
+        r.row(
+            "1 uncontended",
+            "async pairs/s (renewal on)",
+            thousands(med("lib")),
+            "-",
+            None,
+        );
+        r.row(
+            "1 uncontended",
+            "async pairs/s (renewal off)",
+            thousands(med("lib-norenew")),
+            "-",
+            None,
+        );
+        r.row(
+            "1 uncontended",
+            "blocking pairs/s",
+            thousands(med("blocking")),
+            "-",
+            None,
+        );
+        r.row(
+            "1 uncontended",
+            "raw pairs/s (SET NX PX + EVALSHA)",
+            thousands(med("raw-ct")),
+            "-",
+            None,
+        );
+        r.row(
+            "1 uncontended",
+            "ratio async/raw (renewal on)",
+            format!("{ratio:.3}"),
+            ">= 0.95",
+            Some(ratio >= 0.95),
+        );
+        r.row(
+            "1 uncontended",
+            "ratio async/raw (renewal off)",
+            format!("{ratio_norenew:.3}"),
+            ">= 0.95",
+            Some(ratio_norenew >= 0.95),
+        );
+        if let Some((lib, raw, ratio)) = pinned {
+            r.row(
+                "1 uncontended",
+                "diag: one CPU: async / raw pairs/s",
+                format!("{} / {} = {ratio:.3}", thousands(lib), thousands(raw)),
+                "-",
+                None,
+            );
+        }
+    }
+
+    /// Scenario 1 again with this process and the server pinned to one CPU: no cross-CPU
+    /// wake-ups (which are slow and erratic on a VM), so what is left is CPU work per pair.
+    /// Also measures `PING` on one CPU and across two. Returns (library, raw, ratio).
+    fn uncontended_pinned(
+        &mut self,
+        client: &Client,
+        script: &Script,
+        conn: &mut MultiplexedConnection,
+        rounds: usize,
+        slice: Duration,
+    ) -> Option<(f64, f64, f64)> {
+        let cores = thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let server = self.server.pid()?;
+        let me = std::process::id();
+        let all = format!("0-{}", cores - 1);
+        if cores < 2 || !pin(me, "0") || !pin(server, "0") {
+            println!("  (no pinned diagnostic: taskset unavailable or a single core)");
+            return None;
+        }
+        let samples = self.options.pick(5_000, 1_000);
+        let (same, _) = self.measure_ping(samples);
+        pin(server, "1");
+        let (cross, _) = self.measure_ping(samples);
+        pin(server, "0");
+        let (mut lib, mut raw, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds.div_ceil(2) {
+            let start = Instant::now();
+            let n = self
+                .ct
+                .block_on(lib_pairs(client, "bench-1-pinned", true, slice));
+            lib.push(rate(n, start.elapsed()));
+            let start = Instant::now();
+            let n = self
+                .ct
+                .block_on(raw_pairs(conn, script, "RAW_bench-1-pinned", slice));
+            raw.push(rate(n, start.elapsed()));
+            ratios.push(lib[lib.len() - 1] / raw[raw.len() - 1]);
+        }
+        pin(me, &all);
+        pin(server, &all);
+        let ratio = median(&ratios);
+        println!(
+            "  diagnostic, this process and redis-server pinned to one CPU: PING p50 {same:.1} µs \
+             on one CPU, {cross:.1} µs across two; async (renewal on) {}/s vs raw {}/s: ratio \
+             {ratio:.3}",
+            thousands(median(&lib)),
+            thousands(median(&raw))
+        );
+        self.report.row(
+            "0 unit",
+            "diag: PING p50 one CPU / two CPUs",
+            format!("{same:.1} / {cross:.1} µs"),
+            "-",
+            None,
+        );
+        Some((median(&lib), median(&raw), ratio))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // 2. Hand-off between processes
+
+    fn handoff(&mut self) {
+        let window = self
+            .options
+            .pick(Duration::from_secs(8), Duration::from_secs(2));
+        println!(
+            "\n[2] hand-off: {HANDOFF_PROCESSES} processes on one lock for {window:?} \
+             (lock -> tiny work -> release, repeat)"
+        );
+        // The unit: a raw round trip, measured again right before the run (the machine is shared,
+        // its load drifts during a run).
+        let (unit, unit_p99) = self.measure_ping(self.options.pick(5_000, 2_000));
+        println!(
+            "  unit: PING p50 {unit:.1} µs (p99 {unit_p99:.1} µs) right before the hand-off runs"
+        );
+        let run = self.handoff_run("lock", HANDOFF_PROCESSES, window);
+        run.print(unit);
+        // The same with 2 processes: the protocol's latency when the cores are not saturated.
+        let small = self
+            .options
+            .pick(Duration::from_secs(3), Duration::from_secs(1));
+        println!("  -- diagnostic: the same with 2 processes for {small:?} --");
+        let pair = self.handoff_run("lock", 2, small);
+        pair.print(unit);
+        // The floor on this machine: no lock at all, a token passed around a ring of processes
+        // with one LPUSH each, picked up with BLPOP (plain redis-rs, no runtime thread).
+        println!(
+            "  -- diagnostic: raw baton ring, {HANDOFF_PROCESSES} processes (BLPOP own list -> \
+             tiny work -> LPUSH next's list) for {small:?} --"
+        );
+        let baton = self.handoff_run("baton", HANDOFF_PROCESSES, small);
+        baton.print(unit);
+
+        let in_rtts = run.p50 as f64 / unit;
+        let r = &mut self.report;
+        r.row(
+            "2 hand-off",
+            "unit: PING p50 right before",
+            format!("{unit:.1} µs"),
+            "-",
+            None,
+        );
+        r.row(
+            "2 hand-off",
+            "p50 release -> other acquire",
+            format!("{} µs = {in_rtts:.1} x {unit:.1} µs", run.p50),
+            "<= 2 RTT",
+            Some(in_rtts <= 2.0),
+        );
+        r.row(
+            "2 hand-off",
+            "p99 release -> other acquire",
+            format!("{} µs", run.p99),
+            "<= 1000 µs",
+            Some(run.p99 <= 1000),
+        );
+        r.row(
+            "2 hand-off",
+            "max release -> other acquire",
+            format!("{} µs", run.max),
+            "-",
+            None,
+        );
+        r.row(
+            "2 hand-off",
+            "acquisitions changing hands",
+            format!("{:.1} %", run.share * 100.0),
+            "-",
+            None,
+        );
+        r.row(
+            "2 hand-off",
+            "least/most served process",
+            format!("{:.2} ({}/{})", run.fairness(), run.least(), run.most()),
+            ">= 0.50",
+            Some(run.fairness() >= 0.5),
+        );
+        r.row(
+            "2 hand-off",
+            "hand-offs/s",
+            thousands(run.handoffs_per_s()),
+            ">= 4,000",
+            Some(run.handoffs_per_s() >= 4000.0),
+        );
+        r.row(
+            "2 hand-off",
+            "exclusion (timestamp overlaps)",
+            run.overlaps.to_string(),
+            "0",
+            Some(run.overlaps == 0),
+        );
+        r.row(
+            "2 hand-off",
+            "diag: raw baton ring p50, 8 processes",
+            format!("{} µs = {:.1} RTT", baton.p50, baton.p50 as f64 / unit),
+            "-",
+            None,
+        );
+        r.row(
+            "2 hand-off",
+            "diag: p50 with 2 processes",
+            format!("{} µs = {:.1} RTT", pair.p50, pair.p50 as f64 / unit),
+            "-",
+            None,
+        );
+    }
+
+    /// Runs `processes` workers on one lock for `window`, and gathers their records.
+    fn handoff_run(&mut self, mode: &str, processes: usize, window: Duration) -> Handoff {
+        let exe = std::env::current_exe().expect("current_exe");
+        let start_us = now_us() + 1_500_000; // time for the workers to start and warm up
+        let end_us = start_us + u64::try_from(window.as_micros()).expect("window");
+        let children: Vec<_> = (0..processes)
+            .map(|i| {
+                Command::new(&exe)
+                    .env(WORKER_ENV, i.to_string())
+                    .env(WORKER_URL_ENV, &self.url)
+                    .env(WORKER_START_ENV, start_us.to_string())
+                    .env(WORKER_END_ENV, end_us.to_string())
+                    .env(WORKER_MODE_ENV, mode)
+                    .env(WORKER_PROCESSES_ENV, processes.to_string())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .expect("spawn worker")
+            })
+            .collect();
+        // Count commands, server CPU and machine load over the window only.
+        sleep_until_us(start_us);
+        if mode == "baton" {
+            let _: i64 = redis::cmd("LPUSH")
+                .arg(baton_key(0))
+                .arg("baton")
+                .query(&mut self.stats)
+                .expect("LPUSH baton");
+        }
+        let before = CmdStats::read(&mut self.stats);
+        let server_pid = self.server.pid();
+        let server_cpu_before = Cpu::sample(server_pid).get("redis-server");
+        let machine_before = Machine::sample();
+        // Mid-window: how many connections each release announcement goes to.
+        sleep_until_us(start_us + (end_us - start_us) / 2);
+        let channel = format!("{{MUTEX_{HANDOFF_NAME}}}:released");
+        let subscribers: Vec<(String, u64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query(&mut self.stats)
+            .unwrap_or_default();
+        sleep_until_us(end_us);
+        let server_cpu = Cpu::sample(server_pid)
+            .get("redis-server")
+            .saturating_sub(server_cpu_before);
+        let machine = Machine::sample().since(&machine_before);
+        let commands = CmdStats::read(&mut self.stats).since(&before);
+
+        let mut records: Vec<Record> = Vec::new();
+        let mut late = 0;
+        let mut errors = 0;
+        let mut cpu = Cpu::default();
+        for (i, child) in children.into_iter().enumerate() {
+            let output = child.wait_with_output().expect("worker output");
+            if !output.status.success() {
+                println!("  worker {i} exited with {}", output.status);
+            }
+            for line in String::from_utf8_lossy(&output.stdout).lines() {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                match fields.as_slice() {
+                    ["R", acq, rel, done] => records.push(Record {
+                        process: i,
+                        acquired: acq.parse().unwrap_or(0),
+                        releasing: rel.parse().unwrap_or(0),
+                        released: done.parse().unwrap_or(0),
+                    }),
+                    ["READY", at] if at.parse::<u64>().unwrap_or(0) > start_us => late += 1,
+                    ["ERROR", ..] => errors += 1,
+                    ["CPU", groups @ ..] => {
+                        for group in groups {
+                            if let Some((name, ns)) = group.split_once('=') {
+                                *cpu.0.entry(format!("workers' {name} thread")).or_insert(0) +=
+                                    ns.parse::<u64>().unwrap_or(0);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.worker_cpu += Duration::from_nanos(cpu.0.values().sum());
+        cpu.0.insert("redis-server".to_owned(), server_cpu);
+        if mode == "baton" {
+            let keys: Vec<String> = (0..processes).map(baton_key).collect();
+            let _: i64 = redis::cmd("DEL")
+                .arg(&keys)
+                .query(&mut self.stats)
+                .expect("DEL batons");
+        }
+        records.retain(|r| r.acquired >= start_us && r.acquired <= end_us);
+        records.sort_by_key(|r| r.acquired);
+        let mut latencies = Vec::new();
+        let mut overlaps = 0;
+        for pair in records.windows(2) {
+            let (prev, next) = (&pair[0], &pair[1]);
+            if next.acquired < prev.releasing {
+                overlaps += 1;
+            }
+            if next.process != prev.process {
+                latencies.push(next.acquired.saturating_sub(prev.releasing));
+            }
+        }
+        latencies.sort_unstable();
+        let mut release_call: Vec<u64> = records
+            .iter()
+            .map(|r| r.released.saturating_sub(r.releasing))
+            .collect();
+        release_call.sort_unstable();
+        let mut per_process = vec![0u64; processes];
+        for r in &records {
+            per_process[r.process] += 1;
+        }
+        let n = records.len() as u64;
+        Handoff {
+            processes,
+            window,
+            acquisitions: n,
+            handoffs: latencies.len() as u64,
+            share: latencies.len() as f64 / n.saturating_sub(1).max(1) as f64,
+            p50: percentile(&latencies, 50.0),
+            p90: percentile(&latencies, 90.0),
+            p99: percentile(&latencies, 99.0),
+            max: latencies.last().copied().unwrap_or(0),
+            release_p50: percentile(&release_call, 50.0),
+            release_p99: percentile(&release_call, 99.0),
+            per_process,
+            overlaps,
+            errors,
+            late,
+            commands,
+            cpu,
+            machine,
+            subscribers: subscribers.first().map_or(0, |(_, n)| *n),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // 3. Many names, one client
+
+    fn distinct(&mut self) {
+        let rounds = self.options.pick(3, 1);
+        let slice = self
+            .options
+            .pick(Duration::from_millis(1500), Duration::from_millis(500));
+        println!(
+            "\n[3] {DISTINCT_TASKS} tasks on {DISTINCT_TASKS} distinct names, one client, \
+             {rounds} rounds x {slice:?} per variant"
+        );
+        let client = self.client();
+        let script = Script::new(RAW_RELEASE);
+        let conn_ct = self.raw_connection(&self.ct);
+        let conn_mt = self.raw_connection(&self.mt);
+        let mut rates: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut ratios = Vec::new();
+        let mut cpu: BTreeMap<&str, (Cpu, u64, Duration)> = BTreeMap::new();
+        let server_pid = self.server.pid();
+        for _ in 0..rounds {
+            for name in ["lib-mt", "lib-ct", "raw-mt", "raw-ct"] {
+                let cpu_before = Cpu::sample(server_pid);
+                let start = Instant::now();
+                let pairs = match name {
+                    "lib-mt" => self.mt.block_on(lib_many(&client, slice)),
+                    "lib-ct" => self.ct.block_on(lib_many(&client, slice)),
+                    "raw-mt" => self.mt.block_on(raw_many(&conn_mt, &script, slice)),
+                    _ => self.ct.block_on(raw_many(&conn_ct, &script, slice)),
+                };
+                let elapsed = start.elapsed();
+                let entry = cpu.entry(name).or_default();
+                entry.0.add(&Cpu::sample(server_pid).since(&cpu_before));
+                entry.1 += pairs;
+                entry.2 += elapsed;
+                rates.entry(name).or_default().push(rate(pairs, elapsed));
+            }
+            let last = |name: &str| *rates[name].last().expect("a round ran");
+            let best_raw = last("raw-mt").max(last("raw-ct"));
+            ratios.push(last("lib-mt").max(last("lib-ct")) / best_raw);
+        }
+        let med = |name: &str| median(&rates[name]);
+        for (name, label) in [
+            ("lib-mt", "library, callers on multi_thread runtime"),
+            ("lib-ct", "library, callers on current_thread runtime"),
+            ("raw-mt", "raw on one multiplexed conn, multi_thread"),
+            ("raw-ct", "raw on one multiplexed conn, current_thread"),
+        ] {
+            let rounds_text: Vec<String> = rates[name].iter().map(|r| thousands(*r)).collect();
+            println!(
+                "  {label:<46} {:>8} pairs/s  rounds [{}]",
+                thousands(med(name)),
+                rounds_text.join(" ")
+            );
+            let (cpu, pairs, elapsed) = &cpu[name];
+            println!(
+                "      CPU µs/pair: {}; cores busy {:.2} (redis-mutex thread {:.2})",
+                cpu.per_op(*pairs),
+                cpu.cores(*elapsed),
+                cpu.get("redis-mutex thread") as f64 / elapsed.as_nanos() as f64
+            );
+        }
+        let ratio = median(&ratios);
+        println!("  ratio best library / best raw = {ratio:.3} (median of per-round ratios)");
+        let r = &mut self.report;
+        r.row(
+            "3 64 names",
+            "library pairs/s (best runtime)",
+            thousands(med("lib-mt").max(med("lib-ct"))),
+            "-",
+            None,
+        );
+        r.row(
+            "3 64 names",
+            "raw pairs/s (best runtime)",
+            thousands(med("raw-mt").max(med("raw-ct"))),
+            "-",
+            None,
+        );
+        r.row(
+            "3 64 names",
+            "ratio library/raw",
+            format!("{ratio:.3}"),
+            "none set (1: >= 0.95)",
+            None,
+        );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // 4. One lock, 8 tasks of one process
+
+    fn queue(&mut self) {
+        let rounds = self.options.pick(3, 1);
+        let slice = self
+            .options
+            .pick(Duration::from_millis(1500), Duration::from_millis(500));
+        println!(
+            "\n[4] {QUEUE_TASKS} tasks of one process on one lock (multi_thread runtime), \
+             {rounds} rounds x {slice:?} per variant"
+        );
+        let queued = self.client();
+        let unqueued = Client::builder(&self.url)
+            .local_queue(false)
+            .build()
+            .expect("client");
+        let mut results = Vec::new();
+        for (label, client) in [("local queue on", &queued), ("local queue off", &unqueued)] {
+            let mut rates = Vec::new();
+            let mut commands = CmdStats::default();
+            let mut total = 0u64;
+            let mut per_task = [0u64; QUEUE_TASKS];
+            let mut cpu = Cpu::default();
+            let mut busy = Duration::ZERO;
+            let server_pid = self.server.pid();
+            for _ in 0..rounds {
+                let before = CmdStats::read(&mut self.stats);
+                let cpu_before = Cpu::sample(server_pid);
+                let start = Instant::now();
+                let counts = self.mt.block_on(one_lock(client, "bench-4", slice));
+                let elapsed = start.elapsed();
+                cpu.add(&Cpu::sample(server_pid).since(&cpu_before));
+                busy += elapsed;
+                commands.add(&CmdStats::read(&mut self.stats).since(&before));
+                let sum: u64 = counts.iter().sum();
+                total += sum;
+                for (all, n) in per_task.iter_mut().zip(&counts) {
+                    *all += n;
+                }
+                rates.push(rate(sum, elapsed));
+            }
+            // A short extra pass under MONITOR splits requests from commands run inside Lua.
+            let monitor = Monitor::start(self.server.port());
+            let counts = self
+                .mt
+                .block_on(one_lock(client, "bench-4", Duration::from_millis(400)));
+            let (top, lua) = monitor.finish();
+            let monitored: u64 = counts.iter().sum();
+            let throughput = median(&rates);
+            let per_acq = commands.calls() as f64 / total.max(1) as f64;
+            let fairness = *per_task.iter().min().unwrap_or(&0) as f64
+                / (*per_task.iter().max().unwrap_or(&1)).max(1) as f64;
+            println!(
+                "  {label}: {} acquisitions/s (rounds {:?}), Redis commands/acquisition {per_acq:.2}, \
+                 least/most served task {fairness:.2}",
+                thousands(throughput),
+                rates.iter().map(|r| thousands(*r)).collect::<Vec<_>>()
+            );
+            println!(
+                "      INFO commandstats per acquisition: {}",
+                commands.breakdown(total)
+            );
+            println!(
+                "      CPU µs/acquisition: {}; cores busy {:.2}",
+                cpu.per_op(total),
+                cpu.cores(busy)
+            );
+            println!(
+                "      MONITOR pass ({monitored} acquisitions): requests/acquisition {:.2} ({}); \
+                 inside Lua {:.2} ({})",
+                top.values().sum::<u64>() as f64 / monitored.max(1) as f64,
+                per_op(&top, monitored),
+                lua.values().sum::<u64>() as f64 / monitored.max(1) as f64,
+                per_op(&lua, monitored)
+            );
+            let requests = top.values().sum::<u64>() as f64 / monitored.max(1) as f64;
+            results.push((label, throughput, per_acq, requests));
+        }
+        let r = &mut self.report;
+        for (label, throughput, per_acq, requests) in &results {
+            r.row(
+                "4 8 tasks/1 lock",
+                format!("acquisitions/s, {label}"),
+                thousands(*throughput),
+                "-",
+                None,
+            );
+            r.row(
+                "4 8 tasks/1 lock",
+                format!("commands/acq, {label}"),
+                format!("{per_acq:.2} ({requests:.2} requests)"),
+                "-",
+                None,
+            );
+        }
+        if let [(_, on, ..), (_, off, ..)] = results.as_slice() {
+            r.row(
+                "4 8 tasks/1 lock",
+                "throughput on/off",
+                format!("{:.2}", on / off),
+                "-",
+                None,
+            );
+        }
+    }
+}
+
+/// What one hand-off run measured.
+#[derive(Debug)]
+struct Handoff {
+    processes: usize,
+    window: Duration,
+    acquisitions: u64,
+    /// Acquisitions by another process than the previous holder.
+    handoffs: u64,
+    share: f64,
+    /// Release called -> acquired by another process, µs.
+    p50: u64,
+    p90: u64,
+    p99: u64,
+    max: u64,
+    /// The holder's `release().await`, µs.
+    release_p50: u64,
+    release_p99: u64,
+    per_process: Vec<u64>,
+    overlaps: usize,
+    errors: usize,
+    late: usize,
+    commands: CmdStats,
+    cpu: Cpu,
+    machine: Machine,
+    /// Subscribers of the lock's release channel, mid-run.
+    subscribers: u64,
+}
+
+impl Handoff {
+    fn least(&self) -> u64 {
+        self.per_process.iter().copied().min().unwrap_or(0)
+    }
+
+    fn most(&self) -> u64 {
+        self.per_process.iter().copied().max().unwrap_or(0)
+    }
+
+    fn fairness(&self) -> f64 {
+        self.least() as f64 / self.most().max(1) as f64
+    }
+
+    fn handoffs_per_s(&self) -> f64 {
+        rate(self.handoffs, self.window)
+    }
+
+    fn print(&self, unit: f64) {
+        let n = self.acquisitions;
+        println!(
+            "  {} processes: acquisitions {n} ({}/s), hand-overs to another process {} ({}/s), \
+             share {:.1} %",
+            self.processes,
+            thousands(rate(n, self.window)),
+            self.handoffs,
+            thousands(self.handoffs_per_s()),
+            self.share * 100.0
+        );
+        println!(
+            "  release -> next acquire by another process: p50 {} µs ({:.1} x PING p50 {unit:.1} \
+             µs), p90 {} µs, p99 {} µs, max {} µs",
+            self.p50,
+            self.p50 as f64 / unit,
+            self.p90,
+            self.p99,
+            self.max
+        );
+        println!(
+            "  the holder's release().await: p50 {} µs, p99 {} µs",
+            self.release_p50, self.release_p99
+        );
+        println!(
+            "  acquisitions per process {:?}; least/most = {:.2}; timestamp overlaps (exclusion \
+             check) {}; lock errors {}; workers ready late {}",
+            self.per_process,
+            self.fairness(),
+            self.overlaps,
+            self.errors,
+            self.late
+        );
+        println!(
+            "  Redis commands/acquisition {:.2} ({})",
+            self.commands.calls() as f64 / n.max(1) as f64,
+            self.commands.breakdown(n)
+        );
+        if self.subscribers > 0 {
+            println!(
+                "  release channel subscribers {} (each announcement is sent to every waiting \
+                 process); PUBLISH/acquisition {:.2}",
+                self.subscribers,
+                self.commands.count("publish") as f64 / n.max(1) as f64
+            );
+        }
+        println!(
+            "  CPU µs/acquisition: {}; cores busy {:.2}",
+            self.cpu.per_op(n),
+            self.cpu.cores(self.window)
+        );
+        println!(
+            "  machine over the window: {}",
+            self.machine.describe(self.window)
+        );
+    }
+}
+
+/// `taskset -a -p -c cpus pid`: pins every thread of `pid`.
+fn pin(pid: u32, cpus: &str) -> bool {
+    Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+fn sleep_until_us(at: u64) {
+    let now = now_us();
+    if at > now {
+        thread::sleep(Duration::from_micros(at - now));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loops
+
+async fn lib_pairs(client: &Client, name: &str, renewal: bool, slice: Duration) -> u64 {
+    let deadline = Instant::now() + slice;
+    let mut pairs = 0;
+    while Instant::now() < deadline {
+        let guard = client
+            .mutex(name)
+            .expect("mutex")
+            .with_renewal(renewal)
+            .lock()
+            .await
+            .expect("lock");
+        guard.release().await.expect("release");
+        pairs += 1;
+    }
+    pairs
+}
+
+fn blocking_pairs(client: &redis_mutex::blocking::Client, name: &str, slice: Duration) -> u64 {
+    let deadline = Instant::now() + slice;
+    let mut pairs = 0;
+    while Instant::now() < deadline {
+        let guard = client.mutex(name).expect("mutex").lock().expect("lock");
+        guard.release().expect("release");
+        pairs += 1;
+    }
+    pairs
+}
+
+async fn raw_pairs(
+    conn: &mut MultiplexedConnection,
+    release: &Script,
+    key: &str,
+    slice: Duration,
+) -> u64 {
+    let deadline = Instant::now() + slice;
+    let mut pairs = 0;
+    while Instant::now() < deadline {
+        raw_pair(conn, release, key).await;
+        pairs += 1;
+    }
+    pairs
+}
+
+/// `SET key token NX PX 30000`, then compare-and-delete: the least a correct lock does.
+async fn raw_pair(conn: &mut MultiplexedConnection, release: &Script, key: &str) {
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let set: Option<String> = redis::cmd("SET")
+        .arg(key)
+        .arg(&token)
+        .arg("NX")
+        .arg("PX")
+        .arg(30_000)
+        .query_async(conn)
+        .await
+        .expect("SET NX");
+    assert!(set.is_some(), "raw key {key} was taken");
+    let deleted: i64 = release
+        .key(key)
+        .arg(&token)
+        .invoke_async(conn)
+        .await
+        .expect("EVALSHA");
+    assert_eq!(deleted, 1, "raw key {key} was not ours");
+}
+
+/// The raw baseline with the library's architecture but none of its logic: a dedicated thread
+/// runs a `current_thread` runtime that owns the connection, and each command is handed to it
+/// and its reply handed back over a oneshot channel (as `lock()` and `release()` do). Shows
+/// what the thread hop alone costs.
+struct Hop {
+    handle: tokio::runtime::Handle,
+    conn: MultiplexedConnection,
+}
+
+impl Hop {
+    fn start(url: &str) -> Hop {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("hop runtime");
+        let handle = runtime.handle().clone();
+        thread::Builder::new()
+            .name("raw-hop".into())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .expect("hop thread");
+        let client = redis::Client::open(url).expect("redis client");
+        let (tx, rx) = std::sync::mpsc::channel();
+        handle.spawn(async move {
+            let _ = tx.send(client.get_multiplexed_async_connection().await);
+        });
+        let conn = rx.recv().expect("hop").expect("hop connection");
+        Hop { handle, conn }
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl Future<Output = T> + Send + 'static) -> T {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.handle.spawn(async move {
+            let _ = tx.send(work.await);
+        });
+        rx.await.expect("hop task")
+    }
+
+    async fn pairs(&self, release: &Script, key: &str, slice: Duration) -> u64 {
+        let deadline = Instant::now() + slice;
+        let mut pairs = 0;
+        while Instant::now() < deadline {
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            let (mut conn, k, t) = (self.conn.clone(), key.to_owned(), token.clone());
+            let set: Option<String> = self
+                .run(async move {
+                    redis::cmd("SET")
+                        .arg(k)
+                        .arg(t)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(30_000)
+                        .query_async(&mut conn)
+                        .await
+                })
+                .await
+                .expect("SET NX");
+            assert!(set.is_some(), "raw key {key} was taken");
+            let (mut conn, k, script) = (self.conn.clone(), key.to_owned(), release.clone());
+            let deleted: i64 = self
+                .run(async move { script.key(k).arg(token).invoke_async(&mut conn).await })
+                .await
+                .expect("EVALSHA");
+            assert_eq!(deleted, 1, "raw key {key} was not ours");
+            pairs += 1;
+        }
+        pairs
+    }
+}
+
+async fn lib_many(client: &Client, slice: Duration) -> u64 {
+    let deadline = Instant::now() + slice;
+    let tasks: Vec<_> = (0..DISTINCT_TASKS)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let name = format!("bench-3-{i}");
+                let mut pairs = 0u64;
+                while Instant::now() < deadline {
+                    let guard = client
+                        .mutex(name.as_str())
+                        .expect("mutex")
+                        .lock()
+                        .await
+                        .expect("lock");
+                    guard.release().await.expect("release");
+                    pairs += 1;
+                }
+                pairs
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.expect("task");
+    }
+    total
+}
+
+async fn raw_many(conn: &MultiplexedConnection, release: &Script, slice: Duration) -> u64 {
+    let deadline = Instant::now() + slice;
+    let tasks: Vec<_> = (0..DISTINCT_TASKS)
+        .map(|i| {
+            let mut conn = conn.clone();
+            let release = release.clone();
+            tokio::spawn(async move {
+                let key = format!("RAW_bench-3-{i}");
+                let mut pairs = 0u64;
+                while Instant::now() < deadline {
+                    raw_pair(&mut conn, &release, &key).await;
+                    pairs += 1;
+                }
+                pairs
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.expect("task");
+    }
+    total
+}
+
+/// `QUEUE_TASKS` tasks taking one lock in turn until `slice` is over; acquisitions per task.
+async fn one_lock(client: &Client, name: &str, slice: Duration) -> Vec<u64> {
+    let deadline = Instant::now() + slice;
+    let mutex = client
+        .mutex(name)
+        .expect("mutex")
+        .with_wait(Some(Duration::from_secs(30)));
+    let tasks: Vec<_> = (0..QUEUE_TASKS)
+        .map(|_| {
+            let mutex = mutex.clone();
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    let guard = mutex.lock().await.expect("lock");
+                    tiny_work();
+                    guard.release().await.expect("release");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for task in tasks {
+        counts.push(task.await.expect("task"));
+    }
+    counts
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. The hand-off worker process
+
+/// One acquisition of the hand-off scenario, µs since the epoch.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    process: usize,
+    acquired: u64,
+    releasing: u64,
+    released: u64,
+}
+
+/// Runs in a re-executed copy of this binary: warms up, waits for the common start, then
+/// loops lock -> tiny work -> release until the common end, and prints one line per
+/// acquisition: `R <acquired> <release called> <release returned>` (µs since the epoch).
+fn worker(index: &str) {
+    let env = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} not set"));
+    let url = env(WORKER_URL_ENV);
+    let start_us: u64 = env(WORKER_START_ENV).parse().expect("start");
+    let end_us: u64 = env(WORKER_END_ENV).parse().expect("end");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client = Client::open(&url).expect("client");
+    let mut out = String::new();
+    runtime.block_on(async {
+        // Warm up: connections, the subscriber connection, a wait and a hand-over.
+        let warm = client.mutex(format!("bench-warm-{index}")).expect("mutex");
+        let first = warm.lock().await.expect("warm-up lock");
+        let other = warm.clone();
+        let waiter = tokio::spawn(async move { other.lock().await });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        first.release().await.expect("warm-up release");
+        if let Ok(Ok(guard)) = waiter.await {
+            let _ = guard.release().await;
+        }
+        let _ = writeln!(out, "READY {}", now_us());
+
+        let mutex = client
+            .mutex(HANDOFF_NAME)
+            .expect("mutex")
+            .with_wait(Some(Duration::from_secs(20)));
+        tokio::time::sleep(Duration::from_micros(start_us.saturating_sub(now_us()))).await;
+        let cpu_before = threads_cpu(std::process::id());
+        while now_us() < end_us {
+            let guard = match mutex.lock().await {
+                Ok(guard) => guard,
+                Err(error) => {
+                    let _ = writeln!(out, "ERROR {error}");
+                    continue;
+                }
+            };
+            let acquired = now_us();
+            tiny_work();
+            let releasing = now_us();
+            if let Err(error) = guard.release().await {
+                let _ = writeln!(out, "ERROR {error}");
+            }
+            let released = now_us();
+            let _ = writeln!(out, "R {acquired} {releasing} {released}");
+        }
+        let cpu_after = threads_cpu(std::process::id());
+        let _ = write!(out, "CPU");
+        for group in ["main", "redis-mutex"] {
+            let sum = |threads: &[(String, u64)]| -> u64 {
+                threads
+                    .iter()
+                    .filter(|(name, _)| name == group)
+                    .map(|(_, ns)| ns)
+                    .sum()
+            };
+            let _ = write!(
+                out,
+                " {group}={}",
+                sum(&cpu_after).saturating_sub(sum(&cpu_before))
+            );
+        }
+        let _ = writeln!(out);
+    });
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes()).expect("write records");
+    stdout.flush().expect("flush");
+}
+
+fn baton_key(index: usize) -> String {
+    format!("bench-baton-{index}")
+}
+
+/// The raw floor of scenario 2, in a re-executed copy of this binary: a token goes around a
+/// ring of processes; each waits for it with `BLPOP` on its own list, does the tiny work, and
+/// passes it on with `LPUSH` to the next one's list. Same output as [`worker`].
+fn baton_worker(index: &str) {
+    let env = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} not set"));
+    let url = env(WORKER_URL_ENV);
+    let end_us: u64 = env(WORKER_END_ENV).parse().expect("end");
+    let processes: usize = env(WORKER_PROCESSES_ENV).parse().expect("processes");
+    let index: usize = index.parse().expect("index");
+    let mut con = redis::Client::open(url.as_str())
+        .and_then(|c| c.get_connection())
+        .expect("connection");
+    let _: String = redis::cmd("PING").query(&mut con).expect("PING");
+    let (mine, next) = (baton_key(index), baton_key((index + 1) % processes));
+    let mut out = format!("READY {}\n", now_us());
+    let cpu_before = threads_cpu(std::process::id());
+    while now_us() < end_us {
+        let got: Option<(String, String)> = redis::cmd("BLPOP")
+            .arg(&mine)
+            .arg(0.2)
+            .query(&mut con)
+            .expect("BLPOP");
+        if got.is_none() {
+            continue;
+        }
+        let acquired = now_us();
+        tiny_work();
+        let releasing = now_us();
+        let _: i64 = redis::cmd("LPUSH")
+            .arg(&next)
+            .arg("baton")
+            .query(&mut con)
+            .expect("LPUSH");
+        let released = now_us();
+        let _ = writeln!(out, "R {acquired} {releasing} {released}");
+    }
+    let cpu_after = threads_cpu(std::process::id());
+    let sum = |threads: &[(String, u64)]| -> u64 { threads.iter().map(|(_, ns)| ns).sum() };
+    let _ = writeln!(
+        out,
+        "CPU main={}",
+        sum(&cpu_after).saturating_sub(sum(&cpu_before))
+    );
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes()).expect("write records");
+    stdout.flush().expect("flush");
+}

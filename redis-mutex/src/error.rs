@@ -137,6 +137,38 @@ pub enum Error {
     },
 }
 
+/// For functions that return `std::io::Result`: the lock error becomes the source of an
+/// `io::Error` of the closest kind (`WouldBlock` for [`Busy`](Error::Busy), `TimedOut` for
+/// [`Timeout`](Error::Timeout), `InvalidInput` for bad input, `ConnectionRefused` /
+/// `NotConnected` for connection problems, `Other` otherwise).
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// let err = redis_mutex::Client::open("not a url").unwrap_err();
+/// let io: io::Error = err.into();
+/// assert_eq!(io.kind(), io::ErrorKind::InvalidInput);
+/// ```
+impl From<Error> for std::io::Error {
+    fn from(error: Error) -> Self {
+        use std::io::ErrorKind;
+        let kind = match &error {
+            Error::Busy { .. } => ErrorKind::WouldBlock,
+            Error::Timeout { .. } => ErrorKind::TimedOut,
+            Error::Unreachable { .. } => ErrorKind::NotConnected,
+            Error::Refused { .. } => ErrorKind::ConnectionRefused,
+            Error::InvalidUrl { .. } | Error::InvalidName { .. } | Error::InvalidTtl { .. } => {
+                ErrorKind::InvalidInput
+            }
+            Error::Lost { .. } | Error::WrongType { .. } | Error::Runtime { .. } => {
+                ErrorKind::Other
+            }
+        };
+        std::io::Error::new(kind, error)
+    }
+}
+
 impl Error {
     /// `true` when a single attempt found the lock taken ([`Error::Busy`]).
     pub fn is_busy(&self) -> bool {

@@ -143,6 +143,25 @@ impl Client {
         Mutex::new(self.clone(), names)
     }
 
+    /// The same server and defaults with another key prefix. Shares the connections.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = redis_mutex::Client::open("redis://127.0.0.1/")?;
+    /// let app = client.with_prefix("app:lock:");
+    /// assert_eq!(app.mutex("jobs")?.keys(), ["app:lock:jobs"]);
+    /// # Ok::<(), redis_mutex::Error>(())
+    /// ```
+    pub fn with_prefix(&self, prefix: impl Into<String>) -> Client {
+        let mut options = Options::clone(&self.options);
+        options.prefix = prefix.into();
+        Client {
+            server: self.server.clone(),
+            options: Arc::new(options),
+        }
+    }
+
     /// The blocking twin of this client, sharing its connections.
     pub fn blocking(&self) -> crate::blocking::Client {
         crate::blocking::Client::from(self.clone())

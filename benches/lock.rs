@@ -1342,44 +1342,56 @@ impl Bench {
     // 4. One lock, 8 tasks of one process
 
     fn queue(&mut self) {
-        let rounds = self.options.pick(3, 1);
+        let rounds = self.options.pick(5, 2);
         let slice = self
             .options
-            .pick(Duration::from_millis(1500), Duration::from_millis(500));
+            .pick(Duration::from_millis(1000), Duration::from_millis(400));
         println!(
             "\n[4] {QUEUE_TASKS} tasks of one process on one lock (multi_thread runtime), \
-             {rounds} rounds x {slice:?} per variant"
+             {rounds} rounds x {slice:?} per variant (variants interleaved)"
         );
         let queued = self.client();
         let unqueued = Client::builder(&self.url)
             .local_queue(false)
             .build()
             .expect("client");
-        let mut results = Vec::new();
-        for (label, client) in [("local queue on", &queued), ("local queue off", &unqueued)] {
-            let mut rates = Vec::new();
-            let mut commands = CmdStats::default();
-            let mut total = 0u64;
-            let mut per_task = [0u64; QUEUE_TASKS];
-            let mut cpu = Cpu::default();
-            let mut busy = Duration::ZERO;
-            let server_pid = self.server.pid();
-            for _ in 0..rounds {
+        let variants = [("local queue on", &queued), ("local queue off", &unqueued)];
+        let server_pid = self.server.pid();
+        #[derive(Default)]
+        struct Tally {
+            rates: Vec<f64>,
+            commands: CmdStats,
+            total: u64,
+            per_task: [u64; QUEUE_TASKS],
+            cpu: Cpu,
+            busy: Duration,
+        }
+        let mut tallies: [Tally; 2] = Default::default();
+        let mut ratios = Vec::new();
+        for _ in 0..rounds {
+            for ((_, client), tally) in variants.iter().zip(tallies.iter_mut()) {
                 let before = CmdStats::read(&mut self.stats);
                 let cpu_before = Cpu::sample(server_pid);
                 let start = Instant::now();
                 let counts = self.mt.block_on(one_lock(client, "bench-4", slice));
                 let elapsed = start.elapsed();
-                cpu.add(&Cpu::sample(server_pid).since(&cpu_before));
-                busy += elapsed;
-                commands.add(&CmdStats::read(&mut self.stats).since(&before));
+                tally.cpu.add(&Cpu::sample(server_pid).since(&cpu_before));
+                tally.busy += elapsed;
+                tally
+                    .commands
+                    .add(&CmdStats::read(&mut self.stats).since(&before));
                 let sum: u64 = counts.iter().sum();
-                total += sum;
-                for (all, n) in per_task.iter_mut().zip(&counts) {
+                tally.total += sum;
+                for (all, n) in tally.per_task.iter_mut().zip(&counts) {
                     *all += n;
                 }
-                rates.push(rate(sum, elapsed));
+                tally.rates.push(rate(sum, elapsed));
             }
+            let last = |t: &Tally| *t.rates.last().expect("a round ran");
+            ratios.push(last(&tallies[0]) / last(&tallies[1]));
+        }
+        let mut results = Vec::new();
+        for ((label, client), tally) in variants.iter().zip(&tallies) {
             // A short extra pass under MONITOR splits requests from commands run inside Lua.
             let monitor = Monitor::start(self.server.port());
             let counts = self
@@ -1387,36 +1399,47 @@ impl Bench {
                 .block_on(one_lock(client, "bench-4", Duration::from_millis(400)));
             let (top, lua) = monitor.finish();
             let monitored: u64 = counts.iter().sum();
-            let throughput = median(&rates);
-            let per_acq = commands.calls() as f64 / total.max(1) as f64;
-            let fairness = *per_task.iter().min().unwrap_or(&0) as f64
-                / (*per_task.iter().max().unwrap_or(&1)).max(1) as f64;
+            let throughput = median(&tally.rates);
+            let per_acq = tally.commands.calls() as f64 / tally.total.max(1) as f64;
+            let fairness = *tally.per_task.iter().min().unwrap_or(&0) as f64
+                / (*tally.per_task.iter().max().unwrap_or(&1)).max(1) as f64;
             println!(
-                "  {label}: {} acquisitions/s (rounds {:?}), Redis commands/acquisition {per_acq:.2}, \
-                 least/most served task {fairness:.2}",
+                "  {label}: {} acquisitions/s (rounds {:?}), Redis commands/acquisition \
+                 {per_acq:.2}, least/most served task {fairness:.2}",
                 thousands(throughput),
-                rates.iter().map(|r| thousands(*r)).collect::<Vec<_>>()
+                tally
+                    .rates
+                    .iter()
+                    .map(|r| thousands(*r))
+                    .collect::<Vec<_>>()
             );
             println!(
                 "      INFO commandstats per acquisition: {}",
-                commands.breakdown(total)
+                tally.commands.breakdown(tally.total)
             );
             println!(
                 "      CPU µs/acquisition: {}; cores busy {:.2}",
-                cpu.per_op(total),
-                cpu.cores(busy)
+                tally.cpu.per_op(tally.total),
+                tally.cpu.cores(tally.busy)
             );
+            let requests = top.values().sum::<u64>() as f64 / monitored.max(1) as f64;
             println!(
-                "      MONITOR pass ({monitored} acquisitions): requests/acquisition {:.2} ({}); \
-                 inside Lua {:.2} ({})",
-                top.values().sum::<u64>() as f64 / monitored.max(1) as f64,
+                "      MONITOR pass ({monitored} acquisitions): requests/acquisition {requests:.2} \
+                 ({}); inside Lua {:.2} ({})",
                 per_op(&top, monitored),
                 lua.values().sum::<u64>() as f64 / monitored.max(1) as f64,
                 per_op(&lua, monitored)
             );
-            let requests = top.values().sum::<u64>() as f64 / monitored.max(1) as f64;
-            results.push((label, throughput, per_acq, requests));
+            results.push((*label, throughput, per_acq, requests));
         }
+        let ratio = median(&ratios);
+        println!(
+            "  throughput on/off = {ratio:.2} (median of per-round ratios {:?})",
+            ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>()
+        );
+        // Again on one CPU: no cross-CPU wake-ups, so the comparison is about work and round
+        // trips on the critical path.
+        let pinned = self.queue_pinned(&variants);
         let r = &mut self.report;
         for (label, throughput, per_acq, requests) in &results {
             r.row(
@@ -1434,15 +1457,55 @@ impl Bench {
                 None,
             );
         }
-        if let [(_, on, ..), (_, off, ..)] = results.as_slice() {
+        r.row(
+            "4 8 tasks/1 lock",
+            "throughput on/off",
+            format!("{ratio:.2}"),
+            "-",
+            None,
+        );
+        if let Some((on, off)) = pinned {
             r.row(
                 "4 8 tasks/1 lock",
-                "throughput on/off",
-                format!("{:.2}", on / off),
+                "diag: one CPU: acq/s on / off",
+                format!("{} / {} = {:.2}", thousands(on), thousands(off), on / off),
                 "-",
                 None,
             );
         }
+    }
+
+    /// Scenario 4 with this process and the server pinned to one CPU. Returns acquisitions/s
+    /// with the local queue on and off.
+    fn queue_pinned(&mut self, variants: &[(&str, &Client); 2]) -> Option<(f64, f64)> {
+        let cores = thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let server = self.server.pid()?;
+        let me = std::process::id();
+        if cores < 2 || !pin(me, "0") || !pin(server, "0") {
+            return None;
+        }
+        let slice = self
+            .options
+            .pick(Duration::from_millis(700), Duration::from_millis(300));
+        let mut rates = [Vec::new(), Vec::new()];
+        for _ in 0..self.options.pick(3, 1) {
+            for ((_, client), rates) in variants.iter().zip(rates.iter_mut()) {
+                let start = Instant::now();
+                let counts = self.mt.block_on(one_lock(client, "bench-4", slice));
+                rates.push(rate(counts.iter().sum(), start.elapsed()));
+            }
+        }
+        let all = format!("0-{}", cores - 1);
+        pin(me, &all);
+        pin(server, &all);
+        let (on, off) = (median(&rates[0]), median(&rates[1]));
+        println!(
+            "  diagnostic, pinned to one CPU: local queue on {}/s, off {}/s, on/off {:.2}",
+            thousands(on),
+            thousands(off),
+            on / off
+        );
+        Some((on, off))
     }
 }
 

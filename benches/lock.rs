@@ -3,8 +3,8 @@
 //! state.
 //!
 //! ```text
-//! cargo bench --bench lock                       # all scenarios (~1 minute)
-//! cargo bench --bench lock -- --quick            # shorter runs, noisier figures
+//! cargo bench --bench lock                       # all scenarios (~75 s)
+//! cargo bench --bench lock -- --quick            # shorter runs (~20 s), noisier figures
 //! cargo bench --bench lock -- handoff queue      # only some scenarios (names or 1..4)
 //! LOCK_BENCH=uncontended,distinct LOCK_BENCH_QUICK=1 cargo bench --bench lock
 //! ```

@@ -1,6 +1,6 @@
 //! The options of `#[mutex]` against a real Redis: the default server (`REDIS_MUTEX_URL`),
-//! `server = "..."` (opened once, reused), `prefix`, `ttl`, `renew`, `fencing`, `guard`, and
-//! `wait = "forever"` against a client with a default wait.
+//! `server = "..."` (opened once, reused), `prefix` (alone and on a `client`), `ttl`, `renew`,
+//! `fencing`, `guard`, and `wait = "forever"` against a client with a default wait.
 //!
 //! One test function: it sets `REDIS_MUTEX_URL` in-process before anything reads it, which is
 //! only sound while no other test thread runs.
@@ -91,6 +91,16 @@ fn wait_forever(name: &str) -> redis_mutex::Result<()> {
     Ok(())
 }
 
+/// `prefix` applied to a `client`: its server and defaults (the 100 ms wait), another prefix.
+#[mutex("{name}", client = impatient(), prefix = "via-client:", guard = lock)]
+fn client_with_prefix(name: &str) -> redis_mutex::Result<(Option<String>, Option<String>, String)> {
+    Ok((
+        get(support::shared(), &format!("via-client:{name}")),
+        get(support::shared(), &format!("MUTEX_{name}")),
+        lock.expect("taken here").token().to_owned(),
+    ))
+}
+
 fn connected_clients(server: &support::RedisServer) -> usize {
     let list: String = redis::cmd("CLIENT")
         .arg("LIST")
@@ -115,6 +125,32 @@ fn options_against_a_real_server() {
     let (custom, default) = with_prefix(&name);
     assert!(custom.is_some(), "the key carries the custom prefix");
     assert!(default.is_none(), "and not the default one");
+
+    let name = support::unique("options-client-prefix");
+    let (custom, default, token) = client_with_prefix(&name).expect("free");
+    assert_eq!(
+        custom,
+        Some(token),
+        "the key carries the prefix given with `client`"
+    );
+    assert!(default.is_none(), "and not the client's own");
+    let holder = Client::open(&server.url())
+        .expect("client")
+        .with_prefix("via-client:")
+        .blocking()
+        .mutex(name.as_str())
+        .expect("mutex")
+        .try_lock()
+        .expect("hold");
+    let started = Instant::now();
+    let error = client_with_prefix(&name).expect_err("held under that prefix");
+    assert!(error.is_timeout(), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the client's 100 ms wait still applies: {:?}",
+        started.elapsed()
+    );
+    drop(holder);
 
     let name = support::unique("options-ttl");
     let remaining = with_ttl(&name);

@@ -273,13 +273,6 @@ impl Args {
                  or drop `client` and keep `server = \"redis://...\"`",
             ));
         }
-        if let (Some(prefix), Some(client)) = (&self.prefix, &self.client) {
-            errors.push(syn::Error::new(
-                later(prefix, client),
-                "`prefix` and `client` cannot be used together: a client carries its prefix; \
-                 build it with `Client::builder(url).prefix(\"...\")`, or drop `client`",
-            ));
-        }
     }
 }
 
@@ -624,6 +617,7 @@ mod tests {
         );
         assert!(ok.is_empty(), "{ok:?}");
         assert!(errors(r#""a", client = crate::locks()"#).is_empty());
+        assert!(errors(r#""a", client = crate::locks(), prefix = "app:""#).is_empty());
         assert!(errors(r#""a", wait = "forever", crate = "::x""#).is_empty());
     }
 

@@ -256,7 +256,15 @@ fn client_expr(args: &Args, private: &TokenStream) -> TokenStream {
     let prefix = option_tokens(args.prefix.as_ref().map(|prefix| prefix.value.clone()));
     if let Some(client) = &args.client {
         let expr = &client.value;
-        return quote_spanned!(expr.span()=> #private::IntoClient::into_client(#expr));
+        let client = quote_spanned!(expr.span()=> #private::IntoClient::into_client(#expr));
+        return match &args.prefix {
+            // The same server and connections under another prefix (`Client::with_prefix`).
+            Some(prefix) => {
+                let prefix = &prefix.value;
+                quote!(#private::with_prefix(#client, #prefix))
+            }
+            None => client,
+        };
     }
     if args.server.is_none() && args.prefix.is_none() {
         return quote!(#private::default_client());

@@ -52,7 +52,7 @@ use proc_macro::TokenStream;
 /// | option | default | meaning |
 /// |---|---|---|
 /// | `server = "redis://..."` | `REDIS_MUTEX_URL`, `REDIS_URL`, `redis://127.0.0.1:6379/` | the server, as a URL literal |
-/// | `client = expr` | | a configured client instead of `server` |
+/// | `client = expr` | | a configured client instead of `server` (`prefix` still applies) |
 /// | `ttl = "10s"` | the client's (30 s) | the lease, renewed while the body runs |
 /// | `wait = "2s"` / `"0s"` / `"forever"` | the client's (forever) | how long to wait for the locks |
 /// | `prefix = "app:"` | `"MUTEX_"` | the Redis key prefix |
@@ -79,7 +79,9 @@ use proc_macro::TokenStream;
 /// `redis_mutex::Client` or `&Client` (clones are cheap and share the connection), a
 /// `&LazyLock<Client>`, an `Arc<Client>`, a `redis_mutex::blocking::Client`, or a
 /// `redis_mutex::Result<Client>` (an `Err` is reported like a lock error). Cannot be combined
-/// with `server` or `prefix`: configure those on the client.
+/// with `server` (a client knows its server). With `prefix = ".."`, the client's locks live
+/// under that prefix instead of the client's own, as with `Client::with_prefix`: same server,
+/// connections and defaults.
 ///
 /// ```no_run
 /// # use redis_mutex::mutex;
@@ -92,6 +94,9 @@ use proc_macro::TokenStream;
 ///
 /// #[mutex("jobs", client = &LOCKS)]
 /// fn run_jobs() {}
+///
+/// #[mutex("jobs", client = &LOCKS, prefix = "batch:")] // the key `batch:jobs`
+/// fn run_batch_jobs() {}
 /// ```
 ///
 /// **`ttl = "10s"`**: the lease. If the process dies holding the lock, Redis frees it after
@@ -120,7 +125,8 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// **`prefix = "app:"`**: the Redis key prefix (default `MUTEX_`, as in the seed: the lock
-/// `orders` lives in the key `MUTEX_orders`). With `server`, or on the default server.
+/// `orders` lives in the key `MUTEX_orders`). With `server`, on the default server, or with
+/// `client` (replacing that client's prefix).
 ///
 /// ```no_run
 /// # use redis_mutex::mutex;

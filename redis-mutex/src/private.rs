@@ -5,7 +5,7 @@
 //!
 //! 1. a client source: [`default_client`], [`ClientCell::get_or_open`] (a `static` per annotated
 //!    function, for `server = ".."` / `prefix = ".."`) or [`IntoClient::into_client`]
-//!    (`client = expr`);
+//!    (`client = expr`), passed through [`with_prefix`] when `prefix = ".."` comes with it;
 //! 2. [`enter_blocking`] (plain `fn`) or [`enter`] (`async fn`) with the formatted names and the
 //!    compile-time [`Options`];
 //! 3. on error, [`Tag`] with [`ViaResult`] / [`ViaPanic`] (autoref-based dispatch on the return
@@ -173,6 +173,15 @@ impl<C: IntoClient> IntoClient for Result<C> {
     fn into_client(self) -> Result<Client> {
         self.and_then(IntoClient::into_client)
     }
+}
+
+/// `client = expr` with `prefix = ".."`: the client's server and connections, with that prefix.
+///
+/// # Errors
+///
+/// The error `client` holds.
+pub fn with_prefix(client: Result<Client>, prefix: &str) -> Result<Client> {
+    client.map(|client| client.with_prefix(prefix))
 }
 
 // ---------------------------------------------------------------------------------------------

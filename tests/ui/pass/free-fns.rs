@@ -52,6 +52,15 @@ fn every_flag() {}
 #[mutex("jobs", server = "redis://127.0.0.1/", prefix = "app:")]
 fn server_and_prefix() {}
 
+/// `prefix` applies to the client's locks, in either order.
+#[mutex("jobs", client = locks(), prefix = "app:")]
+fn client_and_prefix() {}
+
+#[mutex("jobs", prefix = "app:", client = Client::open("redis://127.0.0.1/"))]
+async fn prefix_and_client() -> redis_mutex::Result<()> {
+    Ok(())
+}
+
 #[mutex("ledger", fencing = true, guard = lock)]
 fn with_guard() -> Option<u64> {
     lock.and_then(|guard| guard.fencing_token())
@@ -138,6 +147,7 @@ fn main() {
     let _ = (
         every_flag as fn(),
         server_and_prefix as fn(),
+        client_and_prefix as fn(),
         with_guard as fn() -> Option<u64>,
     );
     let _ = (crate_path as fn(), crate_string_and_trailing_comma as fn());
@@ -156,6 +166,7 @@ fn main() {
         assert_send(async_with_everything(1));
         assert_send(async_by_reference(String::new()));
         assert_send(async_early_return(1));
+        assert_send(prefix_and_client());
         assert_send(visibility::super_visible());
     }
 }

@@ -27,7 +27,7 @@ fn own_alias() -> AppResult<u8> {
     Ok(1)
 }
 
-/// `io::Error` does not implement `From<redis_mutex::Error>`: lock errors panic.
+/// `io::Error` implements `From<redis_mutex::Error>`: lock errors are returned.
 #[mutex("io")]
 fn io_alias() -> io::Result<u8> {
     Ok(1)

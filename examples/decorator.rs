@@ -101,6 +101,34 @@ async fn append_to_ledger(entry: &str) -> Result<String, redis_mutex::Error> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// No Python twin: the Python decorator runs on after its lock expired or was taken over. Here an
+// `async fn` whose return type can carry the error is cancelled at its next `.await` once the
+// lock is lost, and returns `Error::Lost` (`on_lost = "cancel"`, the default for such
+// functions; `on_lost = "continue"` lets the body finish instead).
+#[mutex("nightly-export", ttl = "600ms")]
+async fn export(steps_done: &AtomicUsize) -> Result<(), redis_mutex::Error> {
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        steps_done.fetch_add(1, Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+/// Deletes the lock key of `name` after `delay`, as an operator (or a failover) might.
+fn delete_lock_later(name: &str, delay: Duration) -> thread::JoinHandle<redis::RedisResult<()>> {
+    let key = format!("MUTEX_{name}");
+    thread::spawn(move || {
+        thread::sleep(delay);
+        let url = std::env::var("REDIS_MUTEX_URL")
+            .or_else(|_| std::env::var("REDIS_URL"))
+            .unwrap_or_else(|_| redis_mutex::DEFAULT_URL.to_owned());
+        redis::cmd("DEL")
+            .arg(key)
+            .exec(&mut redis::Client::open(url)?.get_connection()?)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
 // The Python original deadlocks here (the inner `with Mutex("orders")` waits for the outer
 // one). `#[mutex]` is reentrant within a thread or task.
 #[mutex("orders")]
@@ -170,6 +198,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for entry in ["first entry", "second entry"] {
         println!("  {}", runtime.block_on(append_to_ledger(entry))?);
     }
+
+    println!("\nasync fn losing its lock mid-way (its key deleted after 450 ms)");
+    let steps_done = AtomicUsize::new(0);
+    let deleter = delete_lock_later("nightly-export", Duration::from_millis(450));
+    match runtime.block_on(export(&steps_done)) {
+        Ok(()) => println!("  finished all 20 steps"),
+        Err(error) => println!(
+            "  cancelled after {} of 20 steps (lost: {}): {error}",
+            steps_done.load(Ordering::SeqCst),
+            error.is_lost()
+        ),
+    }
+    deleter.join().expect("deleter thread")?;
 
     println!("\nreentrancy: ship_twice holds \"orders\" and calls ship() twice");
     ship_twice(&inside);

@@ -24,11 +24,12 @@ pub(crate) mod kw {
     syn::custom_keyword!(guard);
     syn::custom_keyword!(renew);
     syn::custom_keyword!(fencing);
+    syn::custom_keyword!(on_lost);
 }
 
 /// Every option, in the order the docs list them (for "expected one of").
 const OPTIONS: &[&str] = &[
-    "server", "client", "ttl", "wait", "prefix", "guard", "renew", "fencing", "crate",
+    "server", "client", "ttl", "wait", "prefix", "guard", "renew", "fencing", "on_lost", "crate",
 ];
 
 /// Accumulates errors so that all of them are reported at once.
@@ -56,6 +57,21 @@ pub(crate) enum Wait {
     Try,
     /// `wait = "2s"`.
     For(Duration),
+}
+
+/// What an `async fn` does when its lock is lost while the body runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnLost {
+    /// `on_lost = "cancel"`: drop the body at its next await, return the lost-lock error.
+    Cancel,
+    /// `on_lost = "continue"`: let the body finish.
+    Continue,
+}
+
+/// `on_lost = "..."` as written: the policy and its literal (to point at the option).
+pub(crate) struct OnLostArg {
+    pub(crate) policy: OnLost,
+    pub(crate) lit: LitStr,
 }
 
 /// An option value together with the keyword that introduced it (for "given twice" and
@@ -89,6 +105,7 @@ pub(crate) struct Args {
     pub(crate) guard: Option<Opt<Ident>>,
     pub(crate) renew: Option<Opt<bool>>,
     pub(crate) fencing: Option<Opt<bool>>,
+    pub(crate) on_lost: Option<Opt<OnLostArg>>,
     pub(crate) krate: Option<Opt<Path>>,
     /// How many options were read so far.
     count: usize,
@@ -242,6 +259,10 @@ impl Args {
             let keyword = input.parse::<kw::fencing>()?.span;
             let value = parse_value(input, "fencing", |input| parse_bool(input, "fencing"))?;
             set(&mut self.fencing, &mut self.count, keyword, value)
+        } else if lookahead.peek(kw::on_lost) {
+            let keyword = input.parse::<kw::on_lost>()?.span;
+            let value = parse_value(input, "on_lost", parse_on_lost)?;
+            set(&mut self.on_lost, &mut self.count, keyword, value)
         } else if lookahead.peek(Token![crate]) {
             let keyword = input.parse::<Token![crate]>()?.span;
             let value = parse_value(input, "crate", parse_crate_path)?;
@@ -307,6 +328,7 @@ fn parse_value<T>(
             "guard" => "guard = lock",
             "renew" => "renew = false",
             "fencing" => "fencing = true",
+            "on_lost" => "on_lost = \"continue\"",
             _ => "crate = ::redis_mutex",
         };
         return Err(syn::Error::new(
@@ -467,6 +489,43 @@ fn parse_bool(input: ParseStream<'_>, name: &str) -> syn::Result<bool> {
     ))
 }
 
+fn parse_on_lost(input: ParseStream<'_>) -> syn::Result<OnLostArg> {
+    const EXPECTED: &str = "`on_lost` takes `\"cancel\"` (stop the body at its next `.await` and \
+                            return the lost-lock error) or `\"continue\"` (let it finish)";
+    if !input.peek(LitStr) {
+        // `on_lost = cancel` or `on_lost = continue` (a keyword): say to quote it.
+        let expr: Expr = input.parse()?;
+        let written = quote::ToTokens::to_token_stream(&expr).to_string();
+        let hint = match written.as_str() {
+            "cancel" | "continue" => format!("write `on_lost = \"{written}\"`"),
+            _ => "write `on_lost = \"cancel\"` or `on_lost = \"continue\"`".to_owned(),
+        };
+        return Err(syn::Error::new_spanned(
+            &expr,
+            format!("{EXPECTED}: {hint}"),
+        ));
+    }
+    let lit: LitStr = input.parse()?;
+    let text = lit.value();
+    let policy = match text.trim() {
+        "cancel" => OnLost::Cancel,
+        "continue" => OnLost::Continue,
+        other => {
+            let hint = ["cancel", "continue"]
+                .into_iter()
+                .find(|policy| edit_distance(other, policy) <= 2)
+                .map_or_else(String::new, |policy| {
+                    format!("; did you mean `\"{policy}\"`?")
+                });
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("{EXPECTED}, not `{text:?}`{hint}"),
+            ));
+        }
+    };
+    Ok(OnLostArg { policy, lit })
+}
+
 fn parse_crate_path(input: ParseStream<'_>) -> syn::Result<Path> {
     if input.peek(LitStr) {
         // Also accept serde's spelling, `crate = "path"`.
@@ -540,6 +599,12 @@ fn unknown_option(unknown: &Ident) -> syn::Error {
             Some("write `renew = false` to turn renewal off".to_owned())
         }
         "fence" | "fenced" | "fencing_token" => Some("write `fencing = true`".to_owned()),
+        "cancel" | "on_loss" | "on_lose" | "if_lost" | "when_lost" | "cancel_on_lost"
+        | "abort_on_lost" | "cancel_on_loss" => Some(
+            "to choose what happens when the lock is lost, write `on_lost = \"cancel\"` or \
+             `on_lost = \"continue\"`"
+                .to_owned(),
+        ),
         "krate" | "redis_mutex" => Some("write `crate = path::to::redis_mutex`".to_owned()),
         "bind" | "as_" | "lock" => Some("to reach the guard, write `guard = lock`".to_owned()),
         _ => closest(&name).map(|option| format!("did you mean `{option}`?")),
@@ -613,11 +678,13 @@ mod tests {
     fn accepts_every_option() {
         let ok = errors(
             r#"["a", "b:{id}"], server = "redis://h/1", ttl = "10s", wait = "0s",
-               prefix = "P_", guard = lock, renew = false, fencing = true, crate = ::x::y,"#,
+               prefix = "P_", guard = lock, renew = false, fencing = true, on_lost = "continue",
+               crate = ::x::y,"#,
         );
         assert!(ok.is_empty(), "{ok:?}");
         assert!(errors(r#""a", client = crate::locks()"#).is_empty());
         assert!(errors(r#""a", client = crate::locks(), prefix = "app:""#).is_empty());
+        assert!(errors(r#""a", on_lost = "cancel""#).is_empty());
         assert!(errors(r#""a", wait = "forever", crate = "::x""#).is_empty());
     }
 
@@ -652,5 +719,20 @@ mod tests {
         assert!(errors(r#""a", ttl = "0s""#)[0].contains("at least 1ms"));
         assert!(errors(r#""a", fencing"#)[0].contains("fencing = true"));
         assert!(errors(r#""a", guard = "g""#)[0].contains("guard = g"));
+    }
+
+    #[test]
+    fn on_lost() {
+        assert!(errors(r#""a", on_lost = cancel"#)[0].contains(r#"write `on_lost = "cancel"`"#));
+        assert!(
+            errors(r#""a", on_lost = continue"#)[0].contains(r#"write `on_lost = "continue"`"#)
+        );
+        assert!(errors(r#""a", on_lost = "cancle""#)[0].contains(r#"did you mean `"cancel"`"#));
+        let abort = &errors(r#""a", on_lost = "abort""#)[0];
+        assert!(abort.contains(r#"not `"abort"`"#), "{abort}");
+        assert!(!abort.contains("did you mean"), "{abort}");
+        assert!(errors(r#""a", on_lost"#)[0].contains(r#"on_lost = "continue""#));
+        assert!(errors(r#""a", on_loss = "cancel""#)[0].contains(r#"on_lost = "cancel""#));
+        assert!(errors(r#""a", on_lost = "cancel", on_lost = "continue""#)[0].contains("twice"));
     }
 }

@@ -11,7 +11,7 @@ use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Attribute, FnArg, Pat, ReturnType, Signature, Token, Type, Visibility};
 
-use crate::args::{Args, Errors, Wait};
+use crate::args::{Args, Errors, OnLost, Wait};
 use crate::names::Template;
 
 /// Entry point: arguments and item in, item out (plus compile errors, if any).
@@ -122,6 +122,36 @@ impl ItemFn {
                 ));
             }
         }
+        if let Some(on_lost) = &args.on_lost {
+            if on_lost.value.policy == OnLost::Cancel {
+                // The whole option, `on_lost = "cancel"`, is underlined.
+                let keyword = Ident::new("on_lost", on_lost.keyword);
+                let lit = &on_lost.value.lit;
+                let option = quote!(#keyword = #lit);
+                if self.sig.asyncness.is_none() {
+                    errors.push(syn::Error::new_spanned(
+                        option,
+                        "`on_lost = \"cancel\"` needs an `async fn`: a plain `fn` cannot be \
+                         interrupted; check `guard.is_held()` between steps (bind it with \
+                         `guard = lock`) and stop when it turns `false`, or make it `async fn`",
+                    ));
+                } else if !may_carry_error(&self.sig.output) {
+                    let found = match &self.sig.output {
+                        ReturnType::Default => "()".to_owned(),
+                        ReturnType::Type(_, ty) => ty.to_token_stream().to_string(),
+                    };
+                    errors.push(syn::Error::new_spanned(
+                        option,
+                        format!(
+                            "`on_lost = \"cancel\"` needs a return type that can carry the \
+                             lost-lock error, and `{found}` cannot: return `Result<T, E>` with \
+                             `E: From<redis_mutex::Error>` (such as `redis_mutex::Result<T>`), \
+                             or write `on_lost = \"continue\"` to let the body finish"
+                        ),
+                    ));
+                }
+            }
+        }
         let bindings = bindings(&self.sig);
         for template in &args.names {
             for placeholder in template.placeholders() {
@@ -218,12 +248,13 @@ impl ItemFn {
             // body stays a block of its own inside the `async move`, where inner attributes
             // (`#![allow(..)]`) remain allowed.
             let output = body_output(&sig.output);
+            let on_lost = on_lost_policy(args, &sig.output, &output, &private);
             let ret = Ident::new("__redis_mutex_ret", Span::mixed_site());
             quote! {
                 #acquire
                 let #ret = {
                     #bind_guard
-                    #held.scope::<#output, _>(async move { #body }).await
+                    #held.scope::<#output, _>(async move { #body }, #on_lost).await
                 };
                 #held.release().await;
                 #ret
@@ -313,6 +344,61 @@ fn failure(
             use #private::{ViaPanic as _, ViaResult as _};
             (&#private::Tag::<#ty>::new()).__redis_mutex_fail(#error, &#names, #options)
         }
+    }
+}
+
+/// What an `async fn`'s body does when its lock is lost, as an
+/// `Option<fn(redis_mutex::Error) -> Output>`: `None` lets it run on; `Some` cancels it and
+/// returns that function's value.
+///
+/// * `on_lost = "continue"`: `None`.
+/// * `on_lost = "cancel"`: `__private::cancel::<Output>()`, whose `CarriesLost` bound turns a
+///   return type that cannot carry the error into a compile error at the return type.
+/// * by default: cancel when the return type can carry the error, chosen by the same autoref
+///   dispatch as lock errors (so aliases count); `None` for return types that cannot be a
+///   `Result` at all (`()`, `!`, `impl Trait`, ...).
+fn on_lost_policy(
+    args: &Args,
+    output: &ReturnType,
+    output_ty: &TokenStream,
+    private: &TokenStream,
+) -> TokenStream {
+    let policy = args.on_lost.as_ref().map(|on_lost| on_lost.value.policy);
+    let ReturnType::Type(_, ty) = output else {
+        return quote!(::core::option::Option::None);
+    };
+    match policy {
+        Some(OnLost::Continue) => quote!(::core::option::Option::None),
+        // Not reached for the return types `validate` rejects.
+        Some(OnLost::Cancel) => quote_spanned! {ty.span()=>
+            #private::cancel::<#output_ty>()
+        },
+        None if !may_carry_error(output) => quote!(::core::option::Option::None),
+        None => quote_spanned! {ty.span()=>
+            {
+                #[allow(unused_imports)]
+                use #private::{ViaPanic as _, ViaResult as _};
+                (&#private::Tag::<#output_ty>::new()).__redis_mutex_on_lost()
+            }
+        },
+    }
+}
+
+/// Whether the declared return type might be a `Result` (a path such as `Result<T, E>` or an
+/// alias, decided by the type checker later): not `()`, `!`, `impl Trait`, a reference, ...
+fn may_carry_error(output: &ReturnType) -> bool {
+    fn may_carry(ty: &Type) -> bool {
+        match ty {
+            Type::Path(_) | Type::Macro(_) | Type::Verbatim(_) => true,
+            Type::Paren(paren) => may_carry(&paren.elem),
+            Type::Group(group) => may_carry(&group.elem),
+            // `()` and other tuples, `!`, `impl Trait`, references, arrays, pointers, `dyn`.
+            _ => false,
+        }
+    }
+    match output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) => may_carry(ty),
     }
 }
 

@@ -59,6 +59,7 @@ use proc_macro::TokenStream;
 /// | `guard = name` | | binds the guard for the body |
 /// | `renew = false` | `true` | no automatic lease renewal |
 /// | `fencing = true` | `false` | take a fencing token with the lock |
+/// | `on_lost = "cancel"` / `"continue"` | `"cancel"` for an `async fn` whose return type can carry the error, else `"continue"` | what the body does when the lock is lost while it runs |
 /// | `crate = path` | `::redis_mutex` | where the crate is, for re-exporters |
 ///
 /// Durations are [humantime](https://docs.rs/humantime) strings (`"500ms"`, `"10s"`,
@@ -178,6 +179,63 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
+/// **`on_lost = "cancel"` / `"continue"`**: what an `async fn` does when its lock is lost while
+/// the body runs. The lock is lost when a renewal finds its key deleted or holding another
+/// owner's token, or when the lease runs out without a successful renewal (Redis unreachable
+/// for longer than `ttl`, or `renew = false` and a body that outlives `ttl`); the guard notices
+/// within a renewal period (`ttl / 3`), or at the lease deadline.
+///
+/// * `"cancel"`: the body is dropped at the `.await` it is parked on, so none of its code after
+///   that point runs, and the call returns `Err(E::from(Error::Lost { .. }))` (check it with
+///   `is_lost()`). Needs an `async fn` whose return type can carry the error, `Result<T, E>`
+///   with `E: From<redis_mutex::Error>`; anywhere else it is a compile error.
+/// * `"continue"`: the body runs to completion and its own result is returned. The loss is
+///   logged as a `tracing` warning; the body can watch for it through `guard` (`is_held()`,
+///   `lost()`).
+///
+/// The default is `"cancel"` for an `async fn` whose return type can carry the error (decided
+/// from the type, as for lock errors, so aliases such as `anyhow::Result` or `io::Result`
+/// count), because:
+///
+/// * the lock exists to guarantee exclusion: once it is lost, another holder may be running
+///   the same critical section, and carrying on would silently overlap it;
+/// * an async body must already tolerate being dropped at any `.await` (a timeout, `select!`,
+///   an aborted task), so stopping it at one adds no new failure mode;
+/// * the caller gets a typed `Error::Lost` to retry, compensate or report, instead of a result
+///   that looks fine.
+///
+/// Everywhere else the default is `"continue"`, with the warning: a plain `fn` cannot be
+/// interrupted (check `guard.is_held()` between steps instead), and an `async fn` returning
+/// `()`, `Option`, ... has no way to say what happened. Write `"continue"` explicitly when
+/// finishing matters more than exclusion, for instance when the storage rejects stale writes by
+/// fencing token.
+///
+/// Cancelling takes effect at the body's next `.await`: code between two awaits (a blocking
+/// call, a CPU-bound loop) runs until it yields, and what the body already did is not undone.
+/// A nested call that re-entered locks its caller holds took no guard of its own: the caller's
+/// guard covers it, and the caller's cancellation drops it along with the caller's body.
+///
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// # async fn copy_chunk(_: u32) {}
+/// # async fn send_report() {}
+/// // `on_lost = "cancel"` by default here: the return type can carry the error.
+/// #[mutex("backup", ttl = "10s")]
+/// async fn backup() -> redis_mutex::Result<()> {
+///     for chunk in 0..100 {
+///         copy_chunk(chunk).await; // lock lost: `backup()` returns `Err(Error::Lost)` here
+///     }
+///     Ok(())
+/// }
+///
+/// // Let the body finish, and report whether it kept the lock throughout.
+/// #[mutex("report", on_lost = "continue", guard = lock)]
+/// async fn report() -> redis_mutex::Result<bool> {
+///     send_report().await;
+///     Ok(lock.is_none_or(|guard| guard.is_held()))
+/// }
+/// ```
+///
 /// **`crate = path`**: where the `redis_mutex` crate is, for crates that re-export it, as
 /// serde and tracing allow (a string, `crate = "my_facade::redis_mutex"`, works too).
 ///
@@ -202,7 +260,8 @@ use proc_macro::TokenStream;
 /// * An `async fn` awaits the lock without blocking the executor. After the body completes
 ///   (by return, `return` or `?`), the lock is released with `.await` before the function
 ///   returns; if the body panics or the future is dropped mid-way, the guard's `Drop` releases
-///   it in the background.
+///   it in the background. If the lock is lost while the body runs, the body is cancelled when
+///   its return type can carry the error (see `on_lost`).
 ///
 /// # Errors
 ///
@@ -217,9 +276,12 @@ use proc_macro::TokenStream;
 ///   lock errors instead.
 ///
 /// The choice is made by the compiler from the declared return type (trait dispatch on the
-/// type, not on its name), so aliases work. Errors in releasing (the lease was lost) are not
-/// reported: the body's result is returned as is. Use `guard` and
-/// `is_held()` to check, and `fencing = true` to protect the resource itself.
+/// type, not on its name), so aliases work.
+///
+/// When the lock is lost while the body runs, an `async fn` whose return type can carry the
+/// error returns `Err(E::from(Error::Lost { .. }))` (see `on_lost`); otherwise the body's
+/// result is returned as is, and the loss is only logged (so is a failed release). Use `guard`
+/// and `is_held()` to check, and `fencing = true` to protect the resource itself.
 ///
 /// # Reentrancy
 ///
@@ -264,11 +326,17 @@ use proc_macro::TokenStream;
 ///     let client = redis_mutex::Client::from_env()?;
 ///     let mutex = client.mutex(format!("account:{id}"))?;
 ///     let guard = mutex.try_lock_for(Duration::from_secs(2)).await?;
-///     let result = async move {
+///     let body = async move {
 ///         // body
 ///         Ok(())
-///     }
-///     .await;
+///     };
+///     // `on_lost = "cancel"` (the default for this return type); with `"continue"`, just
+///     // `body.await`.
+///     let result = tokio::select! {
+///         biased;
+///         result = body => result,
+///         () = guard.lost() => Err(redis_mutex::Error::Lost { names: guard.names().clone() }.into()),
+///     };
 ///     let _ = guard.release().await;
 ///     result
 /// }

@@ -10,7 +10,10 @@
 //!    compile-time [`Options`];
 //! 3. on error, [`Tag`] with [`ViaResult`] / [`ViaPanic`] (autoref-based dispatch on the return
 //!    type) or [`fail`];
-//! 4. for an `async fn`, [`Held::scope`] around the body, then [`Held::release`].
+//! 4. for an `async fn`, [`Held::scope`] around the body, with the `on_lost` policy: `None`
+//!    (continue), [`cancel`] (`on_lost = "cancel"`, a compile error unless the return type
+//!    implements [`CarriesLost`]) or, by default, the same autoref dispatch as in 3 (cancel when
+//!    the return type can carry the error); then [`Held::release`].
 //!
 //! # Reentrancy
 //!
@@ -22,9 +25,11 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
+use std::pin::pin;
 use std::sync::{Arc, LazyLock, OnceLock};
+use std::task::Poll;
 use std::time::Duration;
 
 use crate::{Client, Error, Guard, Mutex, Result, blocking};
@@ -379,8 +384,38 @@ impl Held {
 
     /// Runs the body with the held locks visible to the functions it calls. The type parameter
     /// fixes the body's output to the function's declared return type, so `?` inside it infers.
-    pub fn scope<R, F: Future<Output = R>>(&self, body: F) -> impl Future<Output = R> + use<R, F> {
-        TASK_HELD.scope(self.scope.clone(), body)
+    ///
+    /// With `on_lost`, the body races the loss of the guard this call took (polled body first,
+    /// so a body that completes wins): once [`Guard::lost`] completes, the body is dropped at
+    /// the await it is parked on and `on_lost(Error::Lost { .. })` is returned. Without a
+    /// guard (every lock re-entered), the caller's guard covers the call: the body just runs.
+    pub async fn scope<R, F: Future<Output = R>>(
+        &self,
+        body: F,
+        on_lost: Option<fn(Error) -> R>,
+    ) -> R {
+        let body = TASK_HELD.scope(self.scope.clone(), body);
+        let (Some(guard), Some(on_lost)) = (&self.guard, on_lost) else {
+            return body.await;
+        };
+        // The inner block owns the pinned body: leaving it drops the body, so nothing more of
+        // it runs once the loss is reported.
+        let finished = {
+            let mut body = pin!(body);
+            let mut lost = pin!(guard.lost());
+            poll_fn(|cx| {
+                if let Poll::Ready(output) = body.as_mut().poll(cx) {
+                    return Poll::Ready(Some(output));
+                }
+                lost.as_mut().poll(cx).map(|()| None)
+            })
+            .await
+        };
+        finished.unwrap_or_else(|| {
+            on_lost(Error::Lost {
+                names: guard.names().clone(),
+            })
+        })
     }
 
     /// Releases the locks this call took, waiting for the release. A release error (the lock
@@ -421,6 +456,8 @@ pub trait ViaResult {
     /// `Err(E::from(error))`.
     fn __redis_mutex_fail(&self, error: Error, names: &[String], options: &Options)
     -> Self::Output;
+    /// The default `on_lost` of an `async fn`: cancel, returning `Err(E::from(Error::Lost))`.
+    fn __redis_mutex_on_lost(&self) -> Option<fn(Error) -> Self::Output>;
 }
 
 impl<T, E: From<Error>> ViaResult for Tag<std::result::Result<T, E>> {
@@ -428,6 +465,10 @@ impl<T, E: From<Error>> ViaResult for Tag<std::result::Result<T, E>> {
 
     fn __redis_mutex_fail(&self, error: Error, _: &[String], _: &Options) -> Self::Output {
         Err(E::from(error))
+    }
+
+    fn __redis_mutex_on_lost(&self) -> Option<fn(Error) -> Self::Output> {
+        cancel()
     }
 }
 
@@ -438,6 +479,9 @@ pub trait ViaPanic {
     /// Panics (see [`fail`]).
     fn __redis_mutex_fail(&self, error: Error, names: &[String], options: &Options)
     -> Self::Output;
+    /// The default `on_lost` of an `async fn` that cannot return the error: continue (the
+    /// runtime logs the loss as a warning).
+    fn __redis_mutex_on_lost(&self) -> Option<fn(Error) -> Self::Output>;
 }
 
 impl<R> ViaPanic for &Tag<R> {
@@ -447,6 +491,35 @@ impl<R> ViaPanic for &Tag<R> {
     fn __redis_mutex_fail(&self, error: Error, names: &[String], options: &Options) -> R {
         fail(error, names, options)
     }
+
+    fn __redis_mutex_on_lost(&self) -> Option<fn(Error) -> R> {
+        None
+    }
+}
+
+/// Return types that can carry the lost-lock error: what `on_lost = "cancel"` requires.
+#[diagnostic::on_unimplemented(
+    message = "`on_lost = \"cancel\"` needs a return type that can carry the lost-lock error, \
+               found `{Self}`",
+    label = "cannot carry `redis_mutex::Error`",
+    note = "return `Result<T, E>` with `E: From<redis_mutex::Error>` (such as \
+            `redis_mutex::Result<T>`, `std::io::Result<T>`, `anyhow::Result<T>`), or write \
+            `on_lost = \"continue\"` to let the body finish"
+)]
+pub trait CarriesLost: Sized {
+    /// `Err(E::from(error))`.
+    fn from_lost(error: Error) -> Self;
+}
+
+impl<T, E: From<Error>> CarriesLost for std::result::Result<T, E> {
+    fn from_lost(error: Error) -> Self {
+        Err(E::from(error))
+    }
+}
+
+/// The `on_lost = "cancel"` policy for the return type `R`.
+pub fn cancel<R: CarriesLost>() -> Option<fn(Error) -> R> {
+    Some(R::from_lost)
 }
 
 /// Panics with a message naming the function, the locks and the cause.

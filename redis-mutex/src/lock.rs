@@ -285,10 +285,11 @@ impl Mutex {
             },
         };
 
-        if let Some(guard) = self.attempt(&token, started).await? {
+        let once = matches!(patience, Patience::Once);
+        if let Some(guard) = self.attempt(&token, started, once).await? {
             return Ok(guard);
         }
-        if matches!(patience, Patience::Once) {
+        if once {
             observe::contended(&self.spec.names);
             return Err(Error::Busy {
                 names: self.spec.names.clone(),
@@ -401,7 +402,12 @@ impl Mutex {
     }
 
     /// The first attempt: `SET NX` for one name, the all-or-nothing script for several.
-    async fn attempt(&self, token: &Arc<str>, started: Instant) -> Result<Option<Guard>> {
+    async fn attempt(
+        &self,
+        token: &Arc<str>,
+        started: Instant,
+        probe: bool,
+    ) -> Result<Option<Guard>> {
         let backend = &self.client.server.backend;
         let sent = Instant::now();
         // Until the reply is in, the key may or may not be ours: clean up if this future is
@@ -416,6 +422,7 @@ impl Mutex {
                 token,
                 self.settings.ttl,
                 self.settings.fencing,
+                probe,
             )
             .await?;
         Ok(match attempt {

@@ -9,10 +9,11 @@
 //! * Fencing counters live at `{<key>}:fence`.
 //! * Waiters for a single-name lock queue in Redis, first come first served, at
 //!   `{<key>}:queue` (order), `{<key>}:queue-expiry` (when each entry lapses unless refreshed) and
-//!   `{<key>}:queue-info` (each waiter's TTL and fencing flag). A release hands the lock straight
-//!   to the live head of the queue and tells it so on the release channel (`g:<token>:<fence>`),
-//!   so the lock changes hands in one round trip, in arrival order, across processes. A free
-//!   lock with no live waiter is announced as `1`.
+//!   `{<key>}:queue-info` (each waiter's TTL, fencing flag and inbox channel). A release hands
+//!   the lock straight to the live head of the queue and tells only that waiter's process, on
+//!   its inbox channel (`g:<token>:<fence>`), so the lock changes hands in one round trip, in
+//!   arrival order, across processes. A free lock with no live waiter is announced on the
+//!   release channel as `1`.
 //!
 //! Both companion names carry the lock key as a Redis Cluster hash tag, so they hash to the lock
 //! key's slot (a key without a hash tag hashes whole; `{MUTEX_a}:fence` hashes `MUTEX_a`).
@@ -168,8 +169,8 @@ return out
     )
 });
 
-/// Lua shared by the queue scripts. Expects locals `key, queue, expiry, info, fence, channel,
-/// now` (ms). Drops lapsed waiters, and hands the free lock to the live head of the queue.
+/// Lua shared by the queue scripts (after [`QUEUE_HEADER`] and [`QUEUE_PRELUDE`]): drops lapsed
+/// waiters, and hands the free lock to the live head of the queue, telling it on its inbox.
 const QUEUE_LIB: &str = r"
 local function purge()
   for _, dead in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now)) do
@@ -189,22 +190,28 @@ local function grant_head()
     if not head then return nil end
     local meta = redis.call('HGET', info, head)
     leave(head)
-    local ttl, fencing = string.match(meta or '', '^(%d+):(%d)$')
+    local ttl, fencing, inbox = string.match(meta or '', '^(%d+):(%d):(.*)$')
     if ttl then
       redis.call('SET', key, head, 'PX', ttl)
       local f = ''
       if fencing == '1' then f = redis.call('INCR', fence) end
-      redis.call('PUBLISH', channel, 'g:' .. head .. ':' .. f)
+      if inbox == '' then inbox = channel end
+      redis.call('PUBLISH', inbox, 'g:' .. head .. ':' .. f)
       return head
     end
   end
 end
 ";
 
-/// Reads Redis' clock in ms, and binds the queue script locals.
-const QUEUE_PRELUDE: &str = r"
-local key, queue, expiry, info, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+/// Binds the locals every queue script starts with.
+const QUEUE_HEADER: &str = r"
+local key, queue = KEYS[1], KEYS[2]
 local token, channel = ARGV[1], ARGV[2]
+";
+
+/// Binds the rest of the queue's keys, and reads Redis' clock in ms.
+const QUEUE_PRELUDE: &str = r"
+local expiry, info, fence = KEYS[3], KEYS[4], KEYS[5]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 ";
@@ -213,13 +220,14 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 /// line, otherwise joins (or stays in) the queue.
 ///
 /// `KEYS`: lock, queue, queue-expiry, queue-info, fence. `ARGV`: token, channel, ttl ms,
-/// fencing flag, queue entry lifetime ms. Replies: `{1[, fence]}` acquired now; `{2[, fence]}`
+/// fencing flag, queue entry lifetime ms, inbox channel (where a hand-over to this waiter is
+/// announced; one per subscriber connection, so other processes are not woken). Replies: `{1[, fence]}` acquired now; `{2[, fence]}`
 /// handed to us by a release before this call; `{0, 1, pttl}` waiting; `{-1, 1}` wrong type.
 pub(crate) static WAIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{QUEUE_PRELUDE}{QUEUE_LIB}{}",
+        "{QUEUE_HEADER}{QUEUE_PRELUDE}{QUEUE_LIB}{}",
         r"
-local ttl, fencing, window = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local ttl, fencing, window, inbox = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 purge()
 local kind = redis.call('TYPE', key).ok
 if kind == 'string' then
@@ -244,7 +252,7 @@ else
 end
 redis.call('ZADD', queue, 'NX', tonumber(time[1]) * 1000000 + tonumber(time[2]), token)
 redis.call('ZADD', expiry, now + window, token)
-redis.call('HSET', info, token, ttl .. ':' .. fencing)
+redis.call('HSET', info, token, ttl .. ':' .. fencing .. ':' .. inbox)
 for _, k in ipairs({queue, expiry, info}) do
   redis.call('PEXPIRE', k, window * 2)
 end
@@ -254,13 +262,22 @@ return {0, 1, redis.call('PTTL', key)}
 });
 
 /// Releases a single-name lock held by `token` (and takes `token` out of the queue, so it also
-/// cleans up after an abandoned wait), handing the lock to the live head of the queue.
+/// cleans up after an abandoned wait), handing the lock to the live head of the queue. Without
+/// a queue it is a plain compare-and-delete plus the announcement.
 ///
 /// `KEYS`: lock, queue, queue-expiry, queue-info, fence. `ARGV`: token, channel.
 /// Returns 1 when the lock was ours, else 0.
 pub(crate) static RELEASE_QUEUED: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{QUEUE_PRELUDE}{QUEUE_LIB}{}",
+        "{QUEUE_HEADER}{}{QUEUE_PRELUDE}{QUEUE_LIB}{}",
+        r"
+if redis.call('EXISTS', queue) == 0 then
+  if redis.pcall('GET', key) ~= token then return 0 end
+  redis.call('DEL', key)
+  redis.call('PUBLISH', channel, '1')
+  return 1
+end
+",
         r"
 leave(token)
 if redis.pcall('GET', key) ~= token then return 0 end

@@ -28,7 +28,11 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
     /// The server address(es) for messages, passwords redacted.
     fn server(&self) -> &str;
 
-    /// One attempt to take every key of `keys` for `token`, with a lease of `ttl`.
+    /// One attempt to take every key of `keys` for `token`, with a lease of `ttl`. With
+    /// `probe`, a failed attempt also finds out what holds the key (a non-string value is
+    /// [`Error::WrongType`](crate::Error::WrongType)) and for how long; without, a busy
+    /// single-name lock may report no TTL (the caller waits with
+    /// [`wait_attempt`](Backend::wait_attempt), which checks both anyway).
     ///
     /// An error leaves it unknown whether the keys were set: callers clean up with
     /// [`release`](Backend::release) of the same token.
@@ -38,6 +42,7 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
         token: &'a str,
         ttl: Duration,
         fencing: bool,
+        probe: bool,
     ) -> BoxFuture<'a, Result<Attempt>>;
 
     /// An attempt by a caller that is willing to wait: like [`acquire`](Backend::acquire), but

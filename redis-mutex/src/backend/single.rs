@@ -70,7 +70,13 @@ impl SingleServer {
     }
 
     /// `SET key token NX PX ttl`: the whole uncontended path for one key.
-    async fn acquire_one(&self, keys: &KeySet, token: &str, ttl: Duration) -> Result<Attempt> {
+    async fn acquire_one(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        ttl: Duration,
+        probe: bool,
+    ) -> Result<Attempt> {
         let mut conn = self.connection().await?;
         let key = &keys.keys[0];
         let set: Option<()> = redis::cmd("SET")
@@ -84,6 +90,12 @@ impl SingleServer {
             .map_err(|e| self.error(keys, e))?;
         if set.is_some() {
             return Ok(Attempt::Acquired { fences: Vec::new() });
+        }
+        if !probe {
+            return Ok(Attempt::Busy {
+                index: 0,
+                pttl: None,
+            });
         }
         // Contended: learn what holds the key and for how long, in one round trip.
         let (kind, pttl): (String, i64) = redis::pipe()
@@ -151,6 +163,7 @@ impl SingleServer {
             .arg(protocol::ttl_millis(ttl))
             .arg(if fencing { "1" } else { "0" })
             .arg(protocol::ttl_millis(queue_entry))
+            .arg(self.subscriber().inbox())
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(keys, e))?;
@@ -187,10 +200,11 @@ impl Backend for SingleServer {
         token: &'a str,
         ttl: Duration,
         fencing: bool,
+        probe: bool,
     ) -> BoxFuture<'a, Result<Attempt>> {
         Box::pin(async move {
             if keys.keys.len() == 1 && !fencing {
-                self.acquire_one(keys, token, ttl).await
+                self.acquire_one(keys, token, ttl, probe).await
             } else {
                 self.acquire_script(keys, token, ttl, fencing).await
             }

@@ -65,6 +65,7 @@ enum Command {
     Unsubscribe {
         id: u64,
         channels: Vec<String>,
+        token: Option<Arc<str>>,
     },
     Wake {
         channels: Vec<String>,
@@ -80,6 +81,7 @@ const LINGER: Duration = Duration::from_secs(2);
 pub(crate) struct Subscriber {
     commands: mpsc::UnboundedSender<Command>,
     next_id: AtomicU64,
+    inbox: Arc<str>,
 }
 
 impl std::fmt::Debug for Command {
@@ -119,6 +121,7 @@ impl Drop for Subscription {
         let _ = self.commands.send(Command::Unsubscribe {
             id: self.id,
             channels: std::mem::take(&mut self.channels),
+            token: self.waiter.token.clone(),
         });
     }
 }
@@ -127,6 +130,7 @@ impl Subscriber {
     /// Creates the handle and spawns its task on the current (crate) runtime.
     pub(crate) fn spawn(client: redis::Client, server: String, connect_timeout: Duration) -> Self {
         let (commands, rx) = mpsc::unbounded_channel();
+        let inbox: Arc<str> = format!("redis-mutex:inbox:{}", crate::protocol::new_token()).into();
         tokio::spawn(
             Task {
                 client,
@@ -134,13 +138,21 @@ impl Subscriber {
                 connect_timeout,
                 waiters: HashMap::new(),
                 idle: HashMap::new(),
+                inbox: inbox.clone(),
+                by_token: HashMap::new(),
             }
             .run(rx),
         );
         Subscriber {
             commands,
             next_id: AtomicU64::new(0),
+            inbox,
         }
+    }
+
+    /// The channel hand-overs to this process's waiters are announced on.
+    pub(crate) fn inbox(&self) -> &str {
+        &self.inbox
     }
 
     /// Registers for releases on `channels`, and for hand-overs to `token`; returns once Redis
@@ -194,6 +206,10 @@ struct Task {
     waiters: HashMap<String, HashMap<u64, Arc<Waiter>>>,
     /// Subscribed channels without waiters, since when.
     idle: HashMap<String, Instant>,
+    /// This process's inbox channel: hand-overs to its waiters are announced there.
+    inbox: Arc<str>,
+    /// Waiters by the token a hand-over names.
+    by_token: HashMap<Arc<str>, Arc<Waiter>>,
 }
 
 type Sink = redis::aio::PubSubSink;
@@ -253,6 +269,9 @@ impl Task {
                 waiter,
                 done,
             } => {
+                if let Some(token) = &waiter.token {
+                    self.by_token.insert(token.clone(), waiter.clone());
+                }
                 let mut new = Vec::new();
                 for channel in &channels {
                     let entry = self.waiters.entry(channel.clone()).or_default();
@@ -264,7 +283,14 @@ impl Task {
                 let result = self.subscribe(connection, &new).await;
                 let _ = done.send(result);
             }
-            Command::Unsubscribe { id, channels } => {
+            Command::Unsubscribe {
+                id,
+                channels,
+                token,
+            } => {
+                if let Some(token) = token {
+                    self.by_token.remove(&token);
+                }
                 let now = Instant::now();
                 for channel in channels {
                     if let Some(entry) = self.waiters.get_mut(&channel) {
@@ -334,27 +360,24 @@ impl Task {
             })?
             .map_err(|source| Error::from_redis(server, None, source))?;
         let (mut sink, stream) = pubsub.split();
-        let channels: Vec<&String> = self.waiters.keys().collect();
-        if !channels.is_empty() {
-            sink.subscribe(channels)
-                .await
-                .map_err(|source| Error::from_redis(server, None, source))?;
-        }
+        let mut channels: Vec<&str> = self.waiters.keys().map(String::as_str).collect();
+        channels.push(&self.inbox);
+        sink.subscribe(channels)
+            .await
+            .map_err(|source| Error::from_redis(server, None, source))?;
         Ok((sink, stream))
     }
 
     fn announce(&self, message: &redis::Msg) {
-        let Some(waiters) = self.waiters.get(message.get_channel_name()) else {
-            return;
-        };
         let payload: String = message.get_payload().unwrap_or_default();
         match parse_announcement(&payload) {
-            Some(Announcement::Granted { token, fence }) => waiters
-                .values()
-                .filter(|waiter| waiter.token.as_deref() == Some(token))
-                .for_each(|waiter| waiter.grant(fence)),
+            Some(Announcement::Granted { token, fence }) => {
+                if let Some(waiter) = self.by_token.get(token) {
+                    waiter.grant(fence);
+                }
+            }
             // A free lock, or a message from a newer or older protocol: everyone looks.
-            _ => waiters.values().for_each(|waiter| waiter.wake()),
+            _ => self.wake(message.get_channel_name()),
         }
     }
 

@@ -276,26 +276,30 @@ impl Mutex {
 
         // Join this process's line for the lock: only its head contends in Redis. A newcomer
         // goes straight to Redis only when nobody here is waiting, so the line stays fair.
-        let queued = self.client.options.local_queue && !matches!(patience, Patience::Once);
-        let _turn = match queued {
-            false => None,
+        let once = matches!(patience, Patience::Once);
+        let queued = self.client.options.local_queue && !once;
+        let (_turn, waited_in_line) = match queued {
+            false => (None, false),
             true => match self.spec.line.clone().try_lock_owned() {
-                Ok(turn) => Some(turn),
-                Err(_) => Some(self.wait_turn(patience, started).await?),
+                Ok(turn) => (Some(turn), false),
+                Err(_) => (Some(self.wait_turn(patience, started).await?), true),
             },
         };
 
-        let once = matches!(patience, Patience::Once);
-        if let Some(guard) = self.attempt(&token, started, once).await? {
-            return Ok(guard);
-        }
-        if once {
+        // The fast path: one plain attempt. Skipped after waiting in line, when the lock was
+        // just taken by the task ahead of us: joining the Redis queue at once lets the holder's
+        // release hand the lock straight to us.
+        if !waited_in_line {
+            if let Some(guard) = self.attempt(&token, started, once).await? {
+                return Ok(guard);
+            }
             observe::contended(&self.spec.names);
-            return Err(Error::Busy {
-                names: self.spec.names.clone(),
-            });
+            if once {
+                return Err(Error::Busy {
+                    names: self.spec.names.clone(),
+                });
+            }
         }
-        observe::contended(&self.spec.names);
 
         // From here until acquired, `token` may sit in the lock's queue in Redis, or be handed
         // the lock by a release: if this future is dropped or fails, take it out (and pass the

@@ -180,16 +180,19 @@ local function purge()
   end
 end
 local function leave(who)
-  redis.call('ZREM', queue, who)
-  redis.call('ZREM', expiry, who)
-  redis.call('HDEL', info, who)
+  if redis.call('HDEL', info, who) == 1 then
+    redis.call('ZREM', queue, who)
+    redis.call('ZREM', expiry, who)
+  end
 end
 local function grant_head()
   while true do
     local head = redis.call('ZRANGE', queue, 0, 0)[1]
     if not head then return nil end
     local meta = redis.call('HGET', info, head)
-    leave(head)
+    redis.call('ZREM', queue, head)
+    redis.call('ZREM', expiry, head)
+    redis.call('HDEL', info, head)
     local ttl, fencing, inbox = string.match(meta or '', '^(%d+):(%d):(.*)$')
     if ttl then
       redis.call('SET', key, head, 'PX', ttl)

@@ -58,7 +58,7 @@ pub enum Error {
     /// The lock is no longer held by this guard: its lease ran out, or its key was deleted or
     /// taken over by another owner.
     #[error(
-        "lock {names} is no longer held by this owner (its lease expired or another owner took it); work done since may have overlapped another holder, use a longer TTL or keep renewal on"
+        "lock {names} is no longer held by this owner: its lease ran out, or its key was deleted or taken by another owner; work done under it may have overlapped another holder (keep renewal on, stop work when `lost()` fires, or use fencing tokens)"
     )]
     Lost {
         /// The names of the lock that was lost.

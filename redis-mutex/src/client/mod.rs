@@ -313,6 +313,12 @@ fn cached_server(url: &str, settings: ConnectionSettings) -> Result<Arc<Server>>
         return Ok(server.clone());
     }
     let display = redact(url);
+    if !cfg!(feature = "tls") && url.starts_with("rediss://") {
+        return Err(Error::InvalidUrl {
+            url: display,
+            reason: "`rediss://` (TLS) needs the `tls` feature of redis-mutex".into(),
+        });
+    }
     let client = redis::Client::open(url).map_err(|error| Error::InvalidUrl {
         url: display.clone(),
         reason: redact(&error.to_string()),

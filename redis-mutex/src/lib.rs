@@ -54,3 +54,8 @@ pub use names::{IntoLockNames, LockNames};
 
 #[cfg(feature = "macros")]
 pub use redis_mutex_macros::mutex;
+
+/// The README's examples, compiled as doc tests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -296,14 +296,21 @@ async fn extend(mutex: &Mutex, token: &str, lease: &Lease, ttl: Duration) -> Res
     }
 }
 
-/// The watchdog: renews the lease every third of the TTL until aborted or the lock is lost.
+/// The watchdog: renews the lease once a third of it is used up, until aborted or the lock is
+/// lost. After a failed renewal it retries at a quarter of what is left of the lease.
 async fn renew(mutex: Mutex, token: Arc<str>, lease: Arc<Lease>) {
     let ttl = mutex.settings.ttl;
-    let period = (ttl / 3).max(Duration::from_millis(1));
+    let mut retrying = false;
     loop {
-        tokio::time::sleep(period).await;
+        let wait = if retrying {
+            (lease.remaining() / 4).max(Duration::from_millis(10))
+        } else {
+            lease.remaining().saturating_sub(ttl * 2 / 3)
+        };
+        tokio::time::sleep(wait).await;
         match extend(&mutex, &token, &lease, ttl).await {
             Ok(()) => {
+                retrying = false;
                 observe::renewed(&mutex.spec.names);
                 tracing::trace!("renewed");
             }
@@ -315,6 +322,7 @@ async fn renew(mutex: Mutex, token: Arc<str>, lease: Arc<Lease>) {
                     tracing::warn!(%error, "lock lost: its lease ran out while renewals failed");
                     return;
                 }
+                retrying = true;
                 tracing::debug!(%error, "renewal failed; retrying while the lease lasts");
             }
         }

@@ -336,9 +336,6 @@ impl Mutex {
                 Attempt::Acquired { fences } => {
                     return Ok(self.acquired(cleanup, &token, fences, sent, started));
                 }
-                Attempt::Granted { fences } => {
-                    return Ok(self.acquired(cleanup, &token, fences, handed_after, started));
-                }
                 Attempt::Busy { pttl, .. } => pttl,
             };
             handed_after = sent;
@@ -366,9 +363,14 @@ impl Mutex {
                     None
                 }
             };
+            // A hand-over: the lease began when the release ran, after `handed_after`. Take it
+            // as it is when that bound is recent; otherwise the next attempt restarts the lease
+            // (one more round trip) rather than hand out a guard with little lease left.
             if let Some(Wake::Granted { fence }) = wake {
-                let fences = fence.into_iter().collect();
-                return Ok(self.acquired(cleanup, &token, fences, handed_after, started));
+                if handed_after.elapsed() < self.settings.ttl / 2 {
+                    let fences = fence.into_iter().collect();
+                    return Ok(self.acquired(cleanup, &token, fences, handed_after, started));
+                }
             }
         }
     }
@@ -430,7 +432,7 @@ impl Mutex {
             )
             .await?;
         Ok(match attempt {
-            Attempt::Acquired { fences } | Attempt::Granted { fences } => {
+            Attempt::Acquired { fences } => {
                 Some(self.acquired(cleanup, token, fences, sent, started))
             }
             Attempt::Busy { .. } => {

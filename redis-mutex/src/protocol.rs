@@ -224,8 +224,9 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 ///
 /// `KEYS`: lock, queue, queue-expiry, queue-info, fence. `ARGV`: token, channel, ttl ms,
 /// fencing flag, queue entry lifetime ms, inbox channel (where a hand-over to this waiter is
-/// announced; one per subscriber connection, so other processes are not woken). Replies: `{1[, fence]}` acquired now; `{2[, fence]}`
-/// handed to us by a release before this call; `{0, 1, pttl}` waiting; `{-1, 1}` wrong type.
+/// announced; one per subscriber connection, so other processes are not woken). Replies:
+/// `{1[, fence]}` acquired, with a lease of `ttl` from this call (also when a release had handed
+/// the lock to us before it); `{0, 1, pttl}` waiting; `{-1, 1}` wrong type.
 pub(crate) static WAIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{QUEUE_HEADER}{QUEUE_PRELUDE}{QUEUE_LIB}{}",
@@ -235,9 +236,11 @@ purge()
 local kind = redis.call('TYPE', key).ok
 if kind == 'string' then
   if redis.call('GET', key) == token then
+    -- A release handed the lock to us earlier: start the lease afresh, from this call.
     leave(token)
-    if fencing == '1' then return {2, tonumber(redis.call('GET', fence) or '0')} end
-    return {2}
+    redis.call('PEXPIRE', key, ttl)
+    if fencing == '1' then return {1, tonumber(redis.call('GET', fence) or '0')} end
+    return {1}
   end
 elseif kind == 'none' then
   local head = redis.call('ZRANGE', queue, 0, 0)[1]
@@ -335,11 +338,6 @@ pub(crate) enum Attempt {
         /// Fencing tokens in name order (empty without fencing).
         fences: Vec<u64>,
     },
-    /// A release handed all keys to us before this attempt was sent.
-    Granted {
-        /// Fencing tokens in name order (empty without fencing).
-        fences: Vec<u64>,
-    },
     /// Key `index` is held by someone else, for `pttl` more (None: no expiry, or unknown).
     Busy {
         /// The index of the held key.
@@ -389,9 +387,6 @@ pub(crate) fn parse_acquire_reply(reply: &[i64]) -> Option<std::result::Result<A
     let index = |i: i64| usize::try_from(i).ok()?.checked_sub(1);
     match reply {
         [1, fences @ ..] => Some(Ok(Attempt::Acquired {
-            fences: fences.iter().map(|&f| f.unsigned_abs()).collect(),
-        })),
-        [2, fences @ ..] => Some(Ok(Attempt::Granted {
             fences: fences.iter().map(|&f| f.unsigned_abs()).collect(),
         })),
         [0, i, pttl] => Some(Ok(Attempt::Busy {

@@ -47,7 +47,8 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
 
     /// An attempt by a caller that is willing to wait: like [`acquire`](Backend::acquire), but
     /// when the lock is taken, joins (or stays in) the lock's waiter queue, where a release may
-    /// hand the lock over ([`Attempt::Granted`], or a [`Wake::Granted`] notification).
+    /// hand the lock over (announced as [`Wake::Granted`]; a later `wait_attempt` then finds
+    /// the lock ours and restarts its lease).
     /// `queue_entry` is how long the queue entry lasts unless this is called again.
     fn wait_attempt<'a>(
         &'a self,

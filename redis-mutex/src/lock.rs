@@ -318,9 +318,6 @@ impl Mutex {
             .ok();
         let max_poll = self.client.options.max_poll_interval;
         let queue_entry = (max_poll * 3).max(Duration::from_secs(1));
-        // The send time of the last attempt that found the lock taken: a hand-over happened
-        // after it, so the handed-over lease lasts at least `ttl` from then.
-        let mut handed_after = started;
         loop {
             let sent = Instant::now();
             let attempt = backend
@@ -338,7 +335,6 @@ impl Mutex {
                 }
                 Attempt::Busy { pttl, .. } => pttl,
             };
-            handed_after = sent;
             // Sleep until the holder's lease runs out at the latest (it may have crashed, or be
             // a client that does not announce releases), bounded by `max_poll`.
             let mut nap = pttl.unwrap_or(max_poll).min(max_poll);
@@ -363,13 +359,14 @@ impl Mutex {
                     None
                 }
             };
-            // A hand-over: the lease began when the release ran, after `handed_after`. Take it
-            // as it is when that bound is recent; otherwise the next attempt restarts the lease
-            // (one more round trip) rather than hand out a guard with little lease left.
+            // A hand-over: the release ran after this round's attempt found the lock taken, so
+            // the lease lasts at least `ttl` from `sent`. Take it as it is while that bound is
+            // recent; otherwise the next attempt restarts the lease (one more round trip) rather
+            // than hand out a guard with little lease left.
             if let Some(Wake::Granted { fence }) = wake {
-                if handed_after.elapsed() < self.settings.ttl / 2 {
+                if sent.elapsed() < self.settings.ttl / 2 {
                     let fences = fence.into_iter().collect();
-                    return Ok(self.acquired(cleanup, &token, fences, handed_after, started));
+                    return Ok(self.acquired(cleanup, &token, fences, sent, started));
                 }
             }
         }

@@ -11,15 +11,60 @@
 //!
 //! # Which API
 //!
-//! * [`Client`], [`Mutex`], [`Guard`]: async, usable from any executor.
-//! * [`blocking`]: the same for plain threads.
+//! * [`Client`], [`Mutex`], [`Guard`]: async, usable from any executor (every call awaits a
+//!   channel fed by the crate's own runtime thread).
+//! * [`blocking`]: the same for plain threads, also safe inside a tokio runtime.
 //! * `#[mutex("name")]` (feature `macros`, on by default): hold named locks for the duration of
 //!   a function, like the Python decorator this crate started from.
+//!
+//! Use a lock from this crate to keep *processes* (or machines) apart; inside one process,
+//! `std::sync::Mutex` or `tokio::sync::Mutex` are far cheaper.
 //!
 //! # Guarantees
 //!
 //! See [`Mutex`] for what the lock guarantees and what no lease-based lock can, and
 //! [`Mutex::with_fencing`] for the remedy.
+//!
+//! # Failure behaviour
+//!
+//! * A connection that drops is re-established on the next command; a call that fails on the
+//!   way returns [`Error::Unreachable`] (after at most the connect or response timeout, 2 s by
+//!   default), never hangs and never panics.
+//! * A guard whose renewals fail keeps the lock until its lease runs out, then reports it lost.
+//! * Release notifications are an optimisation: while they are unavailable, waiters fall back
+//!   to polling at the holder's expiry and at most every `max_poll_interval`.
+//!
+//! # Observability
+//!
+//! Spans `redis_mutex::acquire` and `redis_mutex::renew`, and `debug` events for acquire and
+//! release, `warn` events for lost locks, through [`tracing`](https://docs.rs/tracing).
+//!
+//! With the feature `metrics`, through the [`metrics`](https://docs.rs/metrics) facade:
+//!
+//! | metric | kind | meaning |
+//! |---|---|---|
+//! | `redis_mutex_wait_seconds` | histogram | from the call to `lock()` until acquired |
+//! | `redis_mutex_hold_seconds` | histogram | from acquired until released |
+//! | `redis_mutex_acquired_total` | counter | successful acquisitions |
+//! | `redis_mutex_contended_total` | counter | acquisitions whose first attempt found the lock taken |
+//! | `redis_mutex_renewals_total` | counter | successful lease renewals |
+//! | `redis_mutex_lost_total` | counter | locks found lost (renewal, release or lease expiry) |
+//!
+//! Each carries a `lock` label: the lock's first name up to its first `:` (`account:42` is
+//! recorded as `account`), so that per-entity lock names do not explode the label set.
+//!
+//! # Features
+//!
+//! * `macros` (default): the `#[mutex]` attribute.
+//! * `metrics`: the metrics above.
+//! * `tls`: `rediss://` URLs, through rustls.
+//!
+//! # Redis
+//!
+//! Redis 5 or newer (scripts read the server clock and write after it, which needs Redis 5's
+//! effect replication); tested with Redis 7.0. Keys: `<prefix><name>` (default prefix
+//! `MUTEX_`, as the Python original, which therefore interoperates), plus `{<key>}:…`
+//! companions for the waiter queue and fencing counters, in the lock key's Cluster slot.
 //!
 //! # Architecture
 //!

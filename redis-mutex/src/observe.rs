@@ -1,18 +1,5 @@
-//! Metrics through the [`metrics`](https://docs.rs/metrics) facade (feature `metrics`).
-//!
-//! | metric | kind | meaning |
-//! |---|---|---|
-//! | `redis_mutex_wait_seconds` | histogram | from the call to `lock()` until acquired |
-//! | `redis_mutex_hold_seconds` | histogram | from acquired until released |
-//! | `redis_mutex_acquired_total` | counter | successful acquisitions |
-//! | `redis_mutex_contended_total` | counter | acquisitions whose first attempt found the lock taken |
-//! | `redis_mutex_renewals_total` | counter | successful lease renewals |
-//! | `redis_mutex_lost_total` | counter | locks found lost (renewal, release or lease expiry) |
-//!
-//! Each carries a `lock` label. Lock names can be unbounded (one per account, per file …), so
-//! the label is the lock's first name up to its first `:` — `account:42` is recorded as
-//! `account` — which keeps the label set as small as the set of lock *kinds*.
-//! Without the feature, every function here compiles to nothing.
+//! Metrics through the `metrics` facade (feature `metrics`); the series and their labels are
+//! documented in the crate docs. Without the feature, every function here compiles to nothing.
 
 use std::time::Duration;
 

@@ -101,6 +101,6 @@ pub use names::{IntoLockNames, LockNames};
 pub use redis_mutex_macros::mutex;
 
 /// The README's examples, compiled as doc tests so they cannot rot.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "macros"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

@@ -55,6 +55,9 @@ const HANDOFF_PROCESSES: usize = 8;
 const DISTINCT_TASKS: usize = 64;
 /// Tasks on one lock in the local-queue scenario.
 const QUEUE_TASKS: usize = 8;
+/// The runtime's per-process inbox channels start with this: a release that hands the lock to a
+/// waiter announces it on the waiter's process inbox, not on the lock's release channel.
+const INBOX_PREFIX: &str = "redis-mutex:inbox:";
 
 /// The raw baseline's release: compare-and-delete.
 const RAW_RELEASE: &str = r"
@@ -322,13 +325,25 @@ impl Monitor {
                         if let Some((origin, rest)) =
                             line.split_once('[').and_then(|(_, r)| r.split_once(']'))
                         {
-                            let name = rest.trim().split('"').nth(1).unwrap_or("?");
+                            let mut quoted = rest.trim().split('"').skip(1).step_by(2);
+                            let mut name = quoted.next().unwrap_or("?").to_ascii_lowercase();
+                            // Where a PUBLISH goes: a process's inbox (a hand-over, seen by
+                            // that process only) or a lock's release channel (seen by every
+                            // process waiting for that lock).
+                            if name == "publish" {
+                                let channel = quoted.next().unwrap_or("");
+                                name = if channel.starts_with(INBOX_PREFIX) {
+                                    "publish:inbox".to_owned()
+                                } else {
+                                    "publish:released".to_owned()
+                                };
+                            }
                             let tally = if origin.ends_with("lua") {
                                 &mut lua
                             } else {
                                 &mut top
                             };
-                            *tally.entry(name.to_ascii_lowercase()).or_insert(0u64) += 1;
+                            *tally.entry(name).or_insert(0u64) += 1;
                         }
                         line.clear();
                     }
@@ -922,7 +937,7 @@ impl Bench {
             "  ratio blocking/raw = {:.3}; async/raw-on-multi_thread = {ratio_mt:.3}",
             med("blocking") / med("raw-ct")
         );
-        let pinned = self.uncontended_pinned(&client, &script, &mut conn_ct, rounds, slice);
+        let pinned = self.uncontended_pinned(&client, &script, &mut conn_ct, &hop, rounds, slice);
         let r = &mut self.report;
         r.row(
             "1 uncontended",
@@ -966,11 +981,23 @@ impl Bench {
             ">= 0.95",
             Some(ratio_norenew >= 0.95),
         );
-        if let Some((lib, raw, ratio)) = pinned {
+        if let Some(p) = pinned {
             r.row(
                 "1 uncontended",
                 "diag: one CPU: async / raw pairs/s",
-                format!("{} / {} = {ratio:.3}", thousands(lib), thousands(raw)),
+                format!(
+                    "{} / {} = {:.3}",
+                    thousands(p.lib),
+                    thousands(p.raw),
+                    p.ratio
+                ),
+                "-",
+                None,
+            );
+            r.row(
+                "1 uncontended",
+                "diag: one CPU: raw via runtime thread",
+                format!("{} = {:.3} x raw", thousands(p.hop), p.hop / p.raw),
                 "-",
                 None,
             );
@@ -978,16 +1005,19 @@ impl Bench {
     }
 
     /// Scenario 1 again with this process and the server pinned to one CPU: no cross-CPU
-    /// wake-ups (which are slow and erratic on a VM), so what is left is CPU work per pair.
-    /// Also measures `PING` on one CPU and across two. Returns (library, raw, ratio).
+    /// wake-ups (which are slow and erratic on a VM), so what is left is work per pair. The
+    /// library, the raw baseline and the raw baseline through a runtime thread ([`Hop`]: the
+    /// library's architecture without its logic) run interleaved, so the gap splits into what
+    /// the thread hop costs and what the library's own work costs.
     fn uncontended_pinned(
         &mut self,
         client: &Client,
         script: &Script,
         conn: &mut MultiplexedConnection,
+        hop: &Hop,
         rounds: usize,
         slice: Duration,
-    ) -> Option<(f64, f64, f64)> {
+    ) -> Option<Pinned> {
         let cores = thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let server = self.server.pid()?;
         let me = std::process::id();
@@ -996,30 +1026,72 @@ impl Bench {
             println!("  (no pinned diagnostic: taskset unavailable or a single core)");
             return None;
         }
-        let (mut lib, mut raw, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        let server_pid = self.server.pid();
+        let names = ["lib", "raw-hop", "raw-ct"];
+        let mut rates: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut cpu: BTreeMap<&str, (Cpu, u64)> = BTreeMap::new();
+        let mut ratios = Vec::new();
         for _ in 0..rounds.div_ceil(2) {
-            let start = Instant::now();
-            let n = self
-                .ct
-                .block_on(lib_pairs(client, "bench-1-pinned", true, slice));
-            lib.push(rate(n, start.elapsed()));
-            let start = Instant::now();
-            let n = self
-                .ct
-                .block_on(raw_pairs(conn, script, "RAW_bench-1-pinned", slice));
-            raw.push(rate(n, start.elapsed()));
-            ratios.push(lib[lib.len() - 1] / raw[raw.len() - 1]);
+            for name in names {
+                let cpu_before = Cpu::sample(server_pid);
+                let start = Instant::now();
+                let n = match name {
+                    "lib" => self
+                        .ct
+                        .block_on(lib_pairs(client, "bench-1-pinned", true, slice)),
+                    "raw-hop" => {
+                        self.ct
+                            .block_on(hop.pairs(script, "RAW_bench-1-pinned-hop", slice))
+                    }
+                    _ => self
+                        .ct
+                        .block_on(raw_pairs(conn, script, "RAW_bench-1-pinned", slice)),
+                };
+                let elapsed = start.elapsed();
+                let entry = cpu.entry(name).or_default();
+                entry.0.add(&Cpu::sample(server_pid).since(&cpu_before));
+                entry.1 += n;
+                rates.entry(name).or_default().push(rate(n, elapsed));
+            }
+            let last = |name: &str| *rates[name].last().expect("a round ran");
+            ratios.push(last("lib") / last("raw-ct"));
         }
         pin(me, &all);
         pin(server, &all);
-        let ratio = median(&ratios);
+        let med = |name: &str| median(&rates[name]);
+        let pinned = Pinned {
+            lib: med("lib"),
+            hop: med("raw-hop"),
+            raw: med("raw-ct"),
+            ratio: median(&ratios),
+        };
         println!(
-            "  diagnostic, this process and redis-server pinned to one CPU: async (renewal on) {}/s \
-             vs raw {}/s: ratio {ratio:.3}",
-            thousands(median(&lib)),
-            thousands(median(&raw))
+            "  diagnostic, this process and redis-server pinned to one CPU (median of {} \
+             interleaved rounds):",
+            rounds.div_ceil(2)
         );
-        Some((median(&lib), median(&raw), ratio))
+        for (name, label) in [
+            ("lib", "async, renewal on"),
+            ("raw-hop", "raw, each command via a runtime thread"),
+            ("raw-ct", "raw, current_thread"),
+        ] {
+            let (cpu, pairs) = &cpu[name];
+            println!(
+                "      {label:<40} {:>8}/s ({:>5.1} µs/pair); CPU µs/pair: {}",
+                thousands(med(name)),
+                1e6 / med(name),
+                cpu.per_op(*pairs)
+            );
+        }
+        println!(
+            "      async/raw {:.3} (median of per-round ratios), hop/raw {:.3}: per pair the hop \
+             adds {:.1} µs, the library's own work {:.1} µs",
+            pinned.ratio,
+            pinned.hop / pinned.raw,
+            1e6 / pinned.hop - 1e6 / pinned.raw,
+            1e6 / pinned.lib - 1e6 / pinned.hop
+        );
+        Some(pinned)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1145,6 +1217,8 @@ impl Bench {
 
     /// Runs `processes` workers on one lock for `window`, and gathers their records.
     fn handoff_run(&mut self, mode: &str, processes: usize, window: Duration) -> Handoff {
+        // Inboxes of this process's clients, not counted as the workers'.
+        let own_inboxes = self.inboxes();
         let exe = std::env::current_exe().expect("current_exe");
         let start_us = now_us() + 1_500_000; // time for the workers to start and warm up
         let end_us = start_us + u64::try_from(window.as_micros()).expect("window");
@@ -1177,7 +1251,9 @@ impl Bench {
         let server_pid = self.server.pid();
         let server_cpu_before = Cpu::sample(server_pid).get("redis-server");
         let machine_before = Machine::sample();
-        // Mid-window: how many connections each release announcement goes to.
+        // Mid-window: how many connections a "lock is free" announcement goes to (every waiting
+        // process listens on the lock's release channel), and how many inboxes exist (one per
+        // process; a hand-over is announced on the new owner's only).
         sleep_until_us(start_us + (end_us - start_us) / 2);
         let channel = format!("{{MUTEX_{HANDOFF_NAME}}}:released");
         let subscribers: Vec<(String, u64)> = redis::cmd("PUBSUB")
@@ -1185,6 +1261,7 @@ impl Bench {
             .arg(&channel)
             .query(&mut self.stats)
             .unwrap_or_default();
+        let inboxes = self.inboxes().saturating_sub(own_inboxes);
         sleep_until_us(end_us);
         let server_cpu = Cpu::sample(server_pid)
             .get("redis-server")
@@ -1277,7 +1354,18 @@ impl Bench {
             cpu,
             machine,
             subscribers: subscribers.first().map_or(0, |(_, n)| *n),
+            inboxes,
         }
+    }
+
+    /// Inbox channels subscribed on the server (one per client process that has waited).
+    fn inboxes(&mut self) -> usize {
+        let channels: Vec<String> = redis::cmd("PUBSUB")
+            .arg("CHANNELS")
+            .arg(format!("{INBOX_PREFIX}*"))
+            .query(&mut self.stats)
+            .unwrap_or_default();
+        channels.len()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1539,6 +1627,16 @@ impl Bench {
     }
 }
 
+/// Scenario 1's pinned diagnostic: pairs/s (medians of rounds) and the median per-round ratio
+/// library / raw.
+#[derive(Debug, Clone, Copy)]
+struct Pinned {
+    lib: f64,
+    hop: f64,
+    raw: f64,
+    ratio: f64,
+}
+
 /// What one hand-off run measured.
 #[derive(Debug)]
 struct Handoff {
@@ -1565,6 +1663,8 @@ struct Handoff {
     machine: Machine,
     /// Subscribers of the lock's release channel, mid-run.
     subscribers: u64,
+    /// The workers' inbox channels (one per process that waited), mid-run.
+    inboxes: usize,
 }
 
 impl Handoff {
@@ -1622,11 +1722,13 @@ impl Handoff {
             self.commands.calls() as f64 / n.max(1) as f64,
             self.commands.breakdown(n)
         );
-        if self.subscribers > 0 {
+        if self.subscribers > 0 || self.inboxes > 0 {
             println!(
-                "  release channel subscribers {} (each announcement is sent to every waiting \
-                 process); PUBLISH/acquisition {:.2}",
+                "  mid-window: release channel subscribers {} (a \"free\" announcement reaches \
+                 each), workers' inbox channels {} (a hand-over reaches the new owner's only); \
+                 PUBLISH/acquisition {:.2}",
                 self.subscribers,
+                self.inboxes,
                 self.commands.count("publish") as f64 / n.max(1) as f64
             );
         }

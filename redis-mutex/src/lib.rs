@@ -66,6 +66,13 @@
 //! `MUTEX_`, as the Python original, which therefore interoperates), plus `{<key>}:…`
 //! companions for the waiter queue and fencing counters, in the lock key's Cluster slot.
 //!
+//! With Redis ACLs, a user of this crate needs, besides its keys (`~<prefix>*` and
+//! `~{<prefix>*`): the commands `SET`, `TYPE`, `PTTL`, `EVALSHA`, `EVAL`, `SUBSCRIBE`,
+//! `UNSUBSCRIBE` and `PING`, and the channels `&{<prefix>*}:released` (release announcements)
+//! and `&redis-mutex:inbox:*` (hand-overs to this process's waiters). Without the channels,
+//! locking still works; waiters then learn of releases by polling (see
+//! [`ClientBuilder::max_poll_interval`]).
+//!
 //! # Architecture
 //!
 //! All Redis I/O runs on one background thread owned by the crate (`runtime`), through a

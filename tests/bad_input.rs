@@ -1,19 +1,27 @@
 //! Every bad input and broken environment gives its own error, promptly, naming what is wrong,
 //! and never a password: empty names, unusable TTLs, bad URLs, closed ports, wrong passwords,
-//! keys of another type, a server that goes away or stops answering while a guard is held.
+//! keys of another type, a server that goes away or stops answering while a guard is held. The
+//! scenarios named in `twin_tests!` run through both APIs (`scenario::async_api`,
+//! `scenario::blocking_api`).
 
 mod common;
 mod support;
 
 use std::time::{Duration, Instant};
 
-use common::{key, name};
+use common::{Api, ApiClient, ApiGuard, ApiMutex, key, name, twin_tests};
 use redis_mutex::Error;
 use support::RedisServer;
 
 /// Unreachable servers must be reported within this (the brief allows a few seconds of connect
 /// timeout and retries; a hang fails).
 const REPORT_WITHIN: Duration = Duration::from_secs(15);
+
+twin_tests!(
+    extend_by_an_invalid_ttl_is_invalid_and_keeps_the_lock,
+    a_closed_port_is_unreachable_and_reported_promptly,
+    the_server_going_away_while_a_guard_is_held_is_an_error_not_a_panic,
+);
 
 // ---------------------------------------------------------------------------------------------
 // Names and TTLs
@@ -75,20 +83,31 @@ fn zero_and_oversized_ttls_are_invalid() {
     assert!(matches!(err, Error::InvalidTtl { .. }), "{err:?}");
 }
 
-#[tokio::test]
-async fn extend_by_an_invalid_ttl_is_invalid_and_keeps_the_lock() {
-    let client = common::client(support::shared());
-    let guard = client
-        .mutex(name("extend-invalid").as_str())
+async fn extend_by_an_invalid_ttl_is_invalid_and_keeps_the_lock<A: Api>() {
+    let server = support::shared();
+    let lock_name = name("extend-invalid");
+    let guard = A::client(server)
+        .mutex(&lock_name)
         .unwrap()
         .lock()
         .await
         .unwrap();
     for ttl in [Duration::ZERO, Duration::MAX] {
         let err = guard.extend(ttl).await.unwrap_err();
-        assert!(matches!(err, Error::InvalidTtl { .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::InvalidTtl { .. }),
+            "extend({ttl:?}): {err:?}"
+        );
+        // Kept in Redis too, not only in the guard's local view.
+        assert!(guard.is_held(), "extend({ttl:?})");
+        assert_eq!(
+            common::get(server, &key(&lock_name)).as_deref(),
+            Some(guard.token()),
+            "extend({ttl:?}) touched the key"
+        );
+        let pttl = common::pttl(server, &key(&lock_name));
+        assert!(pttl > 1000, "extend({ttl:?}) changed the TTL: PTTL {pttl}");
     }
-    assert!(guard.is_held());
     guard.release().await.unwrap();
 }
 
@@ -152,98 +171,59 @@ fn assert_unreachable(err: &Error, port: u16) {
     );
 }
 
-#[tokio::test]
-async fn a_closed_port_is_unreachable_and_reported_promptly() {
+async fn a_closed_port_is_unreachable_and_reported_promptly<A: Api>() {
     let port = support::free_port();
-    let client = redis_mutex::Client::open(format!("redis://127.0.0.1:{port}/").as_str()).unwrap();
-    let m = client.mutex(name("closed").as_str()).unwrap();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let client = A::wrap(redis_mutex::Client::open(url.as_str()).unwrap());
+    let m = client.mutex(name("closed")).unwrap();
 
     let start = Instant::now();
     let err = m.try_lock().await.unwrap_err();
-    assert!(
-        start.elapsed() < REPORT_WITHIN,
-        "took {:?}",
-        start.elapsed()
-    );
+    common::assert_within("try_lock on a closed port", start, REPORT_WITHIN);
     assert_unreachable(&err, port);
 
-    // A waiting acquire does not spin on a dead server forever either.
+    // A waiting acquire reports it too, instead of retrying a dead server until its wait is
+    // over (which would take longer than REPORT_WITHIN, and end in a Timeout).
     let start = Instant::now();
     let err = m
         .clone()
-        .with_wait(Some(Duration::from_secs(2)))
+        .with_wait(Some(REPORT_WITHIN * 4))
         .lock()
         .await
         .unwrap_err();
-    assert!(
-        start.elapsed() < REPORT_WITHIN,
-        "took {:?}",
-        start.elapsed()
-    );
-    assert!(err.is_connection() || err.is_timeout(), "{err:?}");
-}
-
-#[test]
-fn blocking_closed_port_is_unreachable_and_reported_promptly() {
-    let port = support::free_port();
-    let client =
-        redis_mutex::blocking::Client::open(format!("redis://127.0.0.1:{port}/").as_str()).unwrap();
-    let start = Instant::now();
-    let err = client
-        .mutex(name("closed-blocking").as_str())
-        .unwrap()
-        .try_lock()
-        .unwrap_err();
-    assert!(
-        start.elapsed() < REPORT_WITHIN,
-        "took {:?}",
-        start.elapsed()
-    );
+    common::assert_within("a waiting lock on a closed port", start, REPORT_WITHIN);
     assert_unreachable(&err, port);
 }
 
 #[tokio::test]
-async fn a_wrong_password_is_refused_and_not_shown() {
+async fn a_wrong_or_missing_password_is_refused_and_not_shown() {
     let server = RedisServer::builder().password("right-pw").start();
-    let url = format!("redis://:wrong-pw-4521@127.0.0.1:{}/", server.port());
-    let client = redis_mutex::Client::open(url.as_str()).unwrap();
-    let start = Instant::now();
-    let err = client
-        .mutex(name("wrong-pw").as_str())
-        .unwrap()
-        .try_lock()
-        .await
-        .unwrap_err();
-    assert!(
-        start.elapsed() < REPORT_WITHIN,
-        "took {:?}",
-        start.elapsed()
-    );
-    assert!(
-        matches!(err, Error::Refused { .. }),
-        "expected Error::Refused, got {err:?}"
-    );
-    assert!(err.is_connection());
-    for shown in [err.to_string(), format!("{err:?}"), format!("{client:?}")] {
-        assert!(!shown.contains("wrong-pw-4521"), "password shown: {shown}");
+    let wrong = format!("redis://:wrong-pw-4521@127.0.0.1:{}/", server.port());
+    // No password at all where one is required is refused too (NOAUTH).
+    for (what, url) in [
+        ("a wrong password", wrong),
+        ("no password", server.url_without_password()),
+    ] {
+        let client = redis_mutex::Client::open(url.as_str()).unwrap();
+        let m = client.mutex(name("refused")).unwrap();
+        let start = Instant::now();
+        let err = m.try_lock().await.unwrap_err();
+        common::assert_within(what, start, REPORT_WITHIN);
+        assert!(
+            matches!(err, Error::Refused { .. }) && err.is_connection(),
+            "{what}: expected Error::Refused, got {err:?}"
+        );
+        for shown in [err.to_string(), format!("{err:?}"), format!("{client:?}")] {
+            assert!(
+                !shown.contains("wrong-pw-4521"),
+                "{what}: password shown: {shown}"
+            );
+        }
     }
 
-    // No password at all where one is required: refused too (NOAUTH).
-    let client = redis_mutex::Client::open(server.url_without_password().as_str()).unwrap();
-    let err = client
-        .mutex(name("no-pw").as_str())
-        .unwrap()
-        .try_lock()
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Refused { .. }),
-        "expected Error::Refused, got {err:?}"
-    );
-
-    // The right one works, over TCP and a unix socket.
+    // The right one works (a unix socket: `password_and_unix_socket_urls_work`).
     let client = redis_mutex::Client::open(server.url().as_str()).unwrap();
-    let m = client.mutex(name("right-pw").as_str()).unwrap();
+    let m = client.mutex(name("right-pw")).unwrap();
     m.try_lock().await.unwrap().release().await.unwrap();
 }
 
@@ -261,10 +241,7 @@ fn password_and_unix_socket_urls_work() {
         .unwrap()
         .try_lock()
         .unwrap();
-    assert_eq!(
-        common::get(&server, &key(&lock_name)).as_deref(),
-        Some(guard.token())
-    );
+    common::assert_key_holds(&server, &key(&lock_name), &guard);
     guard.release().unwrap();
     assert!(
         !client.server().contains("unix-secret-77"),
@@ -303,20 +280,16 @@ async fn a_key_of_another_type_is_wrong_type_naming_the_key() {
 
     // As part of a multi-lock, and from the blocking API.
     let other = name("wrongtype-other");
-    let err = client
-        .mutex([lock_name.as_str(), other.as_str()])
-        .unwrap()
-        .try_lock()
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::WrongType { .. }), "{err:?}");
+    let multi = client.mutex([&lock_name, &other]).unwrap();
+    let err = multi.try_lock().await.unwrap_err();
+    assert!(
+        matches!(err, Error::WrongType { .. }),
+        "multi-lock: {err:?}"
+    );
     assert_eq!(common::get(server, &key(&other)), None);
-    let err = common::blocking_client(server)
-        .mutex(lock_name.as_str())
-        .unwrap()
-        .try_lock()
-        .unwrap_err();
-    assert!(matches!(err, Error::WrongType { .. }), "{err:?}");
+    let blocking = common::blocking_client(server).mutex(&lock_name).unwrap();
+    let err = blocking.try_lock().unwrap_err();
+    assert!(matches!(err, Error::WrongType { .. }), "blocking: {err:?}");
 
     // The hash is untouched.
     assert_eq!(
@@ -326,29 +299,28 @@ async fn a_key_of_another_type_is_wrong_type_naming_the_key() {
     common::raw(server, &["DEL", &k]);
 }
 
-#[tokio::test]
-async fn the_server_going_away_while_a_guard_is_held_is_an_error_not_a_panic() {
+async fn the_server_going_away_while_a_guard_is_held_is_an_error_not_a_panic<A: Api>() {
     let mut server = RedisServer::start();
-    let client = redis_mutex::Client::builder(server.url().as_str())
-        .connect_timeout(Duration::from_secs(1))
-        .response_timeout(Duration::from_secs(1))
-        .build()
-        .unwrap();
-    let m = client.mutex(name("gone").as_str()).unwrap();
+    let client = A::wrap(common::impatient_client(&server, Duration::from_secs(1)));
+    let m = client.mutex(name("gone")).unwrap();
     let guard = m.lock().await.unwrap();
+    let dropped_guard = client
+        .mutex(name("gone-dropped"))
+        .unwrap()
+        .lock()
+        .await
+        .unwrap();
 
     server.stop();
     let start = Instant::now();
     let err = guard.release().await.unwrap_err();
-    assert!(
-        start.elapsed() < REPORT_WITHIN,
-        "took {:?}",
-        start.elapsed()
-    );
+    common::assert_within("release with the server gone", start, REPORT_WITHIN);
     assert!(
         err.is_connection(),
         "expected a connection error, got {err:?}"
     );
+    drop(dropped_guard); // Drop cannot report; it must not panic or hang either
+    common::assert_within("release, then Drop", start, REPORT_WITHIN);
 
     // Acquiring while it is down fails the same way.
     let err = m.try_lock().await.unwrap_err();
@@ -356,7 +328,7 @@ async fn the_server_going_away_while_a_guard_is_held_is_an_error_not_a_panic() {
 
     // Once it is back (empty: no persistence), the client recovers.
     server.restart();
-    let recovered = common::eventually_async(Duration::from_secs(10), || async {
+    let recovered = common::eventually_in::<A, _, _>(Duration::from_secs(10), || async {
         match m.try_lock().await {
             Ok(guard) => guard.release().await.is_ok(),
             Err(_) => false,
@@ -369,48 +341,11 @@ async fn the_server_going_away_while_a_guard_is_held_is_an_error_not_a_panic() {
     );
 }
 
-#[test]
-fn blocking_server_going_away_while_a_guard_is_held_is_an_error_not_a_panic() {
-    let mut server = RedisServer::start();
-    let client = redis_mutex::Client::builder(server.url().as_str())
-        .connect_timeout(Duration::from_secs(1))
-        .response_timeout(Duration::from_secs(1))
-        .build()
-        .unwrap()
-        .blocking();
-    let m = client.mutex(name("gone-blocking").as_str()).unwrap();
-    let guard = m.lock().unwrap();
-    let dropped_guard = client
-        .mutex(name("gone-blocking-2").as_str())
-        .unwrap()
-        .lock()
-        .unwrap();
-    server.stop();
-    let start = Instant::now();
-    let err = guard.release().unwrap_err();
-    assert!(
-        start.elapsed() < REPORT_WITHIN,
-        "took {:?}",
-        start.elapsed()
-    );
-    assert!(err.is_connection(), "{err:?}");
-    drop(dropped_guard); // Drop cannot report; it must not panic or hang either
-    assert!(
-        start.elapsed() < REPORT_WITHIN,
-        "took {:?}",
-        start.elapsed()
-    );
-}
-
 #[tokio::test]
 async fn a_server_that_stops_answering_is_reported_within_the_response_timeout() {
     let server = RedisServer::start();
-    let client = redis_mutex::Client::builder(server.url().as_str())
-        .connect_timeout(Duration::from_millis(500))
-        .response_timeout(Duration::from_millis(500))
-        .build()
-        .unwrap();
-    let m = client.mutex(name("paused").as_str()).unwrap();
+    let client = common::impatient_client(&server, Duration::from_millis(500));
+    let m = client.mutex(name("paused")).unwrap();
     let guard = m.lock().await.unwrap();
 
     server.pause();
@@ -418,7 +353,7 @@ async fn a_server_that_stops_answering_is_reported_within_the_response_timeout()
     let err = guard.release().await.unwrap_err();
     let took = start.elapsed();
     server.resume();
-    assert!(took < REPORT_WITHIN, "took {took:?}");
+    assert!(took < REPORT_WITHIN, "release took {took:?}");
     assert!(err.is_connection(), "{err:?}");
     assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
 }

@@ -10,15 +10,18 @@ use std::time::Duration;
 
 use common::{key, name};
 
+/// Panics unless `client` can take lock `name` at once (and gives it back).
+fn assert_free(client: &redis_mutex::blocking::Client, name: &str) {
+    let guard = client.mutex(name).unwrap().try_lock();
+    guard.expect("the lock is free").release().unwrap();
+}
+
 fn lock_release_and_busy(client: &redis_mutex::blocking::Client, tag: &str) {
     let server = support::shared();
     let lock_name = name(tag);
-    let m = client.mutex(lock_name.as_str()).unwrap();
+    let m = client.mutex(&lock_name).unwrap();
     let guard = m.lock().unwrap();
-    assert_eq!(
-        common::get(server, &key(&lock_name)).as_deref(),
-        Some(guard.token())
-    );
+    common::assert_key_holds(server, &key(&lock_name), &guard);
     assert!(m.try_lock().unwrap_err().is_busy());
     assert!(
         m.try_lock_for(Duration::from_millis(50))
@@ -62,29 +65,13 @@ async fn works_inside_a_current_thread_runtime() {
     // Also a blocking client derived from an async one, used next to async calls.
     let async_client = common::client(support::shared());
     let lock_name = name("blocking-in-current-thread-mixed");
-    let async_guard = async_client
-        .mutex(lock_name.as_str())
-        .unwrap()
-        .lock()
-        .await
-        .unwrap();
+    let async_guard = async_client.mutex(&lock_name).unwrap().lock().await;
+    let async_guard = async_guard.unwrap();
     let blocking = async_client.blocking();
-    assert!(
-        blocking
-            .mutex(lock_name.as_str())
-            .unwrap()
-            .try_lock()
-            .unwrap_err()
-            .is_busy()
-    );
+    let err = blocking.mutex(&lock_name).unwrap().try_lock().unwrap_err();
+    assert!(err.is_busy(), "{err:?}");
     async_guard.release().await.unwrap();
-    blocking
-        .mutex(lock_name.as_str())
-        .unwrap()
-        .try_lock()
-        .unwrap()
-        .release()
-        .unwrap();
+    assert_free(&blocking, &lock_name);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,7 +89,7 @@ async fn a_blocking_guard_dropped_inside_a_runtime_releases() {
     let server = support::shared();
     let client = common::blocking_client(server);
     let lock_name = name("blocking-drop-in-runtime");
-    let guard = client.mutex(lock_name.as_str()).unwrap().lock().unwrap();
+    let guard = client.mutex(&lock_name).unwrap().lock().unwrap();
     drop(guard);
     let released = common::eventually_async(common::PROMPTLY, || async {
         common::get(server, &key(&lock_name)).is_none()
@@ -124,21 +111,14 @@ fn an_async_client_outlives_the_runtime_that_first_used_it() {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let m = client.mutex(lock_name.as_str()).unwrap();
+            let m = client.mutex(&lock_name).unwrap();
             let guard = m.lock().await.unwrap();
             assert!(m.try_lock().await.unwrap_err().is_busy());
             guard.release().await.unwrap();
         });
         drop(runtime);
         // A brand-new client of the same URL, and the blocking API, still work.
-        let fresh = common::blocking_client(server);
-        fresh
-            .mutex(lock_name.as_str())
-            .unwrap()
-            .try_lock()
-            .unwrap()
-            .release()
-            .unwrap();
+        assert_free(&common::blocking_client(server), &lock_name);
     }
 }
 
@@ -152,7 +132,7 @@ fn an_async_guard_outlives_its_runtime_and_releases_on_drop() {
         .build()
         .unwrap();
     let guard = runtime
-        .block_on(client.mutex(lock_name.as_str()).unwrap().lock())
+        .block_on(client.mutex(&lock_name).unwrap().lock())
         .unwrap();
     drop(runtime);
     assert!(guard.is_held());
@@ -166,35 +146,13 @@ fn an_async_guard_outlives_its_runtime_and_releases_on_drop() {
 
 #[test]
 fn async_calls_work_on_a_runtime_other_than_tokio() {
-    // The async API only awaits a channel answered by the crate's own runtime thread.
-    let server = support::shared();
-    let client = common::client(server);
-    let lock_name = name("foreign-executor");
-    let m = client.mutex(lock_name.as_str()).unwrap();
-    let guard = block_on_simple(m.lock()).unwrap();
-    assert!(block_on_simple(m.try_lock()).unwrap_err().is_busy());
-    block_on_simple(guard.release()).unwrap();
-}
-
-/// A minimal executor (thread parking), standing in for a non-tokio runtime.
-fn block_on_simple<F: std::future::Future>(future: F) -> F::Output {
-    use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
-
-    struct Unpark(thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        match future.as_mut().poll(&mut cx) {
-            Poll::Ready(output) => return output,
-            Poll::Pending => thread::park_timeout(Duration::from_millis(50)),
-        }
-    }
+    // The async API only awaits a channel answered by the crate's own runtime thread;
+    // `common::block_on` is a minimal executor (thread parking), standing in for a non-tokio
+    // runtime.
+    let client = common::client(support::shared());
+    let m = client.mutex(name("foreign-executor")).unwrap();
+    let guard = common::block_on(m.lock()).unwrap();
+    let err = common::block_on(m.try_lock()).unwrap_err();
+    assert!(err.is_busy(), "{err:?}");
+    common::block_on(guard.release()).unwrap();
 }

@@ -10,6 +10,15 @@ use std::time::Duration;
 use common::{PROMPTLY, key, name};
 use support::RedisServer;
 
+/// The shared server, and a mutex (of a client of its own) on a lock name unique to the test,
+/// which is also the prefix of every key the test may leave behind.
+fn setup(tag: &str) -> (&'static RedisServer, String, redis_mutex::Mutex) {
+    let server = support::shared();
+    let prefix = name(tag);
+    let m = common::client(server).mutex(&prefix).unwrap();
+    (server, prefix, m)
+}
+
 /// After the dust settles, no key of `prefix` is left and the lock is immediately free.
 async fn assert_no_key_left(server: &RedisServer, prefix: &str, lock_name: &str) {
     let clean = common::eventually_async(PROMPTLY, || async {
@@ -22,11 +31,7 @@ async fn assert_no_key_left(server: &RedisServer, prefix: &str, lock_name: &str)
         common::lock_keys(server, prefix)
     );
     // A fresh client (no local state shared with the cancelled waiters) gets it at once.
-    let fresh = redis_mutex::Client::builder(server.url().as_str())
-        .local_queue(false)
-        .build()
-        .unwrap();
-    fresh
+    common::unqueued_client(server)
         .mutex(lock_name)
         .unwrap()
         .try_lock()
@@ -39,10 +44,7 @@ async fn assert_no_key_left(server: &RedisServer, prefix: &str, lock_name: &str)
 
 #[tokio::test]
 async fn timeout_around_a_contended_lock_leaves_no_key() {
-    let server = support::shared();
-    let client = common::client(server);
-    let prefix = name("cancel-timeout");
-    let m = client.mutex(prefix.as_str()).unwrap();
+    let (server, prefix, m) = setup("cancel-timeout");
     let holder = m.try_lock().await.unwrap();
 
     for _ in 0..10 {
@@ -58,17 +60,14 @@ async fn cancellations_racing_the_release_leave_no_key() {
     let server = support::shared();
     let prefix = name("cancel-race");
     let queued = common::client(server);
-    let unqueued = redis_mutex::Client::builder(server.url().as_str())
-        .local_queue(false)
-        .build()
-        .unwrap();
+    let unqueued = common::unqueued_client(server);
 
     for round in 0..12u64 {
-        let holder = queued.mutex(prefix.as_str()).unwrap().lock().await.unwrap();
+        let holder = queued.mutex(&prefix).unwrap().lock().await.unwrap();
         let mut waiters = tokio::task::JoinSet::new();
         for i in 0..8u64 {
             let client = if i % 2 == 0 { &queued } else { &unqueued };
-            let m = client.mutex(prefix.as_str()).unwrap();
+            let m = client.mutex(&prefix).unwrap();
             // Deadlines spread around the moment the holder lets go (~30 ms).
             let patience = Duration::from_millis(5 + (i * 7 + round * 3) % 60);
             waiters.spawn(async move {
@@ -89,10 +88,7 @@ async fn cancellations_racing_the_release_leave_no_key() {
 #[tokio::test]
 async fn tiny_timeouts_around_an_uncontended_try_lock_leave_no_key() {
     // Abandon the acquire at every stage: before sending, in flight, just after it succeeded.
-    let server = support::shared();
-    let client = common::client(server);
-    let prefix = name("cancel-try");
-    let m = client.mutex(prefix.as_str()).unwrap();
+    let (server, prefix, m) = setup("cancel-try");
     for i in 0..40u64 {
         let patience = Duration::from_micros(i * 50);
         if let Ok(result) = tokio::time::timeout(patience, m.try_lock()).await {
@@ -107,10 +103,7 @@ async fn tiny_timeouts_around_an_uncontended_try_lock_leave_no_key() {
 
 #[tokio::test]
 async fn select_cancelling_a_lock_leaves_no_key() {
-    let server = support::shared();
-    let client = common::client(server);
-    let prefix = name("cancel-select");
-    let m = client.mutex(prefix.as_str()).unwrap();
+    let (server, prefix, m) = setup("cancel-select");
     let holder = m.try_lock().await.unwrap();
 
     tokio::select! {
@@ -124,16 +117,13 @@ async fn select_cancelling_a_lock_leaves_no_key() {
         holder.release().await.unwrap();
         std::future::pending::<()>().await;
     };
-    let m2 = client.mutex(prefix.as_str()).unwrap();
+    let m2 = m.client().mutex(&prefix).unwrap();
     let winner = tokio::select! {
         guard = m.lock() => guard.unwrap(),
         guard = m2.lock() => guard.unwrap(),
         () = release => unreachable!(),
     };
-    assert_eq!(
-        common::get(server, &key(&prefix)).as_deref(),
-        Some(winner.token())
-    );
+    common::assert_key_holds(server, &key(&prefix), &winner);
     winner.release().await.unwrap();
     assert_no_key_left(server, &prefix, &prefix).await;
 }
@@ -165,10 +155,7 @@ async fn a_cancelled_multi_lock_wait_leaves_no_partial_keys() {
 
 #[tokio::test]
 async fn an_aborted_task_holding_a_guard_releases_it() {
-    let server = support::shared();
-    let client = common::client(server);
-    let prefix = name("cancel-abort");
-    let m = client.mutex(prefix.as_str()).unwrap();
+    let (server, prefix, m) = setup("cancel-abort");
     let (locked_tx, locked_rx) = tokio::sync::oneshot::channel();
     let task = {
         let m = m.clone();
@@ -187,10 +174,7 @@ async fn an_aborted_task_holding_a_guard_releases_it() {
 
 #[tokio::test]
 async fn an_aborted_waiting_task_leaves_no_key() {
-    let server = support::shared();
-    let client = common::client(server);
-    let prefix = name("cancel-abort-waiter");
-    let m = client.mutex(prefix.as_str()).unwrap();
+    let (server, prefix, m) = setup("cancel-abort-waiter");
     let holder = m.try_lock().await.unwrap();
     let waiters: Vec<_> = (0..4)
         .map(|_| {

@@ -1,13 +1,19 @@
 //! Interoperation with the seed's lock format and with other owners: keys are `MUTEX_<name>`
 //! holding the owner's token with a TTL (`SET key token NX PX ttl`), a key someone else set is
-//! respected as a held lock, and nothing we do ever deletes a key we do not own.
+//! respected as a held lock, and nothing we do ever deletes a key we do not own. The scenarios
+//! named in `twin_tests!` run through both APIs (`scenario::async_api`, `scenario::blocking_api`).
 
 mod common;
 mod support;
 
 use std::time::Duration;
 
-use common::{PROMPTLY, key, name};
+use common::{Api, ApiClient, ApiGuard, ApiMutex, PROMPTLY, key, name, twin_tests};
+
+twin_tests!(
+    a_held_lock_is_its_key_holding_our_uuid_token_with_a_ttl,
+    our_expired_guards_never_delete_another_owners_key,
+);
 
 #[test]
 fn the_default_prefix_is_mutex_underscore() {
@@ -23,24 +29,19 @@ fn the_default_prefix_is_mutex_underscore() {
     assert_eq!(m.keys(), [format!("MUTEX_{lock_name}")]);
 }
 
-#[tokio::test]
-async fn a_held_lock_is_its_key_holding_our_uuid_token_with_a_ttl() {
+async fn a_held_lock_is_its_key_holding_our_uuid_token_with_a_ttl<A: Api>() {
     let server = support::shared();
-    let client = common::client(server);
     let lock_name = name("format");
     let k = key(&lock_name);
-    let guard = client
-        .mutex(lock_name.as_str())
-        .unwrap()
-        .with_ttl(Duration::from_secs(10))
-        .unwrap()
+    let guard = A::client(server)
+        .lease(&lock_name, Duration::from_secs(10), true)
         .lock()
         .await
         .unwrap();
 
     let token = uuid::Uuid::parse_str(guard.token()).expect("token is a UUID");
     assert_eq!(token.get_version_num(), 4, "token is not a v4 UUID");
-    assert_eq!(common::get(server, &k).as_deref(), Some(guard.token()));
+    common::assert_key_holds(server, &k, &guard);
     let pttl = common::pttl(server, &k);
     assert!(
         pttl > 0 && pttl <= 10_000,
@@ -68,7 +69,7 @@ async fn a_custom_prefix_is_used_verbatim() {
     let m = client.mutex(lock_name.as_str()).unwrap();
     assert_eq!(m.keys(), [k.as_str()]);
     let guard = m.lock().await.unwrap();
-    assert_eq!(common::get(server, &k).as_deref(), Some(guard.token()));
+    common::assert_key_holds(server, &k, &guard);
     assert_eq!(common::get(server, &key(&lock_name)), None);
     // The same name under the default prefix is another lock.
     common::client(server)
@@ -101,22 +102,15 @@ async fn a_seed_style_holder_makes_try_lock_busy_and_is_never_deleted() {
         .await
         .unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
-    let err = common::blocking_client(server)
-        .mutex(lock_name.as_str())
-        .unwrap()
-        .try_lock()
-        .unwrap_err();
-    assert!(err.is_busy(), "{err:?}");
+    let blocking = common::blocking_client(server).mutex(&lock_name).unwrap();
+    let err = blocking.try_lock().unwrap_err();
+    assert!(err.is_busy(), "blocking: {err:?}");
 
     // Multi-locks that include it fail without disturbing it.
     let other = name("seed-holder-other");
-    let err = client
-        .mutex([other.as_str(), lock_name.as_str()])
-        .unwrap()
-        .try_lock()
-        .await
-        .unwrap_err();
-    assert!(err.is_busy(), "{err:?}");
+    let multi = client.mutex([&other, &lock_name]).unwrap();
+    let err = multi.try_lock().await.unwrap_err();
+    assert!(err.is_busy(), "multi-lock: {err:?}");
     assert_eq!(common::get(server, &key(&other)), None);
 
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -128,111 +122,75 @@ async fn a_seed_style_holder_makes_try_lock_busy_and_is_never_deleted() {
 
 /// Lets `k` expire (our short lease), then plays another owner taking it seed-style.
 fn expire_and_take_over(server: &support::RedisServer, k: &str) {
-    assert!(
-        common::eventually(Duration::from_secs(5), || common::get(server, k).is_none()),
-        "{k} did not expire"
-    );
+    common::wait_expired(server, k, k);
     common::raw(server, &["SET", k, "other", "NX", "EX", "30"]);
 }
 
-fn assert_other_still_holds(server: &support::RedisServer, k: &str) {
+/// Panics unless the other owner's key and TTL are as it set them; `after` names what we did.
+fn assert_other_still_holds(server: &support::RedisServer, k: &str, after: &str) {
     assert_eq!(
         common::get(server, k).as_deref(),
         Some("other"),
-        "another owner's key was deleted or overwritten"
+        "{after}: another owner's key was deleted or overwritten"
     );
     let pttl = common::pttl(server, k);
     assert!(
         pttl > 25_000,
-        "another owner's TTL was changed: PTTL {pttl}"
+        "{after}: another owner's TTL was changed: PTTL {pttl}"
     );
 }
 
-#[tokio::test]
-async fn our_expired_guards_never_delete_another_owners_key() {
+async fn our_expired_guards_never_delete_another_owners_key<A: Api>() {
     let server = support::shared();
-    let client = common::client(server);
+    let client = A::client(server);
     let lock_name = name("never-delete");
     let k = key(&lock_name);
-    let short = client
-        .mutex(lock_name.as_str())
-        .unwrap()
-        .with_ttl(Duration::from_millis(300))
-        .unwrap()
-        .with_renewal(false);
+    let short = client.lease(&lock_name, Duration::from_millis(300), false);
+    // Time for a release sent from `Drop` (which does not report) to have landed.
+    let settle = Duration::from_millis(300);
 
-    // Released explicitly after expiry: Lost, and the other owner's key stays.
-    let guard = short.lock().await.unwrap();
-    expire_and_take_over(server, &k);
-    let err = guard.release().await.unwrap_err();
-    assert!(err.is_lost(), "{err:?}");
-    assert_other_still_holds(server, &k);
-
-    // Dropped after expiry: the release sent from Drop leaves it alone too.
-    common::raw(server, &["DEL", &k]);
-    let guard = short.lock().await.unwrap();
-    expire_and_take_over(server, &k);
-    drop(guard);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_other_still_holds(server, &k);
-
-    // Extended after expiry: Lost, without touching the other owner's TTL; then dropped.
-    common::raw(server, &["DEL", &k]);
-    let guard = short.lock().await.unwrap();
-    expire_and_take_over(server, &k);
-    let err = guard.extend(Duration::from_secs(60)).await.unwrap_err();
-    assert!(err.is_lost(), "{err:?}");
-    assert_other_still_holds(server, &k);
-    drop(guard);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_other_still_holds(server, &k);
+    for after in ["release", "drop", "extend"] {
+        let guard = short.lock().await.unwrap();
+        expire_and_take_over(server, &k);
+        match after {
+            // Released explicitly after expiry: Lost, and the other owner's key stays.
+            "release" => {
+                let err = guard.release().await.unwrap_err();
+                assert!(err.is_lost(), "{after}: {err:?}");
+            }
+            // Dropped after expiry: the release sent from Drop leaves it alone too.
+            "drop" => {
+                drop(guard);
+                A::sleep(settle).await;
+            }
+            // Extended after expiry: Lost, without touching the other owner's TTL; then dropped.
+            _ => {
+                let err = guard.extend(Duration::from_secs(60)).await.unwrap_err();
+                assert!(err.is_lost(), "{after}: {err:?}");
+                assert_other_still_holds(server, &k, after);
+                drop(guard);
+                A::sleep(settle).await;
+            }
+        }
+        assert_other_still_holds(server, &k, after);
+        common::raw(server, &["DEL", &k]);
+    }
 
     // With renewal on, the renewal that finds the key taken must not touch it either.
-    common::raw(server, &["DEL", &k]);
     let guard = client
-        .mutex(lock_name.as_str())
-        .unwrap()
-        .with_ttl(Duration::from_millis(300))
-        .unwrap()
-        .with_renewal(true)
+        .lease(&lock_name, Duration::from_millis(300), true)
         .lock()
         .await
         .unwrap();
     common::raw(server, &["SET", &k, "other", "EX", "30"]);
-    tokio::time::timeout(PROMPTLY, guard.lost())
-        .await
-        .expect("renewal did not notice the takeover");
+    assert!(
+        guard.lost_within(PROMPTLY).await,
+        "renewal did not notice the takeover"
+    );
     drop(guard);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_other_still_holds(server, &k);
+    A::sleep(settle).await;
+    assert_other_still_holds(server, &k, "renewal, then drop");
 
-    common::raw(server, &["DEL", &k]);
-}
-
-#[test]
-fn blocking_expired_guards_never_delete_another_owners_key() {
-    let server = support::shared();
-    let client = common::blocking_client(server);
-    let lock_name = name("never-delete-blocking");
-    let k = key(&lock_name);
-    let short = client
-        .mutex(lock_name.as_str())
-        .unwrap()
-        .with_ttl(Duration::from_millis(300))
-        .unwrap()
-        .with_renewal(false);
-
-    let guard = short.lock().unwrap();
-    expire_and_take_over(server, &k);
-    assert!(guard.release().unwrap_err().is_lost());
-    assert_other_still_holds(server, &k);
-
-    common::raw(server, &["DEL", &k]);
-    let guard = short.lock().unwrap();
-    expire_and_take_over(server, &k);
-    drop(guard);
-    std::thread::sleep(Duration::from_millis(300));
-    assert_other_still_holds(server, &k);
     common::raw(server, &["DEL", &k]);
 }
 

@@ -1,6 +1,8 @@
 //! Liveness: waiters wake on a release notification or at the holder's expiry instead of
 //! polling; the Redis-side queue hands the lock over in arrival order; leases renew while a guard
-//! lives and stop when it goes; a lost lock is reported; fencing tokens strictly increase.
+//! lives and stop when it goes, move when extended, and a lost lock is reported (through both
+//! APIs: `twin_tests!` runs each lease scenario as `scenario::async_api` and
+//! `scenario::blocking_api`); fencing tokens strictly increase across processes.
 
 mod common;
 mod support;
@@ -8,8 +10,8 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{PROMPTLY, key, name};
-use redis_mutex::Client;
+use common::{Api, ApiClient, ApiGuard, ApiMutex, PROMPTLY, key, name, twin_tests};
+use redis_mutex::{Client, IntoLockNames};
 use support::RedisServer;
 
 /// A client whose fallback poll is so slow that a prompt wake-up can only come from a
@@ -23,12 +25,34 @@ fn slow_poll_client(server: &RedisServer, id: u64) -> Client {
         .unwrap()
 }
 
+/// A mutex on `names` of a [`slow_poll_client`] of its own (`id`).
+fn slow_poll_mutex(server: &RedisServer, id: u64, names: impl IntoLockNames) -> redis_mutex::Mutex {
+    slow_poll_client(server, id).mutex(names).unwrap()
+}
+
+/// The key of `lock`'s wait queue in Redis.
+fn queue_key(lock: &str) -> String {
+    format!("{{{}}}:queue", key(lock))
+}
+
+/// Waits (up to [`PROMPTLY`]) until `lock`'s wait queue in Redis holds `waiters` entries.
+#[track_caller]
+fn assert_queued(server: &RedisServer, lock: &str, waiters: i64) {
+    let queue = queue_key(lock);
+    let len = || common::raw(server, &["ZCARD", &queue]);
+    assert!(
+        common::eventually(PROMPTLY, || len() == redis::Value::Int(waiters)),
+        "expected {waiters} queued waiters, found {:?}",
+        len()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_wakes_a_waiter_without_polling() {
     let server = support::shared();
     for names in [vec![name("wake")], vec![name("wake-a"), name("wake-b")]] {
-        let holder = slow_poll_client(server, 1).mutex(names.clone()).unwrap();
-        let waiter = slow_poll_client(server, 2).mutex(names.clone()).unwrap();
+        let holder = slow_poll_mutex(server, 1, names.clone());
+        let waiter = slow_poll_mutex(server, 2, names.clone());
         let guard = holder.lock().await.unwrap();
         let waiting = tokio::spawn(async move {
             let guard = waiter.lock().await.unwrap();
@@ -51,28 +75,21 @@ async fn a_release_wakes_a_waiter_without_polling() {
 async fn a_release_hands_the_lock_straight_to_the_waiter() {
     let server = support::shared();
     let lock = name("handover");
-    let holder = slow_poll_client(server, 3).mutex(lock.as_str()).unwrap();
-    let waiter = slow_poll_client(server, 4).mutex(lock.as_str()).unwrap();
+    let holder = slow_poll_mutex(server, 3, &lock);
+    let waiter = slow_poll_mutex(server, 4, &lock);
     let guard = holder.lock().await.unwrap();
     let waiting = tokio::spawn(async move { waiter.lock().await.unwrap() });
     // The waiter is queued in Redis once its entry appears.
-    let queue = format!("{{{}}}:queue", key(&lock));
-    assert!(common::eventually(PROMPTLY, || common::raw(
-        server,
-        &["ZCARD", &queue]
-    ) == redis::Value::Int(1)));
+    assert_queued(server, &lock, 1);
     guard.release().await.unwrap();
     let handed = tokio::time::timeout(PROMPTLY, waiting)
         .await
-        .unwrap()
+        .expect("the waiter did not get the released lock promptly")
         .unwrap();
     // The key went from one token to the other with no gap a newcomer could use.
+    common::assert_key_holds(server, &key(&lock), &handed);
     assert_eq!(
-        common::get(server, &key(&lock)).as_deref(),
-        Some(handed.token())
-    );
-    assert_eq!(
-        common::raw(server, &["EXISTS", &queue]),
+        common::raw(server, &["EXISTS", &queue_key(&lock)]),
         redis::Value::Int(0)
     );
     handed.release().await.unwrap();
@@ -82,14 +99,11 @@ async fn a_release_hands_the_lock_straight_to_the_waiter() {
 async fn waiters_of_different_processes_are_served_in_arrival_order() {
     let server = support::shared();
     let lock = name("fifo");
-    let holder = slow_poll_client(server, 10).mutex(lock.as_str()).unwrap();
+    let holder = slow_poll_mutex(server, 10, &lock);
     let guard = holder.lock().await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let queue = format!("{{{}}}:queue", key(&lock));
     for id in 0..4u64 {
-        let waiter = slow_poll_client(server, 11 + id)
-            .mutex(lock.as_str())
-            .unwrap();
+        let waiter = slow_poll_mutex(server, 11 + id, &lock);
         let tx = tx.clone();
         tokio::spawn(async move {
             let guard = waiter.lock().await.unwrap();
@@ -98,11 +112,7 @@ async fn waiters_of_different_processes_are_served_in_arrival_order() {
             guard.release().await.unwrap();
         });
         // Wait until this waiter is queued before starting the next.
-        let queued = redis::Value::Int(i64::try_from(id).unwrap() + 1);
-        assert!(common::eventually(PROMPTLY, || common::raw(
-            server,
-            &["ZCARD", &queue]
-        ) == queued));
+        assert_queued(server, &lock, i64::try_from(id).unwrap() + 1);
     }
     guard.release().await.unwrap();
     let mut order = Vec::new();
@@ -129,10 +139,7 @@ async fn an_expiring_holder_is_noticed_at_expiry_not_at_the_next_poll() {
     let started = Instant::now();
     let guard = tokio::time::timeout(
         Duration::from_secs(10),
-        slow_poll_client(server, 20)
-            .mutex(lock.as_str())
-            .unwrap()
-            .lock(),
+        slow_poll_mutex(server, 20, &lock).lock(),
     )
     .await
     .expect("waited for the 30 s poll instead of the 0.8 s expiry")
@@ -155,7 +162,7 @@ async fn a_lapsed_queue_entry_is_skipped() {
     let lock = name("dead-waiter");
     let lock_key = key(&lock);
     let tag = format!("{{{lock_key}}}");
-    let holder = slow_poll_client(server, 30).mutex(lock.as_str()).unwrap();
+    let holder = slow_poll_mutex(server, 30, &lock);
     let guard = holder.lock().await.unwrap();
     // A waiter that died: first in line, but its entry lapsed long ago.
     common::raw(server, &["ZADD", &format!("{tag}:queue"), "1", "dead"]);
@@ -167,7 +174,7 @@ async fn a_lapsed_queue_entry_is_skipped() {
         server,
         &["HSET", &format!("{tag}:queue-info"), "dead", "30000:0"],
     );
-    let waiter = slow_poll_client(server, 31).mutex(lock.as_str()).unwrap();
+    let waiter = slow_poll_mutex(server, 31, &lock);
     let waiting = tokio::spawn(async move { waiter.lock().await.unwrap() });
     tokio::time::sleep(Duration::from_millis(200)).await;
     guard.release().await.unwrap();
@@ -175,10 +182,7 @@ async fn a_lapsed_queue_entry_is_skipped() {
         .await
         .expect("the lock went to the dead waiter")
         .unwrap();
-    assert_eq!(
-        common::get(server, &lock_key).as_deref(),
-        Some(live.token())
-    );
+    common::assert_key_holds(server, &lock_key, &live);
     live.release().await.unwrap();
 }
 
@@ -186,27 +190,20 @@ async fn a_lapsed_queue_entry_is_skipped() {
 async fn an_abandoned_wait_leaves_the_queue_and_passes_a_handed_lock_on() {
     let server = support::shared();
     let lock = name("abandon");
-    let queue = format!("{{{}}}:queue", key(&lock));
-    let holder = slow_poll_client(server, 40).mutex(lock.as_str()).unwrap();
+    let holder = slow_poll_mutex(server, 40, &lock);
     let guard = holder.lock().await.unwrap();
-    let impatient = slow_poll_client(server, 41).mutex(lock.as_str()).unwrap();
+    let impatient = slow_poll_mutex(server, 41, &lock);
     let err = impatient
         .try_lock_for(Duration::from_millis(300))
         .await
         .unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
-    assert!(
-        common::eventually(PROMPTLY, || common::raw(server, &["ZCARD", &queue])
-            == redis::Value::Int(0)),
-        "the timed-out waiter is still queued"
-    );
+    // The timed-out waiter left the queue.
+    assert_queued(server, &lock, 0);
     // A waiter cancelled from outside (its future dropped) leaves the queue too.
-    let cancelled = slow_poll_client(server, 42).mutex(lock.as_str()).unwrap();
+    let cancelled = slow_poll_mutex(server, 42, &lock);
     let _ = tokio::time::timeout(Duration::from_millis(300), cancelled.lock()).await;
-    assert!(common::eventually(PROMPTLY, || common::raw(
-        server,
-        &["ZCARD", &queue]
-    ) == redis::Value::Int(0)));
+    assert_queued(server, &lock, 0);
     guard.release().await.unwrap();
     assert!(common::eventually(PROMPTLY, || common::get(
         server,
@@ -215,164 +212,197 @@ async fn an_abandoned_wait_leaves_the_queue_and_passes_a_handed_lock_on() {
     .is_none()));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn renewal_keeps_a_lock_past_several_ttls_and_stops_after_release() {
+// ---------------------------------------------------------------------------------------------
+// Leases, through the async API and its blocking twin alike
+
+twin_tests!(
+    renewal_keeps_a_lock_past_several_ttls_and_stops_after_release,
+    renewal_stops_when_the_guard_is_dropped,
+    a_lock_deleted_or_taken_behind_the_holders_back_is_reported_lost,
+    without_renewal_the_lease_runs_out_and_is_reported,
+    extend_moves_the_lease_past_its_ttl_and_fails_once_lost,
+    extend_after_the_lease_ran_out_and_was_taken_is_lost,
+);
+
+const TTL: Duration = Duration::from_millis(300);
+
+/// Puts `token` back on `lock`'s key by hand, with a lease of [`TTL`]: a renewal still running
+/// for it would keep it alive.
+async fn assert_renewal_stopped<A: Api>(server: &RedisServer, lock: &str, token: &str) {
+    let ttl_ms = TTL.as_millis().to_string();
+    common::raw(server, &["SET", &key(lock), token, "PX", &ttl_ms]);
+    A::sleep(TTL * 3).await;
+    assert_eq!(
+        common::get(server, &key(lock)),
+        None,
+        "renewal outlived the guard"
+    );
+}
+
+async fn renewal_keeps_a_lock_past_several_ttls_and_stops_after_release<A: Api>() {
     let server = support::shared();
     let lock = name("renew");
-    let ttl = Duration::from_millis(300);
-    let client = common::client(server);
-    let mutex = client.mutex(lock.as_str()).unwrap().with_ttl(ttl).unwrap();
-    let rival = common::client(server).mutex(lock.as_str()).unwrap();
-    let guard = mutex.lock().await.unwrap();
+    let guard = A::client(server)
+        .lease(&lock, TTL, true)
+        .lock()
+        .await
+        .unwrap();
+    let rival = A::client(server).mutex(&lock).unwrap();
     let token = guard.token().to_owned();
-    let until = Instant::now() + ttl * 5;
+    let until = Instant::now() + TTL * 5;
     while Instant::now() < until {
         assert!(guard.is_held());
         assert!(rival.try_lock().await.unwrap_err().is_busy());
-        tokio::time::sleep(ttl / 4).await;
+        assert_eq!(
+            common::get(server, &key(&lock)),
+            Some(token.clone()),
+            "the renewed key"
+        );
+        A::sleep(TTL / 4).await;
     }
     guard.release().await.unwrap();
-    // Put the old token back by hand: a renewal still running would keep it alive.
-    common::raw(server, &["SET", &key(&lock), &token, "PX", "300"]);
-    tokio::time::sleep(ttl * 3).await;
-    assert_eq!(
-        common::get(server, &key(&lock)),
-        None,
-        "renewal outlived the guard"
-    );
+    assert_eq!(common::get(server, &key(&lock)), None, "released key");
+    assert_renewal_stopped::<A>(server, &lock, &token).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn renewal_stops_when_the_guard_is_dropped() {
+async fn renewal_stops_when_the_guard_is_dropped<A: Api>() {
     let server = support::shared();
     let lock = name("renew-drop");
-    let ttl = Duration::from_millis(300);
-    let mutex = common::client(server)
-        .mutex(lock.as_str())
-        .unwrap()
-        .with_ttl(ttl)
+    let guard = A::client(server)
+        .lease(&lock, TTL, true)
+        .lock()
+        .await
         .unwrap();
-    let guard = mutex.lock().await.unwrap();
     let token = guard.token().to_owned();
     drop(guard);
-    assert!(common::eventually(PROMPTLY, || common::get(
-        server,
-        &key(&lock)
-    )
-    .is_none()));
-    common::raw(server, &["SET", &key(&lock), &token, "PX", "300"]);
-    tokio::time::sleep(ttl * 3).await;
-    assert_eq!(
-        common::get(server, &key(&lock)),
-        None,
-        "renewal outlived the guard"
+    assert!(
+        common::eventually(PROMPTLY, || common::get(server, &key(&lock)).is_none()),
+        "Drop did not release"
     );
+    assert_renewal_stopped::<A>(server, &lock, &token).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lock_deleted_or_taken_behind_the_holders_back_is_reported_lost() {
+async fn a_lock_deleted_or_taken_behind_the_holders_back_is_reported_lost<A: Api>() {
     let server = support::shared();
-    let ttl = Duration::from_millis(300);
     for theft in ["DEL", "SET"] {
         let lock = name("stolen");
-        let mutex = common::client(server)
-            .mutex(lock.as_str())
-            .unwrap()
-            .with_ttl(ttl)
-            .unwrap();
-        let guard = mutex.lock().await.unwrap();
-        match theft {
-            "DEL" => common::raw(server, &["DEL", &key(&lock)]),
-            _ => common::raw(server, &["SET", &key(&lock), "thief", "PX", "60000"]),
-        };
-        tokio::time::timeout(PROMPTLY, guard.lost())
+        let k = key(&lock);
+        let guard = A::client(server)
+            .lease(&lock, TTL, true)
+            .lock()
             .await
-            .unwrap_or_else(|_| panic!("{theft}: loss not signalled"));
-        assert!(!guard.is_held());
-        assert_eq!(guard.remaining(), Duration::ZERO);
+            .unwrap();
+        assert!(
+            !guard.lost_within(TTL * 3 / 2).await,
+            "{theft}: a renewed lock was reported lost"
+        );
+        match theft {
+            "DEL" => common::raw(server, &["DEL", &k]),
+            _ => common::raw(server, &["SET", &k, "thief", "PX", "60000"]),
+        };
+        assert!(
+            guard.lost_within(PROMPTLY).await,
+            "{theft}: loss not signalled within {PROMPTLY:?}"
+        );
+        assert!(!guard.is_held(), "{theft}");
+        assert_eq!(guard.remaining(), Duration::ZERO, "{theft}");
         let err = guard.release().await.unwrap_err();
         assert!(err.is_lost(), "{theft}: {err:?}");
         if theft == "SET" {
-            assert_eq!(common::get(server, &key(&lock)).as_deref(), Some("thief"));
-            common::raw(server, &["DEL", &key(&lock)]);
+            assert_eq!(
+                common::get(server, &k).as_deref(),
+                Some("thief"),
+                "the release touched the thief's key"
+            );
+            common::raw(server, &["DEL", &k]);
         }
     }
 }
 
-#[test]
-fn the_blocking_guard_reports_loss_too() {
+async fn without_renewal_the_lease_runs_out_and_is_reported<A: Api>() {
     let server = support::shared();
-    let lock = name("stolen-blocking");
-    let mutex = common::blocking_client(server)
-        .mutex(lock.as_str())
-        .unwrap()
-        .with_ttl(Duration::from_millis(300))
-        .unwrap();
-    let guard = mutex.lock().unwrap();
-    assert!(
-        !guard.wait_lost(Duration::from_millis(500)),
-        "renewed lock reported lost"
-    );
-    common::raw(server, &["DEL", &key(&lock)]);
-    assert!(guard.wait_lost(PROMPTLY));
-    assert!(!guard.is_held());
-    assert!(guard.release().unwrap_err().is_lost());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_renewal_the_lease_runs_out_and_is_reported() {
-    let server = support::shared();
+    let client = A::client(server);
     let lock = name("no-renew");
     let ttl = Duration::from_millis(400);
-    let mutex = common::client(server)
-        .mutex(lock.as_str())
-        .unwrap()
-        .with_ttl(ttl)
-        .unwrap()
-        .with_renewal(false);
-    let guard = mutex.lock().await.unwrap();
+    let start = Instant::now();
+    let guard = client.lease(&lock, ttl, false).lock().await.unwrap();
     assert!(guard.remaining() <= ttl);
-    tokio::time::timeout(PROMPTLY, guard.lost()).await.unwrap();
+    // Not reported while the lease still runs...
+    let half = guard.remaining() / 2;
+    assert!(
+        !guard.lost_within(half).await,
+        "loss reported with {half:?} of the lease left"
+    );
+    assert!(guard.is_held());
+    // ...and reported once it has run out.
+    assert!(
+        guard.lost_within(PROMPTLY).await,
+        "the lapsed lease was not reported"
+    );
+    assert!(
+        start.elapsed() >= ttl * 9 / 10,
+        "loss reported after {:?}, well before the {ttl:?} lease ran out",
+        start.elapsed()
+    );
     assert!(!guard.is_held());
     // Someone else takes it after the key expires; our release must not delete theirs.
-    let next = common::client(server)
-        .mutex(lock.as_str())
+    let next = client
+        .mutex(&lock)
         .unwrap()
         .try_lock_for(PROMPTLY)
         .await
         .unwrap();
     assert!(guard.release().await.unwrap_err().is_lost());
-    assert_eq!(
-        common::get(server, &key(&lock)).as_deref(),
-        Some(next.token())
-    );
+    common::assert_key_holds(server, &key(&lock), &next);
     next.release().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn extend_moves_the_lease_and_fails_once_lost() {
+async fn extend_moves_the_lease_past_its_ttl_and_fails_once_lost<A: Api>() {
     let server = support::shared();
     let lock = name("extend");
-    let mutex = common::client(server)
-        .mutex(lock.as_str())
-        .unwrap()
-        .with_renewal(false)
-        .with_ttl(Duration::from_millis(500))
-        .unwrap();
+    let mutex = A::client(server).lease(&lock, TTL, false);
     let guard = mutex.lock().await.unwrap();
     guard.extend(Duration::from_secs(20)).await.unwrap();
-    assert!(guard.remaining() > Duration::from_secs(19));
-    assert!(common::pttl(server, &key(&lock)) > 19_000);
-    common::raw(server, &["DEL", &key(&lock)]);
     assert!(
-        guard
-            .extend(Duration::from_secs(20))
-            .await
-            .unwrap_err()
-            .is_lost()
+        guard.remaining() > Duration::from_secs(19),
+        "{:?}",
+        guard.remaining()
     );
+    assert!(common::pttl(server, &key(&lock)) > 19_000);
+    // Past its first TTL, the lock is still ours.
+    A::sleep(TTL * 2).await;
+    assert!(guard.is_held(), "extended lease ran out at its first TTL");
+    assert!(mutex.try_lock().await.unwrap_err().is_busy());
+    common::assert_key_holds(server, &key(&lock), &guard);
+    assert!(common::pttl(server, &key(&lock)) > 15_000);
+    // Once the key is gone, extending reports the loss.
+    common::raw(server, &["DEL", &key(&lock)]);
+    let err = guard.extend(Duration::from_secs(20)).await.unwrap_err();
+    assert!(err.is_lost(), "{err:?}");
     assert!(!guard.is_held());
 }
+
+async fn extend_after_the_lease_ran_out_and_was_taken_is_lost<A: Api>() {
+    let server = support::shared();
+    let client = A::client(server);
+    let lock = name("extend-lost");
+    let k = key(&lock);
+    let a = client.lease(&lock, TTL, false).lock().await.unwrap();
+    common::wait_expired(server, &k, "A's key");
+    let b = client.mutex(&lock).unwrap().try_lock().await.unwrap();
+    let err = a.extend(Duration::from_secs(5)).await.unwrap_err();
+    assert!(err.is_lost(), "{err:?}");
+    assert_eq!(
+        common::get(server, &k).as_deref(),
+        Some(b.token()),
+        "A's extend touched B's lock"
+    );
+    drop(a);
+    b.release().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fencing across processes
 
 /// Set by [`fencing_tokens_strictly_increase_across_processes`] in the child processes it
 /// starts from this same test binary.
@@ -458,7 +488,7 @@ fn fencing_tokens_strictly_increase_across_processes() {
     );
     // Multi-name locks get one token per name.
     let both = common::client(server)
-        .mutex([lock.as_str(), "other-fence"])
+        .mutex([lock.clone(), name("fence-other")])
         .unwrap()
         .with_fencing(true)
         .blocking_lock_for_test();

@@ -67,11 +67,13 @@
 //! companions for the waiter queue and fencing counters, in the lock key's Cluster slot.
 //!
 //! With Redis ACLs, a user of this crate needs, besides its keys (`~<prefix>*` and
-//! `~{<prefix>*`): the commands `SET`, `TYPE`, `PTTL`, `EVALSHA`, `EVAL`, `SUBSCRIBE`,
-//! `UNSUBSCRIBE` and `PING`, and the channels `&{<prefix>*}:released` (release announcements)
+//! `~{<prefix>*`): the commands it sends, `SET`, `TYPE`, `PTTL`, `EVALSHA`, `SCRIPT|LOAD`,
+//! `SUBSCRIBE`, `UNSUBSCRIBE`, `PING`; the commands its scripts run, `GET`, `DEL`, `EXISTS`,
+//! `PEXPIRE`, `INCR`, `TIME`, `ZADD`, `ZREM`, `ZRANGE`, `ZRANGEBYSCORE`, `HSET`, `HGET`, `HDEL`,
+//! `PUBLISH`; and the channels `&{<prefix>*}:released` (release announcements)
 //! and `&redis-mutex:inbox:*` (hand-overs to this process's waiters). Without the channels,
-//! locking still works; waiters then learn of releases by polling (see
-//! [`ClientBuilder::max_poll_interval`]).
+//! locking still works (announcements are best-effort); waiters then learn of releases by
+//! polling (see [`ClientBuilder::max_poll_interval`]).
 //!
 //! # Architecture
 //!

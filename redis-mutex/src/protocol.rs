@@ -199,7 +199,7 @@ local function grant_head()
       local f = ''
       if fencing == '1' then f = redis.call('INCR', fence) end
       if inbox == '' then inbox = channel end
-      redis.call('PUBLISH', inbox, 'g:' .. head .. ':' .. f)
+      redis.pcall('PUBLISH', inbox, 'g:' .. head .. ':' .. f)
       return head
     end
   end
@@ -280,7 +280,7 @@ pub(crate) static RELEASE_QUEUED: LazyLock<Script> = LazyLock::new(|| {
 if redis.call('EXISTS', queue) == 0 then
   if redis.pcall('GET', key) ~= token then return 0 end
   redis.call('DEL', key)
-  redis.call('PUBLISH', channel, '1')
+  redis.pcall('PUBLISH', channel, '1')
   return 1
 end
 ",
@@ -289,7 +289,7 @@ leave(token)
 if redis.pcall('GET', key) ~= token then return 0 end
 redis.call('DEL', key)
 purge()
-if not grant_head() then redis.call('PUBLISH', channel, '1') end
+if not grant_head() then redis.pcall('PUBLISH', channel, '1') end
 return 1
 "
     ))
@@ -304,7 +304,7 @@ local released = 0
 for i = 1, #KEYS do
   if redis.pcall('GET', KEYS[i]) == ARGV[1] then
     redis.call('DEL', KEYS[i])
-    redis.call('PUBLISH', ARGV[i + 1], '1')
+    redis.pcall('PUBLISH', ARGV[i + 1], '1')
     released = released + 1
   end
 end

@@ -1,0 +1,101 @@
+//! Under Redis ACLs: the documented permissions are enough, and a user who may not subscribe
+//! to any channel still gets its locks, learning of releases by polling.
+
+mod common;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use common::{PROMPTLY, name};
+use redis_mutex::Client;
+
+/// Creates an ACL user on the shared server and returns a URL logging in as it.
+fn user(name: &str, rules: &[&str]) -> String {
+    let server = support::shared();
+    let mut args = vec!["ACL", "SETUSER", name, "reset", "on", ">pw"];
+    args.extend_from_slice(rules);
+    common::raw(server, &args);
+    format!("redis://{name}:pw@127.0.0.1:{}/", server.port())
+}
+
+fn client(url: &str, id: u64) -> Client {
+    Client::builder(url)
+        .max_poll_interval(Duration::from_millis(200))
+        .connect_timeout(Duration::from_millis(2_000 + id))
+        .build()
+        .unwrap()
+}
+
+/// Holds the lock with one client, waits for it with another, releases after `hold`, and
+/// returns how long after the release the waiter got it.
+async fn hand_over(url: &str, hold: Duration) -> Duration {
+    let lock = name("acl");
+    let holder = client(url, 1).mutex(lock.as_str()).unwrap();
+    let waiter = client(url, 2).mutex(lock.as_str()).unwrap();
+    let guard = holder.lock().await.unwrap();
+    let waiting = tokio::spawn(async move {
+        let guard = waiter.lock().await.unwrap();
+        let at = Instant::now();
+        guard.release().await.unwrap();
+        at
+    });
+    tokio::time::sleep(hold).await;
+    let released = Instant::now();
+    guard.release().await.unwrap();
+    let acquired = tokio::time::timeout(PROMPTLY, waiting)
+        .await
+        .expect("the waiter never got the lock")
+        .unwrap();
+    acquired.saturating_duration_since(released)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_permissions_are_enough() {
+    let url = user(
+        "locker",
+        &[
+            "~MUTEX_*",
+            "~{MUTEX_*",
+            "&{MUTEX_*}:released",
+            "&redis-mutex:inbox:*",
+            // Sent by the client.
+            "+set",
+            "+type",
+            "+pttl",
+            "+evalsha",
+            "+script|load",
+            "+subscribe",
+            "+unsubscribe",
+            "+ping",
+            // Run by its scripts.
+            "+get",
+            "+del",
+            "+exists",
+            "+pexpire",
+            "+incr",
+            "+time",
+            "+zadd",
+            "+zrem",
+            "+zrange",
+            "+zrangebyscore",
+            "+hset",
+            "+hget",
+            "+hdel",
+            "+publish",
+        ],
+    );
+    hand_over(&url, Duration::from_millis(300)).await;
+    // A fenced, multi-name lock uses the remaining key patterns.
+    let m = client(&url, 3)
+        .mutex([name("acl-a"), name("acl-b")])
+        .unwrap()
+        .with_fencing(true);
+    m.lock().await.unwrap().release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_channel_permissions_waiters_fall_back_to_polling() {
+    let url = user("no-channels", &["~*", "resetchannels", "+@all"]);
+    let late = hand_over(&url, Duration::from_millis(300)).await;
+    assert!(late < PROMPTLY, "hand-over took {late:?}");
+}

@@ -2,18 +2,14 @@
 //! `Result<_, E: From<redis_mutex::Error>>` gets `Err`, any other panics with a message naming
 //! the lock and the cause. `wait = "0s"` gives up at once, `wait = "300ms"` after that long.
 
+mod common;
 mod support;
 
 use std::any::Any;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::shared_client as locks;
 use redis_mutex::{Client, mutex};
-
-fn locks() -> &'static Client {
-    static CLIENT: OnceLock<Client> = OnceLock::new();
-    CLIENT.get_or_init(|| Client::open(&support::shared().url()).expect("open client"))
-}
 
 /// A client for a port nothing listens on, failing fast.
 fn nowhere() -> Client {

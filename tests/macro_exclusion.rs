@@ -3,21 +3,18 @@
 //! independently, and lists of names taken all-or-nothing without deadlock.
 //! (Across processes: `macro_processes.rs`.)
 
+mod common;
 mod support;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis_mutex::{Client, mutex};
+use common::shared_client as locks;
+use redis_mutex::mutex;
 
 /// The client every annotated function here uses: `client = locks()`.
-fn locks() -> &'static Client {
-    static CLIENT: OnceLock<Client> = OnceLock::new();
-    CLIENT.get_or_init(|| Client::open(&support::shared().url()).expect("open client"))
-}
-
 /// How many callers are inside a critical section right now, and the most ever seen at once.
 #[derive(Default)]
 struct Occupancy {

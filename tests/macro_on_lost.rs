@@ -9,19 +9,16 @@
 //!
 //! The locks use a 600 ms TTL, so renewal (every 200 ms) notices the loss quickly.
 
+mod common;
 mod support;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis_mutex::{Client, mutex};
-
-fn locks() -> &'static Client {
-    static CLIENT: OnceLock<Client> = OnceLock::new();
-    CLIENT.get_or_init(|| Client::open(&support::shared().url()).expect("open client"))
-}
+use common::shared_client as locks;
+use redis_mutex::mutex;
 
 /// What the test does to the lock key behind the holder's back.
 #[derive(Clone, Copy, Debug)]

@@ -2,23 +2,13 @@
 //! (plain `fn`) or the same future chain (`async fn`) runs without taking it again, instead of
 //! deadlocking. Other threads and tasks still wait.
 
+mod common;
 mod support;
 
 use std::sync::OnceLock;
 
+use common::{lock_held as key_exists, shared_client as locks};
 use redis_mutex::{Client, mutex};
-
-fn locks() -> &'static Client {
-    static CLIENT: OnceLock<Client> = OnceLock::new();
-    CLIENT.get_or_init(|| Client::open(&support::shared().url()).expect("open client"))
-}
-
-fn key_exists(name: &str) -> bool {
-    redis::cmd("EXISTS")
-        .arg(format!("MUTEX_{name}"))
-        .query(&mut support::shared().raw())
-        .expect("EXISTS")
-}
 
 // `wait = "2s"` everywhere: a reentrancy bug shows up as a `Timeout` error, not a hang.
 

@@ -1,24 +1,13 @@
 //! Annotated functions release their locks on every way out: normal return, early `return`,
 //! `?`, an `Err` from the body, panic, and (async) cancellation.
 
+mod common;
 mod support;
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use redis_mutex::{Client, mutex};
-
-fn locks() -> &'static Client {
-    static CLIENT: OnceLock<Client> = OnceLock::new();
-    CLIENT.get_or_init(|| Client::open(&support::shared().url()).expect("open client"))
-}
-
-fn key_exists(name: &str) -> bool {
-    redis::cmd("EXISTS")
-        .arg(format!("MUTEX_{name}"))
-        .query(&mut support::shared().raw())
-        .expect("EXISTS")
-}
+use common::{lock_held as key_exists, shared_client as locks};
+use redis_mutex::mutex;
 
 /// Whether `name` is free now, asked through the plain API (one attempt, released at once).
 fn is_free(name: &str) -> bool {

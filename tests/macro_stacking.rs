@@ -1,24 +1,11 @@
 //! `#[mutex]` stacked with `#[test]`, `#[tokio::test]` and `#[tracing::instrument]`, in both
 //! orders, run for real: the lock is held while the body runs.
 
+mod common;
 mod support;
 
-use std::sync::OnceLock;
-
-use redis_mutex::{Client, mutex};
-
-fn locks() -> &'static Client {
-    static CLIENT: OnceLock<Client> = OnceLock::new();
-    CLIENT.get_or_init(|| Client::open(&support::shared().url()).expect("open client"))
-}
-
-/// Whether the lock `name` is held (by anyone) right now.
-fn held(name: &str) -> bool {
-    redis::cmd("EXISTS")
-        .arg(format!("MUTEX_{name}"))
-        .query(&mut support::shared().raw())
-        .expect("EXISTS")
-}
+use common::{lock_held as held, shared_client as locks};
+use redis_mutex::mutex;
 
 #[mutex("stacking-mutex-then-test", client = locks())]
 #[test]

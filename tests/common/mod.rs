@@ -636,3 +636,17 @@ macro_rules! twin_tests {
 }
 #[allow(unused_imports)]
 pub(crate) use twin_tests;
+
+/// A client of the shared server, opened once per test binary: for `#[mutex(client = ...)]`.
+pub(crate) fn shared_client() -> &'static redis_mutex::Client {
+    static CLIENT: std::sync::OnceLock<redis_mutex::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| client(crate::support::shared()))
+}
+
+/// Whether the lock `name` (default prefix) is held by anyone on the shared server right now.
+pub(crate) fn lock_held(name: &str) -> bool {
+    redis::cmd("EXISTS")
+        .arg(key(name))
+        .query(&mut crate::support::shared().raw())
+        .expect("EXISTS")
+}

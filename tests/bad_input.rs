@@ -47,6 +47,23 @@ fn empty_lock_names_are_invalid() {
 }
 
 #[test]
+fn zero_timeouts_and_poll_intervals_are_invalid() {
+    type Set = fn(redis_mutex::ClientBuilder) -> redis_mutex::ClientBuilder;
+    let cases: [(&str, Set); 3] = [
+        ("connect_timeout", |b| b.connect_timeout(Duration::ZERO)),
+        ("response_timeout", |b| b.response_timeout(Duration::ZERO)),
+        ("max_poll_interval", |b| b.max_poll_interval(Duration::ZERO)),
+    ];
+    for (option, set) in cases {
+        let builder = redis_mutex::Client::builder(support::shared().url().as_str());
+        match set(builder).build() {
+            Err(Error::InvalidConfig { option: named, .. }) => assert_eq!(named, option),
+            other => panic!("{option} = 0: expected Error::InvalidConfig, got {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn zero_and_oversized_ttls_are_invalid() {
     let client = common::client(support::shared());
     let m = client.mutex(name("ttl").as_str()).unwrap();

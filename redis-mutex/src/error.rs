@@ -19,7 +19,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// | [`Unreachable`](Error::Unreachable) | no answer from Redis (connect, I/O, response timeout) | retry with back-off, check the network |
 /// | [`Refused`](Error::Refused) | Redis answered with an error (authentication, ACL, read-only replica, OOM …) | fix credentials or configuration |
 /// | [`WrongType`](Error::WrongType) | the lock's key holds a non-string Redis value | pick another name or prefix |
-/// | [`InvalidUrl`](Error::InvalidUrl), [`InvalidName`](Error::InvalidName), [`InvalidTtl`](Error::InvalidTtl) | bad input | fix the call |
+/// | [`InvalidUrl`](Error::InvalidUrl), [`InvalidName`](Error::InvalidName), [`InvalidTtl`](Error::InvalidTtl), [`InvalidConfig`](Error::InvalidConfig) | bad input | fix the call |
 ///
 /// Messages never contain a password taken from a URL.
 ///
@@ -128,6 +128,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A client option is not usable.
+    #[error("invalid client option `{option}`: {reason}")]
+    InvalidConfig {
+        /// The option, as named on [`ClientBuilder`](crate::ClientBuilder).
+        option: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The crate's background runtime thread could not be started.
     #[error("could not start the redis-mutex runtime thread: {source}")]
     Runtime {
@@ -158,9 +167,10 @@ impl From<Error> for std::io::Error {
             Error::Timeout { .. } => ErrorKind::TimedOut,
             Error::Unreachable { .. } => ErrorKind::NotConnected,
             Error::Refused { .. } => ErrorKind::ConnectionRefused,
-            Error::InvalidUrl { .. } | Error::InvalidName { .. } | Error::InvalidTtl { .. } => {
-                ErrorKind::InvalidInput
-            }
+            Error::InvalidUrl { .. }
+            | Error::InvalidName { .. }
+            | Error::InvalidTtl { .. }
+            | Error::InvalidConfig { .. } => ErrorKind::InvalidInput,
             Error::Lost { .. } | Error::WrongType { .. } | Error::Runtime { .. } => {
                 ErrorKind::Other
             }
@@ -196,11 +206,14 @@ impl Error {
         matches!(self, Error::Unreachable { .. } | Error::Refused { .. })
     }
 
-    /// `true` for bad input or configuration (URL, name, TTL).
+    /// `true` for bad input or configuration (URL, name, TTL, client options).
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self,
-            Error::InvalidUrl { .. } | Error::InvalidName { .. } | Error::InvalidTtl { .. }
+            Error::InvalidUrl { .. }
+                | Error::InvalidName { .. }
+                | Error::InvalidTtl { .. }
+                | Error::InvalidConfig { .. }
         )
     }
 

@@ -283,9 +283,34 @@ impl ClientBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidUrl`] for an unusable URL, [`Error::InvalidTtl`] for an unusable TTL.
+    /// [`Error::InvalidUrl`] for an unusable URL, [`Error::InvalidTtl`] for an unusable TTL,
+    /// [`Error::InvalidConfig`] for a zero timeout or poll interval.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let err = redis_mutex::Client::builder("redis://127.0.0.1/")
+    ///     .connect_timeout(Duration::ZERO)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.is_invalid_input());
+    /// assert!(err.to_string().contains("connect_timeout"));
+    /// ```
     pub fn build(self) -> Result<Client> {
         protocol::validate_ttl(self.options.ttl)?;
+        for (option, value) in [
+            ("connect_timeout", self.settings.connect_timeout),
+            ("response_timeout", self.settings.response_timeout),
+            ("max_poll_interval", self.options.max_poll_interval),
+        ] {
+            if value.is_zero() {
+                return Err(Error::InvalidConfig {
+                    option,
+                    reason: "it must be longer than zero; e.g. `Duration::from_secs(2)`".into(),
+                });
+            }
+        }
         let server = cached_server(&self.url, self.settings)?;
         Ok(Client {
             server,

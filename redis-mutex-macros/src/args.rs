@@ -650,10 +650,10 @@ fn skip_to_comma(input: ParseStream<'_>) {
     let _ = input.step(|cursor| {
         let mut rest = *cursor;
         while let Some((tt, next)) = rest.token_tree() {
-            if let proc_macro2::TokenTree::Punct(punct) = &tt {
-                if punct.as_char() == ',' {
-                    return Ok(((), rest));
-                }
+            if let proc_macro2::TokenTree::Punct(punct) = &tt
+                && punct.as_char() == ','
+            {
+                return Ok(((), rest));
             }
             rest = next;
         }

@@ -112,44 +112,44 @@ impl ItemFn {
                  time; remove `const`",
             ));
         }
-        if self.sig.asyncness.is_none() {
-            if let Some(future) = returned_future(&self.sig.output) {
-                errors.push(syn::Error::new_spanned(
-                    future,
-                    "`#[mutex]` on a function that returns a future would hold the lock only \
+        if self.sig.asyncness.is_none()
+            && let Some(future) = returned_future(&self.sig.output)
+        {
+            errors.push(syn::Error::new_spanned(
+                future,
+                "`#[mutex]` on a function that returns a future would hold the lock only \
                      while the future is created, not while it runs: write an `async fn` \
                      instead (async fns in traits work too, without `#[async_trait]`)",
-                ));
-            }
+            ));
         }
-        if let Some(on_lost) = &args.on_lost {
-            if on_lost.value.policy == OnLost::Cancel {
-                // The whole option, `on_lost = "cancel"`, is underlined.
-                let keyword = Ident::new("on_lost", on_lost.keyword);
-                let lit = &on_lost.value.lit;
-                let option = quote!(#keyword = #lit);
-                if self.sig.asyncness.is_none() {
-                    errors.push(syn::Error::new_spanned(
-                        option,
-                        "`on_lost = \"cancel\"` needs an `async fn`: a plain `fn` cannot be \
+        if let Some(on_lost) = &args.on_lost
+            && on_lost.value.policy == OnLost::Cancel
+        {
+            // The whole option, `on_lost = "cancel"`, is underlined.
+            let keyword = Ident::new("on_lost", on_lost.keyword);
+            let lit = &on_lost.value.lit;
+            let option = quote!(#keyword = #lit);
+            if self.sig.asyncness.is_none() {
+                errors.push(syn::Error::new_spanned(
+                    option,
+                    "`on_lost = \"cancel\"` needs an `async fn`: a plain `fn` cannot be \
                          interrupted; check `guard.is_held()` between steps (bind it with \
                          `guard = lock`) and stop when it turns `false`, or make it `async fn`",
-                    ));
-                } else if !may_carry_error(&self.sig.output) {
-                    let found = match &self.sig.output {
-                        ReturnType::Default => "()".to_owned(),
-                        ReturnType::Type(_, ty) => ty.to_token_stream().to_string(),
-                    };
-                    errors.push(syn::Error::new_spanned(
-                        option,
-                        format!(
-                            "`on_lost = \"cancel\"` needs a return type that can carry the \
+                ));
+            } else if !may_carry_error(&self.sig.output) {
+                let found = match &self.sig.output {
+                    ReturnType::Default => "()".to_owned(),
+                    ReturnType::Type(_, ty) => ty.to_token_stream().to_string(),
+                };
+                errors.push(syn::Error::new_spanned(
+                    option,
+                    format!(
+                        "`on_lost = \"cancel\"` needs a return type that can carry the \
                              lost-lock error, and `{found}` cannot: return `Result<T, E>` with \
                              `E: From<redis_mutex::Error>` (such as `redis_mutex::Result<T>`), \
                              or write `on_lost = \"continue\"` to let the body finish"
-                        ),
-                    ));
-                }
+                    ),
+                ));
             }
         }
         let bindings = bindings(&self.sig);

@@ -231,13 +231,13 @@ impl Error {
     /// [`WrongType`](Error::WrongType) (when `key` is known) or [`Refused`](Error::Refused).
     pub(crate) fn from_redis(server: &str, key: Option<&str>, source: redis::RedisError) -> Self {
         let server = server.to_owned();
-        if source.code() == Some("WRONGTYPE") {
-            if let Some(key) = key {
-                return Error::WrongType {
-                    key: key.to_owned(),
-                    server,
-                };
-            }
+        if source.code() == Some("WRONGTYPE")
+            && let Some(key) = key
+        {
+            return Error::WrongType {
+                key: key.to_owned(),
+                server,
+            };
         }
         if source.is_io_error()
             || source.is_timeout()

@@ -241,10 +241,10 @@ impl Held {
     /// A release from `Drop`: nobody is left to see the result but the log.
     async fn release_logged(self) -> Result<()> {
         let names = self.mutex.spec.names.clone();
-        if let Err(error) = self.release().await {
-            if !error.is_lost() {
-                tracing::warn!(lock = %names, %error, "releasing a dropped guard failed; the lock frees itself when its lease runs out");
-            }
+        if let Err(error) = self.release().await
+            && !error.is_lost()
+        {
+            tracing::warn!(lock = %names, %error, "releasing a dropped guard failed; the lock frees itself when its lease runs out");
         }
         Ok(())
     }

@@ -363,11 +363,11 @@ impl Mutex {
             // the lease lasts at least `ttl` from `sent`. Take it as it is while that bound is
             // recent; otherwise the next attempt restarts the lease (one more round trip) rather
             // than hand out a guard with little lease left.
-            if let Some(Wake::Granted { fence }) = wake {
-                if sent.elapsed() < self.settings.ttl / 2 {
-                    let fences = fence.into_iter().collect();
-                    return Ok(self.acquired(cleanup, &token, fences, sent, started));
-                }
+            if let Some(Wake::Granted { fence }) = wake
+                && sent.elapsed() < self.settings.ttl / 2
+            {
+                let fences = fence.into_iter().collect();
+                return Ok(self.acquired(cleanup, &token, fences, sent, started));
             }
         }
     }

@@ -76,6 +76,9 @@ enum Command {
 /// again soon does not pay a `SUBSCRIBE` round trip each time.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// How long after a failed connect new waiters skip notifications (and poll) without trying.
+const UNAVAILABLE_FOR: Duration = Duration::from_secs(1);
+
 /// The handle to one server's subscriber task. The task starts on first use.
 #[derive(Debug)]
 pub(crate) struct Subscriber {
@@ -140,6 +143,7 @@ impl Subscriber {
                 idle: HashMap::new(),
                 inbox: inbox.clone(),
                 by_token: HashMap::new(),
+                unavailable_until: None,
             }
             .run(rx),
         );
@@ -210,6 +214,8 @@ struct Task {
     inbox: Arc<str>,
     /// Waiters by the token a hand-over names.
     by_token: HashMap<Arc<str>, Arc<Waiter>>,
+    /// After a failed connect: until when new waiters are told "unavailable" at once.
+    unavailable_until: Option<Instant>,
 }
 
 type Sink = redis::aio::PubSubSink;
@@ -248,6 +254,7 @@ impl Task {
                     match self.connect().await {
                         Ok(conn) => {
                             connection = Some(conn);
+                            self.unavailable_until = None;
                             backoff = Duration::from_millis(50);
                             self.wake_all();
                         }
@@ -319,10 +326,10 @@ impl Task {
             self.idle.remove(channel);
             self.waiters.remove(channel);
         }
-        if let Some((sink, _)) = connection.as_mut() {
-            if sink.unsubscribe(&unused).await.is_err() {
-                *connection = None;
-            }
+        if let Some((sink, _)) = connection.as_mut()
+            && sink.unsubscribe(&unused).await.is_err()
+        {
+            *connection = None;
         }
     }
 
@@ -333,9 +340,31 @@ impl Task {
         channels: &[String],
     ) -> Result<()> {
         if connection.is_none() {
+            // After a failed connect, waiters poll for a while instead of each waiting out
+            // another connect attempt here; the run loop keeps retrying in the background.
+            if self
+                .unavailable_until
+                .is_some_and(|until| Instant::now() < until)
+            {
+                return Err(Error::Unreachable {
+                    server: self.server.clone(),
+                    source: redis::RedisError::from(std::io::Error::other(
+                        "release notifications are reconnecting",
+                    )),
+                });
+            }
             // A fresh connection subscribes every registered channel, `channels` included.
-            *connection = Some(self.connect().await?);
-            return Ok(());
+            match self.connect().await {
+                Ok(connected) => {
+                    *connection = Some(connected);
+                    self.unavailable_until = None;
+                    return Ok(());
+                }
+                Err(error) => {
+                    self.unavailable_until = Some(Instant::now() + UNAVAILABLE_FOR);
+                    return Err(error);
+                }
+            }
         }
         if channels.is_empty() {
             return Ok(());

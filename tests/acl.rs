@@ -96,6 +96,16 @@ async fn the_documented_permissions_are_enough() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_channel_permissions_waiters_fall_back_to_polling() {
     let url = user("no-channels", &["~*", "resetchannels", "+@all"]);
+    // The premise: this user really cannot subscribe to a release channel.
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let refused = redis::cmd("SUBSCRIBE")
+        .arg("{MUTEX_x}:released")
+        .exec(&mut con)
+        .expect_err("SUBSCRIBE must be refused");
+    assert_eq!(refused.code(), Some("NOPERM"), "{refused}");
     let late = hand_over(&url, Duration::from_millis(300)).await;
     assert!(late < PROMPTLY, "hand-over took {late:?}");
 }

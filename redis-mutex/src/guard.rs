@@ -205,7 +205,10 @@ impl Guard {
     /// program may exit right after.
     pub(crate) fn drop_blocking(mut self) {
         if let Some(held) = self.held.take() {
-            let _ = runtime::block_on(held.release_logged());
+            let _ = runtime::block_on(async move {
+                held.release_logged().await;
+                Ok(())
+            });
         }
     }
 }
@@ -239,26 +242,20 @@ impl Held {
     }
 
     /// A release from `Drop`: nobody is left to see the result but the log.
-    async fn release_logged(self) -> Result<()> {
+    async fn release_logged(self) {
         let names = self.mutex.spec.names.clone();
         if let Err(error) = self.release().await
             && !error.is_lost()
         {
             tracing::warn!(lock = %names, %error, "releasing a dropped guard failed; the lock frees itself when its lease runs out");
         }
-        Ok(())
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Some(held) = self.held.take() {
-            if let Some(renewal) = &held.renewal {
-                renewal.abort();
-            }
-            runtime::spawn_detached(async move {
-                let _ = held.release_logged().await;
-            });
+            runtime::spawn_detached(held.release_logged());
         }
     }
 }

@@ -333,7 +333,7 @@ impl Mutex {
                 Attempt::Acquired { fences } => {
                     return Ok(self.acquired(cleanup, &token, fences, sent, started));
                 }
-                Attempt::Busy { pttl, .. } => pttl,
+                Attempt::Busy { pttl } => pttl,
             };
             // Sleep until the holder's lease runs out at the latest (it may have crashed, or be
             // a client that does not announce releases), bounded by `max_poll`.

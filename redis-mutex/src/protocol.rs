@@ -338,11 +338,9 @@ pub(crate) enum Attempt {
         /// Fencing tokens in name order (empty without fencing).
         fences: Vec<u64>,
     },
-    /// Key `index` is held by someone else, for `pttl` more (None: no expiry, or unknown).
+    /// A key is held by someone else, for `pttl` more (None: no expiry, or unknown).
     Busy {
-        /// The index of the held key.
-        index: usize,
-        /// Its remaining time to live.
+        /// The held key's remaining time to live.
         pttl: Option<Duration>,
     },
 }
@@ -389,10 +387,12 @@ pub(crate) fn parse_acquire_reply(reply: &[i64]) -> Option<std::result::Result<A
         [1, fences @ ..] => Some(Ok(Attempt::Acquired {
             fences: fences.iter().map(|&f| f.unsigned_abs()).collect(),
         })),
-        [0, i, pttl] => Some(Ok(Attempt::Busy {
-            index: index(*i)?,
-            pttl: pttl_from_reply(*pttl),
-        })),
+        [0, i, pttl] => {
+            index(*i)?;
+            Some(Ok(Attempt::Busy {
+                pttl: pttl_from_reply(*pttl),
+            }))
+        }
         [-1, i] => Some(Err(index(*i)?)),
         _ => None,
     }
@@ -445,10 +445,7 @@ mod tests {
         );
         assert_eq!(
             parse_acquire_reply(&[0, 2, -1]),
-            Some(Ok(Attempt::Busy {
-                index: 1,
-                pttl: None
-            }))
+            Some(Ok(Attempt::Busy { pttl: None }))
         );
         assert_eq!(parse_acquire_reply(&[-1, 1]), Some(Err(0)));
         assert_eq!(parse_acquire_reply(&[0, 0, 5]), None);

@@ -92,10 +92,7 @@ impl SingleServer {
             return Ok(Attempt::Acquired { fences: Vec::new() });
         }
         if !probe {
-            return Ok(Attempt::Busy {
-                index: 0,
-                pttl: None,
-            });
+            return Ok(Attempt::Busy { pttl: None });
         }
         // Contended: learn what holds the key and for how long, in one round trip.
         let (kind, pttl): (String, i64) = redis::pipe()
@@ -113,7 +110,6 @@ impl SingleServer {
             });
         }
         Ok(Attempt::Busy {
-            index: 0,
             pttl: protocol::pttl_from_reply(pttl),
         })
     }

@@ -144,7 +144,9 @@ impl KeySet {
 /// fencing counters. Returns `{1, fence...}` when acquired, `{0, i, pttl}` when key `i` is held
 /// (`pttl` as `PTTL` reports it), `{-1, i}` when key `i` holds a non-string value.
 pub(crate) static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{}{}",
+        fence_lib(),
         r"
 local n = tonumber(ARGV[3])
 for i = 1, n do
@@ -160,14 +162,44 @@ for i = 1, n do
 end
 local out = {1}
 if ARGV[4] == '1' then
+  local time = redis.call('TIME')
   for i = 1, n do
-    out[i + 1] = redis.call('INCR', KEYS[n + i])
+    out[i + 1] = fence_after(KEYS[n + i], time)
   end
 end
 return out
-",
-    )
+"
+    ))
 });
+
+/// How long a fencing counter is kept after the last token it issued. Without it, tokens are
+/// still issued above the last one as long as the server's clock has not stepped back by more
+/// than this (see [`FENCE_LIB`]).
+pub(crate) const FENCE_MEMORY: Duration = Duration::from_secs(3600);
+
+/// Lua that issues fencing tokens: `fence_after(counter, time)` returns the next token of the
+/// counter key `counter`, given the reply of `TIME`.
+///
+/// A token is the larger of the last token plus one and the server's clock in microseconds.
+/// The counter key lives [`FENCE_MEMORY`] after its last token, so per-entity lock names do
+/// not leave a key behind forever; and when the counter is gone (expired, evicted, or lost in
+/// a restart without persistence) the next token still exceeds every earlier one, because
+/// every earlier token was at most the clock reading when it was issued (plus the number of
+/// tokens issued within the same microsecond). Tokens stay below 2^53, exact in Lua's doubles.
+const FENCE_LIB: &str = r"
+local function fence_after(counter, time)
+  local clock = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  local last = tonumber(redis.call('GET', counter) or '0') or 0
+  local token = math.max(last + 1, clock)
+  redis.call('SET', counter, string.format('%d', token), 'PX', FENCE_MEMORY_MS)
+  return token
+end
+";
+
+/// The Lua prelude of every script that issues fencing tokens.
+fn fence_lib() -> String {
+    FENCE_LIB.replace("FENCE_MEMORY_MS", &FENCE_MEMORY.as_millis().to_string())
+}
 
 /// Lua shared by the queue scripts (after [`QUEUE_HEADER`] and [`QUEUE_PRELUDE`]): drops lapsed
 /// waiters, and hands the free lock to the live head of the queue, telling it on its inbox.
@@ -193,13 +225,13 @@ local function grant_head()
     redis.call('ZREM', queue, head)
     redis.call('ZREM', expiry, head)
     redis.call('HDEL', info, head)
-    local ttl, fencing, inbox = string.match(meta or '', '^(%d+):(%d):(.*)$')
-    if ttl then
-      redis.call('SET', key, head, 'PX', ttl)
+    local fencing, claim, attempt, inbox = string.match(meta or '', '^(%d):(%d+):(%d+):(.*)$')
+    if fencing then
+      redis.call('SET', key, head, 'PX', claim)
       local f = ''
-      if fencing == '1' then f = redis.call('INCR', fence) end
+      if fencing == '1' then f = string.format('%d', fence_after(fence, time)) end
       if inbox == '' then inbox = channel end
-      redis.pcall('PUBLISH', inbox, 'g:' .. head .. ':' .. f)
+      redis.pcall('PUBLISH', inbox, 'g:' .. head .. ':' .. f .. ':' .. attempt)
       return head
     end
   end
@@ -220,23 +252,36 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 ";
 
 /// A waiting attempt on a single-name lock: takes the lock if it is free and we are first in
-/// line, otherwise joins (or stays in) the queue.
+/// line, claims it if a release handed it to us, otherwise joins (or stays in) the queue.
 ///
 /// `KEYS`: lock, queue, queue-expiry, queue-info, fence. `ARGV`: token, channel, ttl ms,
 /// fencing flag, queue entry lifetime ms, inbox channel (where a hand-over to this waiter is
-/// announced; one per subscriber connection, so other processes are not woken). Replies:
-/// `{1[, fence]}` acquired, with a lease of `ttl` from this call (also when a release had handed
-/// the lock to us before it); `{0, 1, pttl}` waiting; `{-1, 1}` wrong type.
+/// announced; one per subscriber connection, so other processes are not woken), claim window
+/// ms, attempt number.
+///
+/// A release hands the lock to the head of the queue with a lease of only the claim window
+/// (so a waiter that died in the queue holds the lock up for that long, not for a whole TTL),
+/// and announces `g:<token>:<fence>:<attempt>`, `attempt` being the number of the waiter's
+/// latest attempt recorded here before the hand-over. The waiter acts on that announcement
+/// only if `attempt` is its latest attempt: the hand-over then happened after that attempt
+/// ran, so its lease lasts at least the claim window from when that attempt was sent. Any
+/// older announcement is stale (the hand-over may have lapsed and the lock changed hands since)
+/// and only prompts another attempt, which claims the lock if it is still ours.
+///
+/// Replies: `{1[, fence]}` acquired, with a lease of `ttl` from this call (also when claiming a
+/// hand-over); `{0, 1, pttl}` waiting; `{-1, 1}` wrong type.
 pub(crate) static WAIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{QUEUE_HEADER}{QUEUE_PRELUDE}{QUEUE_LIB}{}",
+        "{}{QUEUE_HEADER}{QUEUE_PRELUDE}{QUEUE_LIB}{}",
+        fence_lib(),
         r"
-local ttl, fencing, window, inbox = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local ttl, fencing, window, inbox, claim, attempt =
+  ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
 purge()
 local kind = redis.call('TYPE', key).ok
 if kind == 'string' then
   if redis.call('GET', key) == token then
-    -- A release handed the lock to us earlier: start the lease afresh, from this call.
+    -- A release handed the lock to us: claim it, with a full lease from this call.
     leave(token)
     redis.call('PEXPIRE', key, ttl)
     if fencing == '1' then return {1, tonumber(redis.call('GET', fence) or '0')} end
@@ -250,7 +295,7 @@ elseif kind == 'none' then
   if head == nil or head == token then
     leave(token)
     redis.call('SET', key, token, 'PX', ttl)
-    if fencing == '1' then return {1, redis.call('INCR', fence)} end
+    if fencing == '1' then return {1, fence_after(fence, time)} end
     return {1}
   end
 else
@@ -258,7 +303,7 @@ else
 end
 redis.call('ZADD', queue, 'NX', tonumber(time[1]) * 1000000 + tonumber(time[2]), token)
 redis.call('ZADD', expiry, now + window, token)
-redis.call('HSET', info, token, ttl .. ':' .. fencing .. ':' .. inbox)
+redis.call('HSET', info, token, fencing .. ':' .. claim .. ':' .. attempt .. ':' .. inbox)
 for _, k in ipairs({queue, expiry, info}) do
   redis.call('PEXPIRE', k, window * 2)
 end
@@ -268,14 +313,15 @@ return {0, 1, redis.call('PTTL', key)}
 });
 
 /// Releases a single-name lock held by `token` (and takes `token` out of the queue, so it also
-/// cleans up after an abandoned wait), handing the lock to the live head of the queue. Without
-/// a queue it is a plain compare-and-delete plus the announcement.
+/// cleans up after an abandoned wait), handing the lock to the live head of the queue (see
+/// [`WAIT`]). Without a queue it is a plain compare-and-delete plus the announcement.
 ///
 /// `KEYS`: lock, queue, queue-expiry, queue-info, fence. `ARGV`: token, channel.
 /// Returns 1 when the lock was ours, else 0.
 pub(crate) static RELEASE_QUEUED: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{QUEUE_HEADER}{}{QUEUE_PRELUDE}{QUEUE_LIB}{}",
+        "{}{QUEUE_HEADER}{}{QUEUE_PRELUDE}{QUEUE_LIB}{}",
+        fence_lib(),
         r"
 if redis.call('EXISTS', queue) == 0 then
   if redis.pcall('GET', key) ~= token then return 0 end
@@ -356,6 +402,8 @@ pub(crate) enum Announcement<'a> {
         token: &'a str,
         /// Its fencing token, if it asked for one.
         fence: Option<u64>,
+        /// The number of the waiter's latest attempt before the hand-over (see [`WAIT`]).
+        attempt: u64,
     },
 }
 
@@ -364,10 +412,15 @@ pub(crate) fn parse_announcement(payload: &str) -> Option<Announcement<'_>> {
     if payload == "1" {
         return Some(Announcement::Free);
     }
-    let (token, fence) = payload.strip_prefix("g:")?.split_once(':')?;
+    let mut parts = payload.strip_prefix("g:")?.split(':');
+    let (token, fence, attempt) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
     Some(Announcement::Granted {
         token,
         fence: fence.parse().ok(),
+        attempt: attempt.parse().ok()?,
     })
 }
 
@@ -456,19 +509,24 @@ mod tests {
     fn announcements() {
         assert_eq!(parse_announcement("1"), Some(Announcement::Free));
         assert_eq!(
-            parse_announcement("g:abc:7"),
+            parse_announcement("g:abc:7:3"),
             Some(Announcement::Granted {
                 token: "abc",
-                fence: Some(7)
+                fence: Some(7),
+                attempt: 3
             })
         );
         assert_eq!(
-            parse_announcement("g:abc:"),
+            parse_announcement("g:abc::1"),
             Some(Announcement::Granted {
                 token: "abc",
-                fence: None
+                fence: None,
+                attempt: 1
             })
         );
+        // A grant without an attempt number cannot be checked for freshness: not a grant.
+        assert_eq!(parse_announcement("g:abc:7"), None);
+        assert_eq!(parse_announcement("g:abc:7:x"), None);
         assert_eq!(parse_announcement("x"), None);
     }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use super::subscriber::{Subscriber, Subscription};
-use super::{Backend, BoxFuture};
+use super::subscriber::{Subscriber, Subscription, Timeouts};
+use super::{Backend, BoxFuture, WaitAttempt};
 use crate::error::{Error, Result};
 use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, KeySet, RELEASE, RELEASE_QUEUED, WAIT};
 
@@ -41,16 +41,29 @@ impl SingleServer {
         }
     }
 
+    /// The shared command connection, connecting first if needed: at most one connect attempt
+    /// per call, bounded by the connect timeout as a whole (TCP, TLS and the handshake), so a
+    /// server that accepts connections and never answers fails the call within that timeout.
     async fn connection(&self) -> Result<ConnectionManager> {
+        let timeout = self.settings.connect_timeout;
         let connect = || async {
             let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(self.settings.connect_timeout))
+                .set_connection_timeout(Some(timeout))
                 .set_response_timeout(Some(self.settings.response_timeout))
-                .set_number_of_retries(1)
+                .set_number_of_retries(0)
                 .set_max_delay(Duration::from_secs(1));
-            ConnectionManager::new_with_config(self.client.clone(), config)
-                .await
-                .map_err(|source| Error::from_redis(&self.server, None, source))
+            tokio::time::timeout(
+                timeout,
+                ConnectionManager::new_with_config(self.client.clone(), config),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(redis::RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within the connect timeout ({timeout:?})"),
+                )))
+            })
+            .map_err(|source| Error::from_redis(&self.server, None, source))
         };
         self.commands.get_or_try_init(connect).await.cloned()
     }
@@ -60,7 +73,10 @@ impl SingleServer {
             Subscriber::spawn(
                 self.client.clone(),
                 self.server.clone(),
-                self.settings.connect_timeout,
+                Timeouts {
+                    connect: self.settings.connect_timeout,
+                    response: self.settings.response_timeout,
+                },
             )
         })
     }
@@ -147,7 +163,7 @@ impl SingleServer {
         token: &str,
         ttl: Duration,
         fencing: bool,
-        queue_entry: Duration,
+        wait: WaitAttempt,
     ) -> Result<Attempt> {
         let mut conn = self.connection().await?;
         let reply: Vec<i64> = WAIT
@@ -158,8 +174,10 @@ impl SingleServer {
             .arg(&keys.channels[0])
             .arg(protocol::ttl_millis(ttl))
             .arg(if fencing { "1" } else { "0" })
-            .arg(protocol::ttl_millis(queue_entry))
+            .arg(protocol::ttl_millis(wait.queue_entry))
             .arg(self.subscriber().inbox())
+            .arg(protocol::ttl_millis(wait.claim))
+            .arg(wait.number)
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(keys, e))?;
@@ -213,12 +231,12 @@ impl Backend for SingleServer {
         token: &'a str,
         ttl: Duration,
         fencing: bool,
-        queue_entry: Duration,
+        wait: WaitAttempt,
     ) -> BoxFuture<'a, Result<Attempt>> {
         Box::pin(async move {
             match &keys.queue {
                 Some(queue) => {
-                    self.wait_queued(keys, queue, token, ttl, fencing, queue_entry)
+                    self.wait_queued(keys, queue, token, ttl, fencing, wait)
                         .await
                 }
                 None => self.acquire_script(keys, token, ttl, fencing).await,
@@ -264,12 +282,8 @@ impl Backend for SingleServer {
         })
     }
 
-    fn subscribe<'a>(
-        &'a self,
-        keys: &'a KeySet,
-        token: Arc<str>,
-    ) -> BoxFuture<'a, Result<Subscription>> {
-        Box::pin(self.subscriber().subscribe(&keys.channels, Some(token)))
+    fn subscribe(&self, keys: &KeySet, token: Arc<str>) -> Subscription {
+        self.subscriber().subscribe(&keys.channels, Some(token))
     }
 
     fn wake_local(&self, keys: &KeySet) {

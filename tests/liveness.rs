@@ -32,7 +32,7 @@ fn slow_poll_mutex(server: &RedisServer, id: u64, names: impl IntoLockNames) -> 
 
 /// The key of `lock`'s wait queue in Redis.
 fn queue_key(lock: &str) -> String {
-    format!("{{{}}}:queue", key(lock))
+    format!("redis-mutex:{{{}}}:queue", key(lock))
 }
 
 /// Waits (up to [`PROMPTLY`]) until `lock`'s wait queue in Redis holds `waiters` entries.
@@ -161,7 +161,7 @@ async fn a_lapsed_queue_entry_is_skipped() {
     let server = support::shared();
     let lock = name("dead-waiter");
     let lock_key = key(&lock);
-    let tag = format!("{{{lock_key}}}");
+    let tag = format!("redis-mutex:{{{lock_key}}}");
     let holder = slow_poll_mutex(server, 30, &lock);
     let guard = holder.lock().await.unwrap();
     // A waiter that died: first in line, but its entry lapsed long ago.
@@ -172,7 +172,7 @@ async fn a_lapsed_queue_entry_is_skipped() {
     );
     common::raw(
         server,
-        &["HSET", &format!("{tag}:queue-info"), "dead", "30000:0"],
+        &["HSET", &format!("{tag}:queue-info"), "dead", "0:30000:1:"],
     );
     let waiter = slow_poll_mutex(server, 31, &lock);
     let waiting = tokio::spawn(async move { waiter.lock().await.unwrap() });

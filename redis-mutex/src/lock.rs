@@ -85,7 +85,7 @@ enum Patience {
 impl Mutex {
     pub(crate) fn new(client: Client, names: impl IntoLockNames) -> Result<Mutex> {
         let names = LockNames::new(names)?;
-        let keys = KeySet::new(&client.options.prefix, names.as_slice());
+        let keys = KeySet::new(&client.options.prefix, names.as_slice())?;
         let line = client.server.queues.line(&keys.keys);
         let settings = Settings {
             ttl: client.options.ttl,
@@ -104,7 +104,8 @@ impl Mutex {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidTtl`] when `ttl` is under 1 ms or above what Redis accepts.
+    /// [`Error::InvalidTtl`] when `ttl` is under [`MIN_TTL`](crate::MIN_TTL) or above what Redis
+    /// accepts.
     ///
     /// # Examples
     ///

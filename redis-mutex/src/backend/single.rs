@@ -64,8 +64,31 @@ impl SingleServer {
                 )))
             })
             .map_err(|source| Error::from_redis(&self.server, None, source))
+            .inspect(|conn| self.check_eviction(conn.clone()))
         };
         self.commands.get_or_try_init(connect).await.cloned()
+    }
+
+    /// Warns (once per server and process) when the server's eviction settings put lock keys
+    /// at risk. Runs in the background; a server that refuses `INFO` is not checked.
+    fn check_eviction(&self, mut conn: ConnectionManager) {
+        let server = self.server.clone();
+        tokio::spawn(async move {
+            match redis::cmd("INFO")
+                .arg("memory")
+                .query_async::<String>(&mut conn)
+                .await
+            {
+                Ok(info) => {
+                    if let Some(risk) = protocol::eviction_risk(&info) {
+                        tracing::warn!(server = %server, "redis-mutex: unsafe eviction settings: {risk}");
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "could not read the eviction settings (INFO memory)");
+                }
+            }
+        });
     }
 
     fn subscriber(&self) -> &Subscriber {

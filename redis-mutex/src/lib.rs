@@ -83,6 +83,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod admin;
 mod backend;
 pub mod blocking;
 mod client;
@@ -100,11 +101,13 @@ mod runtime;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use admin::{ForcedRelease, LockStatus};
 pub use client::{Client, ClientBuilder, DEFAULT_URL};
 pub use error::{Error, Result};
 pub use guard::Guard;
 pub use lock::Mutex;
 pub use names::{IntoLockNames, LockNames};
+pub use runtime::flush;
 
 #[cfg(feature = "macros")]
 pub use redis_mutex_macros::mutex;

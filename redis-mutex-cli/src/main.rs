@@ -73,8 +73,14 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         let _ = error.print();
         return ExitCode::from(exit::USAGE);
     }
+    // clap's message is its first paragraph (then come a tip, the usage and a hint): one line.
     let rendered = error.render().to_string();
-    let first = rendered.lines().next().unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    Failure::usage(format!("{first} (see `redis-mutex --help`)")).report()
+    let message: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    Failure::usage(format!("{message} (see `redis-mutex --help`)")).report()
 }

@@ -63,10 +63,8 @@ fn no_wait_and_wait_give_up_with_75_naming_the_lock() {
 
     let started = Instant::now();
     let output = run(server, &["exec", "--no-wait", &lock, "--", "true"]);
-    assert_eq!(
-        cli::assert_fails(&output, cli::code::BUSY).contains(&lock),
-        true
-    );
+    let message = cli::assert_fails(&output, cli::code::BUSY);
+    assert!(message.contains(&lock), "{message}");
     assert!(
         started.elapsed() < PROMPTLY,
         "--no-wait took {:?}",

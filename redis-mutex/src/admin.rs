@@ -75,7 +75,10 @@ pub struct ForcedRelease {
 
 impl Client {
     /// Reads what Redis holds for each of `names` (sorted, without duplicates): holder, lease
-    /// left, fencing counter, queued waiters. Sends nothing but reads.
+    /// left, fencing counter, queued waiters. Sends nothing but reads (one script per name;
+    /// under Redis ACLs it needs `ZCOUNT` besides the commands a locking user needs).
+    ///
+    /// A runnable tour: `cargo run --example admin`.
     ///
     /// # Errors
     ///

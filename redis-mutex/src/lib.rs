@@ -16,6 +16,8 @@
 //! * [`blocking`]: the same for plain threads, also safe inside a tokio runtime.
 //! * `#[mutex("name")]` (feature `macros`, on by default): hold named locks for the duration of
 //!   a function, like the Python decorator this crate started from.
+//! * [`Client::status`], [`Client::force_release`]: operator tools (what a lock name holds,
+//!   forced release), as the `redis-mutex` command uses them; [`flush`] before exiting.
 //!
 //! Use a lock from this crate to keep *processes* (or machines) apart; inside one process,
 //! `std::sync::Mutex` or `tokio::sync::Mutex` are far cheaper.

@@ -56,10 +56,16 @@ async fn main() -> redis_mutex::Result<()> {
 
     // The administrator's way out: the lock goes to the next waiter, as on a normal release.
     for released in client.force_release(name.as_str()).await? {
-        println!("removed {:?}'s lock on {}", released.removed_holder, released.name);
+        println!(
+            "removed {:?}'s lock on {}",
+            released.removed_holder, released.name
+        );
     }
     let next = waiter.await.expect("waiter task")?;
-    println!("the waiter got it, fencing token {:?}", next.fencing_token());
+    println!(
+        "the waiter got it, fencing token {:?}",
+        next.fencing_token()
+    );
     // The first holder finds out when it releases (or at its next renewal).
     assert!(holder.release().await.unwrap_err().is_lost());
 

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 const DELAY: Duration = Duration::from_millis(300);
 
 /// How often the line is redrawn.
-const TICK: Duration = Duration::from_millis(250);
+const TICK: Duration = Duration::from_secs(1);
 
 /// One updating line on stderr: which lock, on which server, how long waited.
 #[derive(Debug)]

@@ -292,3 +292,33 @@ fn a_command_that_ignores_sigterm_is_killed_after_the_grace_period() {
         describe(&output)
     );
 }
+
+#[test]
+fn a_status_line_shows_the_wait_on_a_terminal_only() {
+    let server = support::shared();
+    let lock = cli::name("tty");
+    let held = client(server).mutex(lock.as_str()).unwrap().lock().unwrap();
+    // script(1) runs the command on a pseudo-terminal and copies what it prints to stdout.
+    let on_terminal = |extra: &str| {
+        let line = format!("'{}' exec {extra} --wait 1500ms {lock} -- true", cli::BIN);
+        std::process::Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("REDIS_MUTEX_URL", server.url())
+            .stdin(std::process::Stdio::null())
+            .output()
+    };
+    let Ok(output) = on_terminal("") else {
+        eprintln!("skipped: script(1) from util-linux is not installed");
+        return;
+    };
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        shown.contains(&format!("waiting for lock \"{lock}\"")),
+        "{shown:?}"
+    );
+    assert_eq!(code(&output), cli::code::BUSY, "{shown:?}");
+    let quiet = on_terminal("--quiet").unwrap();
+    let shown = String::from_utf8_lossy(&quiet.stdout);
+    assert!(!shown.contains("waiting for"), "{shown:?}");
+    drop(held);
+}

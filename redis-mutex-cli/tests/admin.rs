@@ -3,11 +3,16 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 mod cli;
 
 use std::time::Duration;
 
-use cli::{PROMPTLY, client, code, describe, eventually, finish, is_held, run, start, stdout};
+use cli::{
+    PROMPTLY, client, code, describe, eventually, finish, hold, is_held, run, start, stdout,
+};
 use serde_json::Value;
 
 /// `status --json NAMES`, one parsed object per line.
@@ -67,7 +72,7 @@ fn status_json_tells_free_from_held() {
 fn status_counts_queued_waiters_and_text_reads_well() {
     let server = support::shared();
     let lock = cli::name("queued");
-    let guard = client(server).mutex(lock.as_str()).unwrap().lock().unwrap();
+    let guard = hold(server, &lock);
     let waiter = start(server, &["exec", "--wait", "20s", &lock, "--", "true"]);
     assert!(
         eventually(PROMPTLY, || status(server, &[&lock])[0]["waiters"] == 1),
@@ -89,7 +94,7 @@ fn status_counts_queued_waiters_and_text_reads_well() {
 fn release_force_removes_the_holders_lock_and_says_so() {
     let server = support::shared();
     let (held, free) = (cli::name("stuck"), cli::name("idle"));
-    let guard = client(server).mutex(held.as_str()).unwrap().lock().unwrap();
+    let guard = hold(server, &held);
     let output = run(server, &["release", "--force", &held, &free]);
     assert_eq!(code(&output), 0, "{}", describe(&output));
     let text = stdout(&output);
@@ -112,7 +117,7 @@ fn release_force_removes_the_holders_lock_and_says_so() {
 fn release_force_hands_the_lock_to_the_next_waiter() {
     let server = support::shared();
     let lock = cli::name("handed");
-    let guard = client(server).mutex(lock.as_str()).unwrap().lock().unwrap();
+    let guard = hold(server, &lock);
     let waiter = start(server, &["exec", &lock, "--", "true"]);
     assert!(eventually(
         PROMPTLY,
@@ -128,7 +133,7 @@ fn release_force_hands_the_lock_to_the_next_waiter() {
 fn release_without_force_refuses() {
     let server = support::shared();
     let lock = cli::name("unforced");
-    let guard = client(server).mutex(lock.as_str()).unwrap().lock().unwrap();
+    let guard = hold(server, &lock);
     let message = cli::assert_fails(&run(server, &["release", &lock]), cli::code::USAGE);
     assert!(message.contains("--force"), "{message}");
     assert!(guard.is_held() && is_held(server, &lock));

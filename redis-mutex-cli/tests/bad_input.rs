@@ -3,6 +3,9 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 mod cli;
 
 use cli::{assert_fails, code, describe, is_held, run};

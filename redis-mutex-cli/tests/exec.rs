@@ -3,14 +3,17 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 mod cli;
 
 use std::thread;
 use std::time::{Duration, Instant};
 
 use cli::{
-    PROMPTLY, TempDir, client, code, describe, eventually, finish, is_held, kill, run, start,
-    stderr, stdout, wait_for_file,
+    PROMPTLY, TempDir, code, describe, eventually, finish, hold, is_held, kill, run, start, stderr,
+    stdout, wait_for_file,
 };
 
 #[test]
@@ -59,7 +62,7 @@ fn the_commands_exit_status_is_passed_on() {
 fn no_wait_and_wait_give_up_with_75_naming_the_lock() {
     let server = support::shared();
     let lock = cli::name("busy");
-    let held = client(server).mutex(lock.as_str()).unwrap().lock().unwrap();
+    let held = hold(server, &lock);
 
     let started = Instant::now();
     let output = run(server, &["exec", "--no-wait", &lock, "--", "true"]);
@@ -104,7 +107,7 @@ fn no_wait_and_wait_give_up_with_75_naming_the_lock() {
 fn a_waiter_runs_once_the_holder_releases() {
     let server = support::shared();
     let lock = cli::name("handover");
-    let held = client(server).mutex(lock.as_str()).unwrap().lock().unwrap();
+    let held = hold(server, &lock);
     let waiter = start(server, &["exec", "--wait", "10s", &lock, "--", "true"]);
     thread::sleep(Duration::from_millis(300));
     held.release().unwrap();
@@ -172,7 +175,7 @@ fn sigterm_is_forwarded_and_the_lock_released_after_the_command_ends() {
 fn a_signal_while_waiting_stops_the_wait_and_leaves_nothing_held() {
     let server = support::shared();
     let lock = cli::name("interrupted");
-    let held = client(server).mutex(lock.as_str()).unwrap().lock().unwrap();
+    let held = hold(server, &lock);
     let waiter = start(server, &["exec", &lock, "--", "true"]);
     thread::sleep(Duration::from_millis(300));
     kill(waiter.id(), "-INT");
@@ -297,7 +300,7 @@ fn a_command_that_ignores_sigterm_is_killed_after_the_grace_period() {
 fn a_status_line_shows_the_wait_on_a_terminal_only() {
     let server = support::shared();
     let lock = cli::name("tty");
-    let held = client(server).mutex(lock.as_str()).unwrap().lock().unwrap();
+    let held = hold(server, &lock);
     // script(1) runs the command on a pseudo-terminal and copies what it prints to stdout.
     let on_terminal = |extra: &str| {
         let line = format!("'{}' exec {extra} --wait 1500ms {lock} -- true", cli::BIN);

@@ -1,6 +1,7 @@
 //! Helpers for running the real `redis-mutex` binary against a spawned `redis-server`.
 //!
-//! Include after `mod support;` (the workspace's `tests/support`) with `mod cli;`.
+//! Include after `mod support;` and `mod common;` (the workspace's `tests/support` and
+//! `tests/common`) with `mod cli;`.
 
 #![allow(dead_code)]
 
@@ -10,7 +11,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, RedisServer};
+pub(crate) use crate::common::{eventually, name};
+use crate::support::RedisServer;
 
 /// Generous bound for "should happen promptly": a loaded 2-core machine, yet a hang fails.
 pub(crate) const PROMPTLY: Duration = Duration::from_secs(5);
@@ -27,11 +29,6 @@ pub(crate) mod code {
     pub(crate) const LOST: i32 = 79;
     pub(crate) const CANNOT_EXECUTE: i32 = 126;
     pub(crate) const NOT_FOUND: i32 = 127;
-}
-
-/// A lock name unique to this test run (tests of one binary share a server).
-pub(crate) fn name(tag: &str) -> String {
-    support::unique(tag)
 }
 
 /// `redis-mutex ARGS` aimed at `server` through `REDIS_MUTEX_URL`, with no other Redis
@@ -108,7 +105,16 @@ pub(crate) fn assert_fails(output: &Output, expected: i32) -> String {
 
 /// A blocking client of the library, for holding and inspecting locks from the test.
 pub(crate) fn client(server: &RedisServer) -> redis_mutex::blocking::Client {
-    redis_mutex::blocking::Client::open(&server.url()).expect("open client")
+    crate::common::blocking_client(server)
+}
+
+/// Takes lock `name` from the test process, waiting as long as it takes.
+pub(crate) fn hold(server: &RedisServer, name: &str) -> redis_mutex::blocking::Guard {
+    client(server)
+        .mutex(name)
+        .expect("lock")
+        .lock()
+        .expect("hold the lock")
 }
 
 /// The Redis key of lock `name` (default prefix), as the library computes it.
@@ -123,20 +129,6 @@ pub(crate) fn is_held(server: &RedisServer, name: &str) -> bool {
         .query(&mut server.raw())
         .expect("EXISTS");
     exists
-}
-
-/// Polls `condition` every 20 ms until it holds or `limit` passes; returns whether it held.
-pub(crate) fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A fresh temporary directory, removed on drop.

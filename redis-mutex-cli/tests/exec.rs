@@ -156,18 +156,13 @@ fn names_and_increasing_fencing_tokens_reach_the_command() {
 fn sigterm_is_forwarded_and_the_lock_released_after_the_command_ends() {
     let server = support::shared();
     let lock = cli::name("sigterm");
-    let dir = TempDir::new("sigterm");
-    let ready = dir.file("ready");
-    let done = dir.file("done");
     // The command finishes its own shutdown (writes `done`) on SIGTERM, then exits 42.
-    let script =
-        format!("trap 'touch {done}; exit 42' TERM; touch {ready}; while :; do sleep 0.05; done");
-    let child = start(server, &["exec", &lock, "--", "sh", "-c", &script]);
-    wait_for_file(&ready);
-    kill(child.id(), "-TERM");
-    let output = finish(child, PROMPTLY);
+    let script = r#"trap 'touch "$SCRATCH/done"; exit 42' TERM; while :; do sleep 0.05; done"#;
+    let running = start_script(server, &["exec", &lock], script);
+    kill(running.child.id(), "-TERM");
+    let output = finish(running.child, PROMPTLY);
     assert_eq!(code(&output), 42, "{}", describe(&output));
-    assert!(std::path::Path::new(&done).exists());
+    assert!(running.dir.path().join("done").exists());
     assert!(!is_held(server, &lock), "released once the command ended");
 }
 
@@ -190,25 +185,25 @@ fn a_signal_while_waiting_stops_the_wait_and_leaves_nothing_held() {
 fn a_killed_redis_mutex_takes_its_command_along_and_frees_the_lock_at_its_ttl() {
     let server = support::shared();
     let lock = cli::name("sigkill");
-    let dir = TempDir::new("sigkill");
-    let pid_file = dir.file("pid");
-    let script = format!("echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; exec sleep 30");
-    let mut child = start(
-        server,
-        &["exec", "--ttl", "1s", &lock, "--", "sh", "-c", &script],
-    );
+    let script =
+        r#"echo $$ > "$SCRATCH/pid.tmp"; mv "$SCRATCH/pid.tmp" "$SCRATCH/pid"; exec sleep 30"#;
+    let mut running = start_script(server, &["exec", "--ttl", "1s", &lock], script);
+    let pid_file = running.dir.file("pid");
     wait_for_file(&pid_file);
-    let command_pid = std::fs::read_to_string(&pid_file).unwrap();
+    let command_pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_owned();
     let killed = Instant::now();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    running.child.kill().unwrap();
+    running.child.wait().unwrap();
+    let held_after_kill = is_held(server, &lock);
     assert!(
-        eventually(PROMPTLY, || !std::path::Path::new(&format!(
-            "/proc/{}",
-            command_pid.trim()
-        ))
-        .exists()
-            || zombie(command_pid.trim())),
+        held_after_kill || killed.elapsed() > Duration::from_millis(500),
+        "freed at once, not at the TTL"
+    );
+    assert!(
+        eventually(PROMPTLY, || gone(&command_pid)),
         "the command outlived redis-mutex"
     );
     assert!(
@@ -222,33 +217,21 @@ fn a_killed_redis_mutex_takes_its_command_along_and_frees_the_lock_at_its_ttl() 
     );
 }
 
-/// Whether process `pid` is a zombie (dead, not yet reaped by its new parent).
-fn zombie(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.starts_with('Z'))
-        })
-        .unwrap_or(true)
+/// Whether process `pid` has ended (it may linger as a zombie until its new parent reaps it).
+fn gone(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'))
+    })
 }
 
 #[test]
 fn a_lost_lock_terminates_the_command_with_79() {
     let server = support::shared();
     let lock = cli::name("lost");
-    let dir = TempDir::new("lost");
-    let ready = dir.file("ready");
-    let script = format!("touch {ready}; exec sleep 30");
-    let child = start(
-        server,
-        &["exec", "--ttl", "1s", &lock, "--", "sh", "-c", &script],
-    );
-    wait_for_file(&ready);
-    let _: () = redis::cmd("DEL")
-        .arg(cli::key(server, &lock))
-        .query(&mut server.raw())
-        .unwrap();
-    let output = finish(child, PROMPTLY);
+    let running = start_script(server, &["exec", "--ttl", "1s", &lock], "exec sleep 30");
+    delete_key(server, &lock);
+    let output = finish(running.child, PROMPTLY);
     assert_eq!(code(&output), cli::code::LOST, "{}", describe(&output));
     let message = stderr(&output);
     assert!(
@@ -261,29 +244,11 @@ fn a_lost_lock_terminates_the_command_with_79() {
 fn a_command_that_ignores_sigterm_is_killed_after_the_grace_period() {
     let server = support::shared();
     let lock = cli::name("grace");
-    let dir = TempDir::new("grace");
-    let ready = dir.file("ready");
-    let script = format!("trap '' TERM; touch {ready}; exec sleep 30");
-    let args = [
-        "exec",
-        "--ttl",
-        "1s",
-        "--kill-grace",
-        "1s",
-        &lock,
-        "--",
-        "sh",
-        "-c",
-        &script,
-    ];
-    let child = start(server, &args);
-    wait_for_file(&ready);
+    let args = ["exec", "--ttl", "1s", "--kill-grace", "1s", &lock];
+    let running = start_script(server, &args, "trap '' TERM; exec sleep 30");
     let deleted = Instant::now();
-    let _: () = redis::cmd("DEL")
-        .arg(cli::key(server, &lock))
-        .query(&mut server.raw())
-        .unwrap();
-    let output = finish(child, Duration::from_secs(1) + PROMPTLY);
+    delete_key(server, &lock);
+    let output = finish(running.child, Duration::from_secs(1) + PROMPTLY);
     assert!(
         deleted.elapsed() >= Duration::from_secs(1),
         "killed before the grace period"
@@ -294,6 +259,35 @@ fn a_command_that_ignores_sigterm_is_killed_after_the_grace_period() {
         "{}",
         describe(&output)
     );
+}
+
+/// A `redis-mutex ARGS -- sh -c SCRIPT` whose script has started (so it holds the lock).
+struct Running {
+    child: std::process::Child,
+    /// A scratch directory, `$SCRATCH` in the script.
+    dir: TempDir,
+}
+
+/// Starts `redis-mutex ARGS -- sh -c SCRIPT` and waits until SCRIPT runs.
+fn start_script(server: &support::RedisServer, args: &[&str], script: &str) -> Running {
+    let dir = TempDir::new("scratch");
+    let script = format!(r#"touch "$SCRATCH/ready"; {script}"#);
+    let mut args = args.to_vec();
+    args.extend(["--", "sh", "-c", &script]);
+    let child = cli::command(server, &args)
+        .env("SCRATCH", dir.path())
+        .spawn()
+        .unwrap();
+    wait_for_file(&dir.file("ready"));
+    Running { child, dir }
+}
+
+/// Deletes the key of lock `name` behind its holder's back.
+fn delete_key(server: &support::RedisServer, name: &str) {
+    let _: () = redis::cmd("DEL")
+        .arg(cli::key(server, name))
+        .query(&mut server.raw())
+        .unwrap();
 }
 
 #[test]

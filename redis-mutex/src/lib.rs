@@ -16,6 +16,8 @@
 //! * [`blocking`]: the same for plain threads, also safe inside a tokio runtime.
 //! * `#[mutex("name")]` (feature `macros`, on by default): hold named locks for the duration of
 //!   a function, like the Python decorator this crate started from.
+//! * [`Client::status`], [`Client::force_release`]: operator tools (what a lock name holds,
+//!   forced release), as the `redis-mutex` command uses them; [`flush`] before exiting.
 //!
 //! Use a lock from this crate to keep *processes* (or machines) apart; inside one process,
 //! `std::sync::Mutex` or `tokio::sync::Mutex` are far cheaper.
@@ -86,6 +88,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod admin;
 mod backend;
 pub mod blocking;
 mod client;
@@ -103,12 +106,14 @@ mod runtime;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use admin::{ForcedRelease, LockStatus};
 pub use client::{Client, ClientBuilder, DEFAULT_URL};
 pub use error::{Error, Result};
 pub use guard::Guard;
 pub use lock::Mutex;
 pub use names::{IntoLockNames, LockNames};
 pub use protocol::MIN_TTL;
+pub use runtime::flush;
 
 #[cfg(feature = "macros")]
 pub use redis_mutex_macros::mutex;

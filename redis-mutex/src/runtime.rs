@@ -10,9 +10,11 @@
 
 use std::future::Future;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::runtime::Handle;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use crate::error::{Error, Result};
 
@@ -44,9 +46,83 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     match handle() {
-        Ok(handle) => drop(handle.spawn(future)),
+        Ok(handle) => {
+            DETACHED.fetch_add(1, Ordering::SeqCst);
+            drop(handle.spawn(async move {
+                let _done = DetachedDone;
+                future.await;
+            }));
+        }
         Err(error) => tracing::error!(%error, "redis-mutex runtime unavailable; release skipped"),
     }
+}
+
+/// How many tasks of [`spawn_detached`] have not finished yet.
+static DETACHED: AtomicUsize = AtomicUsize::new(0);
+
+/// Notified whenever [`DETACHED`] drops to zero.
+static SETTLED: Notify = Notify::const_new();
+
+/// Counts a detached task as finished when dropped (also when it panics or is cancelled).
+struct DetachedDone;
+
+impl Drop for DetachedDone {
+    fn drop(&mut self) {
+        if DETACHED.fetch_sub(1, Ordering::SeqCst) == 1 {
+            SETTLED.notify_waiters();
+        }
+    }
+}
+
+/// Waits, at most `timeout`, until the work that dropped guards and abandoned acquisitions left
+/// to the crate's runtime thread is done: each such release has been answered by Redis (or has
+/// failed). Returns whether everything finished in time.
+///
+/// A program that exits right after dropping a [`Guard`](crate::Guard) in async code, or right
+/// after an acquisition was cancelled (dropped in `select!`, under `timeout`) or gave up with
+/// [`Error::Timeout`], should call it first: exiting cuts such a clean-up off, and a lock
+/// handed to the abandoned waiter meanwhile would then stay taken until its lease runs out.
+/// [`Guard::release`](crate::Guard::release) needs no flush: it returns once the release is
+/// done. The blocking API needs none either: its drops wait for their releases.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo(m: redis_mutex::Mutex) {
+/// use std::time::Duration;
+///
+/// if let Ok(guard) = m.try_lock_for(Duration::from_secs(1)).await {
+///     drop(guard); // the release is sent in the background
+/// }
+/// // About to exit: let pending releases and clean-ups reach Redis first.
+/// redis_mutex::flush(Duration::from_secs(2)).await;
+/// # }
+/// ```
+pub async fn flush(timeout: Duration) -> bool {
+    let Ok(handle) = handle() else { return true };
+    let (tx, rx) = oneshot::channel();
+    handle.spawn(async move {
+        // Let tasks whose caller has just gone away run first, so the clean-ups they start
+        // are counted.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        let settled = tokio::time::timeout(timeout, async {
+            loop {
+                let notified = SETTLED.notified();
+                let mut notified = std::pin::pin!(notified);
+                notified.as_mut().enable();
+                if DETACHED.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await
+        .is_ok();
+        let _ = tx.send(settled);
+    });
+    rx.await.unwrap_or(false)
 }
 
 /// Runs `future` on the crate runtime and awaits its output from any executor.

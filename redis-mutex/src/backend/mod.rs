@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::admin::KeyState;
 use crate::error::Result;
 use crate::protocol::{Attempt, KeySet};
 
@@ -88,4 +89,8 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
 
     /// Wakes this process's waiters on `keys` (after a release made here).
     fn wake_local(&self, keys: &KeySet);
+
+    /// Reads the state of the single-name lock `keys` in one atomic step (for
+    /// [`crate::admin`]).
+    fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>>;
 }

@@ -8,6 +8,7 @@ use tokio::sync::OnceCell;
 
 use super::subscriber::{Subscriber, Subscription, Timeouts};
 use super::{Backend, BoxFuture, WaitAttempt};
+use crate::admin::{self, INSPECT, InspectReply, KeyState};
 use crate::error::{Error, Result};
 use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, KeySet, RELEASE, RELEASE_QUEUED, WAIT};
 
@@ -317,5 +318,21 @@ impl Backend for SingleServer {
         if let Some(subscriber) = self.subscriber.get() {
             subscriber.wake(&keys.channels);
         }
+    }
+
+    fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>> {
+        Box::pin(async move {
+            let mut conn = self.connection().await?;
+            let mut invocation = INSPECT.key(&keys.keys[0]);
+            invocation.key(&keys.fences[0]);
+            if let Some([_, expiry, _]) = &keys.queue {
+                invocation.key(expiry);
+            }
+            let reply: InspectReply = invocation
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.error(keys, e))?;
+            admin::parse_inspect_reply(reply).ok_or_else(|| admin::wrong_type(keys, &self.server))
+        })
     }
 }

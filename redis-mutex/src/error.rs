@@ -65,10 +65,9 @@ pub enum Error {
         names: LockNames,
     },
 
-    /// Redis could not be reached, or did not answer in time.
-    #[error(
-        "could not reach Redis at {server}: {source}; check that the server is running and reachable"
-    )]
+    /// Redis could not be reached, or did not answer in time; also a `rediss://` server whose
+    /// TLS certificate was not accepted (the message then says so, and how to trust its CA).
+    #[error("could not reach Redis at {server}: {source}; {hint}", hint = unreachable_hint(source))]
     Unreachable {
         /// The server address, password redacted.
         server: String,
@@ -144,6 +143,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What to check when Redis cannot be reached: the certificate when the TLS handshake
+/// refused it, else the server and the network.
+fn unreachable_hint(source: &redis::RedisError) -> &'static str {
+    if source.to_string().contains("certificate") {
+        "the server's TLS certificate was not accepted: trust the CA that signed it with \
+         `ClientBuilder::tls_root_certificates` (otherwise only the system's roots are trusted), \
+         and check that the certificate names the host of the URL"
+    } else {
+        "check that the server is running and reachable"
+    }
 }
 
 /// For functions that return `std::io::Result`: the lock error becomes the source of an

@@ -66,9 +66,7 @@ fn a_late_hand_over_is_not_taken_while_another_holds_the_lock(api: ApiKind) {
     w.thaw();
     // W's next attempts find X holding; then the stale hand-over message arrives.
     thread::sleep(Duration::from_millis(800));
-    proxy
-        .pubsub_within(PROMPTLY)
-        .set(Dir::ToClient, Flow::Pass);
+    proxy.pubsub_within(PROMPTLY).set(Dir::ToClient, Flow::Pass);
     let is_acquired = |e: &Event| matches!(e, Event::Acquired { .. });
     if let Some(Event::Acquired {
         token,
@@ -94,7 +92,11 @@ fn a_late_hand_over_is_not_taken_while_another_holds_the_lock(api: ApiKind) {
             token, key, held, ..
         } => {
             assert!(held, "{api:?}: W acquired a lock it does not hold");
-            assert_eq!(key, Some(token), "{api:?}: W acquired, the key says otherwise");
+            assert_eq!(
+                key,
+                Some(token),
+                "{api:?}: W acquired, the key says otherwise"
+            );
         }
         _ => unreachable!(),
     }

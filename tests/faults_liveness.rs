@@ -39,11 +39,21 @@ async fn a_silent_notification_connection_does_not_stretch_waits<A: Api>() {
     let names: Vec<String> = (0..3).map(|_| name("silent-pubsub")).collect();
     let mut guards = Vec::new();
     for lock in &names {
-        guards.push(holder.mutex(lock.as_str()).unwrap().try_lock().await.unwrap());
+        guards.push(
+            holder
+                .mutex(lock.as_str())
+                .unwrap()
+                .try_lock()
+                .await
+                .unwrap(),
+        );
     }
     // A first contended wait opens the subscriber connection.
     let first = waiter.mutex(names[0].as_str()).unwrap();
-    let err = first.try_lock_for(Duration::from_millis(300)).await.unwrap_err();
+    let err = first
+        .try_lock_for(Duration::from_millis(300))
+        .await
+        .unwrap_err();
     assert!(err.is_timeout(), "{}: {err}", A::NAME);
     proxy
         .pubsub_within(PROMPTLY)
@@ -73,9 +83,7 @@ async fn a_silent_notification_connection_does_not_stretch_waits<A: Api>() {
         assert!(err.is_timeout(), "{what}: {err}");
         assert!(took < bound, "{what} took {took:?}");
     }
-    proxy
-        .pubsub_within(PROMPTLY)
-        .set(Dir::ToClient, Flow::Pass);
+    proxy.pubsub_within(PROMPTLY).set(Dir::ToClient, Flow::Pass);
     drop(guards);
 }
 

@@ -80,8 +80,9 @@ pub(crate) enum Event {
         key: Option<String>,
         ttl_ms: u64,
     },
-    /// The critical section ended `at` (stamped before the release was sent); `lost_seen`:
-    /// the guard reported the loss (`lost()` / `is_held()`) during or at the end of it.
+    /// The critical section ended `at`: before the release was sent, or when the guard's lease
+    /// ran out as far as the guard could tell, whichever came first. `lost_seen`: the guard
+    /// reported the loss (`lost()`, `remaining()`) during the section.
     Released {
         at: u64,
         outcome: Outcome,

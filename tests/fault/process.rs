@@ -142,13 +142,22 @@ impl Worker {
     }
 
     /// [`next_event`](Self::next_event) from the start.
-    pub(crate) fn wait_for(&self, timeout: Duration, pred: impl Fn(&Event) -> bool) -> Option<Event> {
+    pub(crate) fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&Event) -> bool,
+    ) -> Option<Event> {
         self.next_event(0, timeout, pred)
     }
 
     /// Like [`wait_for`](Self::wait_for), panicking when nothing matched; `what` names it.
     #[track_caller]
-    pub(crate) fn expect(&self, what: &str, timeout: Duration, pred: impl Fn(&Event) -> bool) -> Event {
+    pub(crate) fn expect(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Event) -> bool,
+    ) -> Event {
         self.wait_for(timeout, pred).unwrap_or_else(|| {
             panic!(
                 "worker {}: no {what} within {timeout:?}; its events: {:#?}",
@@ -164,7 +173,11 @@ impl Worker {
         signal(pid, libc::SIGSTOP);
         let deadline = Instant::now() + Duration::from_secs(5);
         while !is_stopped(pid) {
-            assert!(Instant::now() < deadline, "worker {} did not stop", self.label);
+            assert!(
+                Instant::now() < deadline,
+                "worker {} did not stop",
+                self.label
+            );
             thread::sleep(Duration::from_millis(1));
         }
         self.frozen = true;
@@ -232,7 +245,12 @@ fn signal(pid: u32, signal: libc::c_int) {
     // SAFETY: `kill` has no memory-safety preconditions; `pid` is our own child, not yet
     // reaped (so the pid cannot have been reused).
     let rc = unsafe { libc::kill(pid, signal) };
-    assert_eq!(rc, 0, "kill({pid}, {signal}) failed: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {signal}) failed: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Whether `/proc/PID/stat` says the process is stopped (`T`).

@@ -229,7 +229,8 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         match listener.accept() {
             Ok((client, _)) => {
                 let _ = client.set_nonblocking(false);
-                let Ok(server) = TcpStream::connect_timeout(&shared.upstream, Duration::from_secs(1))
+                let Ok(server) =
+                    TcpStream::connect_timeout(&shared.upstream, Duration::from_secs(1))
                 else {
                     let _ = client.shutdown(Shutdown::Both);
                     continue;

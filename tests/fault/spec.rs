@@ -145,7 +145,11 @@ impl Spec {
         let mut spec = Spec::new("", "");
         spec.iterations = None;
         let mut args = args.into_iter();
-        let ms = |v: &str| v.parse().map(Duration::from_millis).map_err(|e| format!("{v}: {e}"));
+        let ms = |v: &str| {
+            v.parse()
+                .map(Duration::from_millis)
+                .map_err(|e| format!("{v}: {e}"))
+        };
         let flag = |v: &str| v.parse::<bool>().map_err(|e| format!("{v}: {e}"));
         while let Some(key) = args.next() {
             let value = args.next().ok_or_else(|| format!("{key} needs a value"))?;
@@ -159,7 +163,9 @@ impl Spec {
                         _ => return Err(format!("unknown API {value}")),
                     }
                 }
-                "--iterations" => spec.iterations = Some(value.parse().map_err(|e| format!("{e}"))?),
+                "--iterations" => {
+                    spec.iterations = Some(value.parse().map_err(|e| format!("{e}"))?)
+                }
                 "--ttl-ms" => spec.ttl = ms(&value)?,
                 "--hold-ms" => spec.hold = ms(&value)?,
                 "--gap-ms" => spec.gap = ms(&value)?,

@@ -31,6 +31,7 @@ trait Held {
     fn token(&self) -> &str;
     fn fence(&self) -> Option<u64>;
     fn is_held(&self) -> bool;
+    fn remaining(&self) -> Duration;
     /// Holds for `hold` or until the loss of the lock is reported; returns whether it was.
     fn hold(&self, hold: Duration) -> bool;
     fn release(self: Box<Self>) -> redis_mutex::Result<()>;
@@ -77,6 +78,9 @@ impl Held for AsyncHeld {
     fn is_held(&self) -> bool {
         self.guard.is_held()
     }
+    fn remaining(&self) -> Duration {
+        self.guard.remaining()
+    }
     fn hold(&self, hold: Duration) -> bool {
         self.runtime
             .block_on(async { tokio::time::timeout(hold, self.guard.lost()).await.is_ok() })
@@ -112,6 +116,9 @@ impl Held for redis_mutex::blocking::Guard {
     fn is_held(&self) -> bool {
         redis_mutex::blocking::Guard::is_held(self)
     }
+    fn remaining(&self) -> Duration {
+        redis_mutex::blocking::Guard::remaining(self)
+    }
     fn hold(&self, hold: Duration) -> bool {
         self.wait_lost(hold)
     }
@@ -125,7 +132,11 @@ struct NoLock(u32);
 
 impl Locker for NoLock {
     fn lock(&self) -> redis_mutex::Result<Box<dyn Held>> {
-        Ok(Box::new(Pretend(format!("nolock-{}-{}", std::process::id(), self.0))))
+        Ok(Box::new(Pretend(format!(
+            "nolock-{}-{}",
+            std::process::id(),
+            self.0
+        ))))
     }
 }
 
@@ -140,6 +151,9 @@ impl Held for Pretend {
     }
     fn is_held(&self) -> bool {
         true
+    }
+    fn remaining(&self) -> Duration {
+        Duration::MAX
     }
     fn hold(&self, hold: Duration) -> bool {
         std::thread::sleep(hold);
@@ -179,7 +193,10 @@ fn locker(spec: &Spec) -> redis_mutex::Result<Box<dyn Locker>> {
             ),
         }),
         ApiKind::Blocking => Box::new(BlockingLocker {
-            mutex: client.blocking().mutex(spec.name.as_str())?.with_ttl(spec.ttl)?
+            mutex: client
+                .blocking()
+                .mutex(spec.name.as_str())?
+                .with_ttl(spec.ttl)?
                 .with_renewal(spec.renewal)
                 .with_fencing(spec.fencing),
             wait: spec.wait,
@@ -209,6 +226,34 @@ fn read_key(url: &str, key: &str) -> Option<String> {
         .ok()?;
     con.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     redis::cmd("GET").arg(key).query(&mut con).ok()?
+}
+
+/// How often a holder looks at its lease while it holds the lock.
+const STEP: Duration = Duration::from_millis(20);
+
+/// Holds the lock for `hold` from `start`, or until the guard reports it lost. Returns whether
+/// it did, and when the critical section ended: now, or when the lease ran out as far as the
+/// guard could tell (`remaining()` reached zero), whichever came first. So a holder frozen past
+/// its lease, or slow to wake, does not count the time it no longer held the lock.
+fn hold(held: &dyn Held, hold: Duration, start: u64) -> (bool, u64) {
+    let until = Instant::now() + hold;
+    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let mut deadline = start.saturating_add(nanos(held.remaining()));
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        let at = now();
+        if left.is_zero() {
+            return (false, at.min(deadline));
+        }
+        let remaining = held.remaining();
+        if remaining.is_zero() {
+            return (true, at.min(deadline));
+        }
+        deadline = at.saturating_add(nanos(remaining));
+        if held.hold(left.min(remaining).min(STEP)) {
+            return (true, now().min(deadline));
+        }
+    }
 }
 
 /// One critical section; `Err(())` when the lock call failed.
@@ -241,8 +286,7 @@ fn section(spec: &Spec, locker: &dyn Locker) -> Result<(), ()> {
         key,
         ttl_ms: u64::try_from(spec.ttl.as_millis()).unwrap_or(u64::MAX),
     });
-    let lost_seen = held.hold(spec.hold) || !held.is_held() || !still_held;
-    let end = now();
+    let (lost_seen, end) = hold(held.as_ref(), spec.hold, at);
     let outcome = match held.release() {
         Ok(()) => Outcome::Ok,
         Err(error) if error.is_lost() => Outcome::Lost,

@@ -35,6 +35,23 @@ pub(crate) struct Section {
     /// The holder was killed inside the section (which ends at the kill, or at the start of
     /// the freeze it was killed in).
     pub(crate) killed: bool,
+    /// What the lock key held right after the holder acquired it, when the holder looked.
+    pub(crate) key: Option<String>,
+}
+
+impl fmt::Display for Section {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (token {}, fence {:?}",
+            self.holder, self.token, self.fence
+        )?;
+        match &self.key {
+            Some(key) if *key != self.token => write!(f, ", but the key held {key}")?,
+            _ => {}
+        }
+        f.write_str(")")
+    }
 }
 
 /// Two sections that overlapped without excuse.
@@ -55,14 +72,7 @@ impl fmt::Display for Violation {
         };
         write!(
             f,
-            "{} (token {}, fence {:?}) and {} (token {}, fence {:?}) held the lock together \
-             for {overlap}, {:?} after the first started: {}",
-            a.holder,
-            a.token,
-            a.fence,
-            b.holder,
-            b.token,
-            b.fence,
+            "{a} and {b} held the lock together for {overlap}, {:?} after the first started: {}",
             between(a.start, b.start),
             self.why
         )
@@ -105,8 +115,17 @@ impl History {
             end: None,
             told_lost: false,
             killed: false,
+            key: None,
         });
         inner.open.insert(holder.to_owned(), index);
+    }
+
+    /// The lock key held `key` when `holder` had just acquired it.
+    pub(crate) fn key_seen(&self, holder: &str, key: Option<String>) {
+        let mut inner = self.inner();
+        if let Some(&index) = inner.open.get(holder) {
+            inner.sections[index].key = key;
+        }
     }
 
     /// `holder` left its critical section at `at`.
@@ -123,8 +142,15 @@ impl History {
     pub(crate) fn record(&self, holder: &str, event: &Event) {
         match event {
             Event::Acquired {
-                at, token, fence, ..
-            } => self.begin(holder, token, *fence, *at),
+                at,
+                token,
+                fence,
+                key,
+                ..
+            } => {
+                self.begin(holder, token, *fence, *at);
+                self.key_seen(holder, key.clone());
+            }
             Event::Released { at, .. } => self.end(holder, *at, event.told_lost()),
             _ => {}
         }

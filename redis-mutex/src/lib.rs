@@ -108,7 +108,7 @@ pub mod __private;
 
 pub use admin::{ForcedRelease, LockStatus};
 pub use client::{Client, ClientBuilder, DEFAULT_URL};
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, Result};
 pub use guard::Guard;
 pub use lock::Mutex;
 pub use names::{IntoLockNames, LockNames};

@@ -215,13 +215,9 @@ impl SingleServer {
                 key: keys.keys[index].clone(),
                 server: self.server.clone(),
             }),
-            None => Err(Error::Refused {
+            None => Err(Error::Protocol {
                 server: self.server.clone(),
-                source: redis::RedisError::from((
-                    redis::ErrorKind::UnexpectedReturnType,
-                    "unexpected reply to the acquire script",
-                    format!("{reply:?}"),
-                )),
+                detail: format!("the acquire script replied {reply:?}"),
             }),
         }
     }

@@ -560,21 +560,14 @@ impl Task {
 
 /// The error of a registration made while the connection is down.
 fn unavailable(server: &str) -> Error {
-    Error::Unreachable {
-        server: server.to_owned(),
-        source: redis::RedisError::from(std::io::Error::other(
-            "release notifications are reconnecting",
-        )),
-    }
+    Error::unreachable(
+        server,
+        std::io::ErrorKind::NotConnected,
+        "release notifications are reconnecting",
+    )
 }
 
 /// An [`Error::Unreachable`] for a pub/sub request that got no answer in time.
 fn timed_out(server: &str, what: &str) -> Error {
-    Error::Unreachable {
-        server: server.to_owned(),
-        source: redis::RedisError::from(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            what.to_owned(),
-        )),
-    }
+    Error::unreachable(server, std::io::ErrorKind::TimedOut, what)
 }

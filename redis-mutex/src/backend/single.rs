@@ -27,6 +27,8 @@ pub(crate) struct SingleServer {
     server: String,
     settings: ConnectionSettings,
     commands: OnceCell<ConnectionManager>,
+    /// Serialises first connects; holds how many attempts failed, and the latest failure.
+    connecting: tokio::sync::Mutex<(u64, Option<SharedFailure>)>,
     subscriber: OnceLock<Subscriber>,
 }
 
@@ -38,36 +40,65 @@ impl SingleServer {
             server,
             settings,
             commands: OnceCell::new(),
+            connecting: tokio::sync::Mutex::new((0, None)),
             subscriber: OnceLock::new(),
         }
     }
 
-    /// The shared command connection, connecting first if needed: at most one connect attempt
-    /// per call, bounded by the connect timeout as a whole (TCP, TLS and the handshake), so a
-    /// server that accepts connections and never answers fails the call within that timeout.
+    /// The shared command connection, connecting first if needed: one connect attempt at a
+    /// time, bounded by the connect timeout as a whole (TCP, TLS and the handshake), and a
+    /// caller that waited for another caller's attempt shares its failure instead of starting
+    /// one more. So a server that accepts connections and never answers fails every call
+    /// within that timeout, however many calls are waiting.
     async fn connection(&self) -> Result<ConnectionManager> {
+        if let Some(conn) = self.commands.get() {
+            return Ok(conn.clone());
+        }
+        let failures_before = self.connecting.try_lock().map(|state| state.0).ok();
+        let mut state = self.connecting.lock().await;
+        if let Some(conn) = self.commands.get() {
+            return Ok(conn.clone());
+        }
+        if failures_before.is_none_or(|before| before != state.0)
+            && let Some(failure) = &state.1
+        {
+            // Another caller's attempt, under way when this call came, just failed.
+            return Err(failure.to_error(&self.server));
+        }
         let timeout = self.settings.connect_timeout;
-        let connect = || async {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(timeout))
-                .set_response_timeout(Some(self.settings.response_timeout))
-                .set_number_of_retries(0)
-                .set_max_delay(Duration::from_secs(1));
-            tokio::time::timeout(
-                timeout,
-                ConnectionManager::new_with_config(self.client.clone(), config),
-            )
-            .await
-            .unwrap_or_else(|_| {
-                Err(redis::RedisError::from(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("no answer within the connect timeout ({timeout:?})"),
-                )))
-            })
-            .map_err(|source| Error::from_redis(&self.server, None, source))
-            .inspect(|conn| self.check_eviction(conn.clone()))
-        };
-        self.commands.get_or_try_init(connect).await.cloned()
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(self.settings.response_timeout))
+            .set_number_of_retries(0)
+            .set_max_delay(Duration::from_secs(1));
+        let connected = tokio::time::timeout(
+            timeout,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within the connect timeout ({timeout:?})"),
+            )))
+        });
+        match connected {
+            Ok(conn) => {
+                let _ = self.commands.set(conn.clone());
+                self.check_eviction(conn.clone());
+                Ok(conn)
+            }
+            Err(source) => {
+                let error = Error::from_redis(&self.server, None, source);
+                state.0 += 1;
+                state.1 = Some(SharedFailure {
+                    refused: matches!(error, Error::Refused { .. }),
+                    message: std::error::Error::source(&error)
+                        .map_or_else(|| error.to_string(), ToString::to_string),
+                });
+                Err(error)
+            }
+        }
     }
 
     /// Warns (once per server and process) when the server's eviction settings put lock keys
@@ -219,6 +250,25 @@ impl SingleServer {
                 server: self.server.clone(),
                 detail: format!("the acquire script replied {reply:?}"),
             }),
+        }
+    }
+}
+
+/// A failed connect, as told to the callers that waited for it.
+#[derive(Debug)]
+struct SharedFailure {
+    refused: bool,
+    message: String,
+}
+
+impl SharedFailure {
+    fn to_error(&self, server: &str) -> Error {
+        let source = self.message.clone().into();
+        let server = server.to_owned();
+        if self.refused {
+            Error::Refused { server, source }
+        } else {
+            Error::Unreachable { server, source }
         }
     }
 }

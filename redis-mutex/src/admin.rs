@@ -45,9 +45,9 @@ pub struct LockStatus {
     pub remaining: Option<Duration>,
     /// The last fencing token handed out for this name, `None` if fencing was never used.
     pub fencing_counter: Option<u64>,
-    /// How many live waiters stand in the name's queue in Redis. Waiters for a lock over several
-    /// names, and waiters that poll (such as the Python original's), do not queue, so they are
-    /// not counted.
+    /// How many live waiters stand in the name's queue in Redis, waiters for locks over several
+    /// names included. Clients that poll (such as the Python original) do not queue, so they
+    /// are not counted.
     pub waiters: usize,
 }
 

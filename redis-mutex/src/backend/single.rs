@@ -10,7 +10,7 @@ use super::subscriber::{Subscriber, Subscription, Timeouts};
 use super::{Backend, BoxFuture, WaitAttempt};
 use crate::admin::{self, INSPECT, InspectReply, KeyState};
 use crate::error::{Error, Result};
-use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, KeySet, RELEASE, RELEASE_QUEUED, WAIT};
+use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, KeySet, RELEASE, WAIT};
 
 /// Connection settings that are part of a server's identity in the connection cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -210,33 +210,22 @@ impl SingleServer {
         self.acquire_reply(keys, &reply)
     }
 
-    /// [`WAIT`] on a single-name lock.
-    async fn wait_queued(
-        &self,
+    /// The queue-script invocation of `script` for `keys` and `token`: its `KEYS`, and its
+    /// `ARGV` up to the channels (see [`protocol::WAIT`]).
+    fn queue_script<'s>(
+        script: &'s redis::Script,
         keys: &KeySet,
-        queue: &[String; 3],
         token: &str,
-        ttl: Duration,
-        fencing: bool,
-        wait: WaitAttempt,
-    ) -> Result<Attempt> {
-        let mut conn = self.connection().await?;
-        let reply: Vec<i64> = WAIT
-            .key(&keys.keys[0])
-            .key(queue)
-            .key(&keys.fences[0])
+    ) -> redis::ScriptInvocation<'s> {
+        let mut invocation = script.prepare_invoke();
+        for key in keys.queue_script_keys() {
+            invocation.key(key);
+        }
+        invocation
             .arg(token)
-            .arg(&keys.channels[0])
-            .arg(protocol::ttl_millis(ttl))
-            .arg(if fencing { "1" } else { "0" })
-            .arg(protocol::ttl_millis(wait.queue_entry))
-            .arg(self.subscriber().inbox())
-            .arg(protocol::ttl_millis(wait.claim))
-            .arg(wait.number)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| self.error(keys, e))?;
-        self.acquire_reply(keys, &reply)
+            .arg(keys.keys.len())
+            .arg(&keys.channels);
+        invocation
     }
 
     fn acquire_reply(&self, keys: &KeySet, reply: &[i64]) -> Result<Attempt> {
@@ -304,30 +293,25 @@ impl Backend for SingleServer {
         wait: WaitAttempt,
     ) -> BoxFuture<'a, Result<Attempt>> {
         Box::pin(async move {
-            match &keys.queue {
-                Some(queue) => {
-                    self.wait_queued(keys, queue, token, ttl, fencing, wait)
-                        .await
-                }
-                None => self.acquire_script(keys, token, ttl, fencing).await,
-            }
+            let mut conn = self.connection().await?;
+            let reply: Vec<i64> = Self::queue_script(&WAIT, keys, token)
+                .arg(protocol::ttl_millis(ttl))
+                .arg(if fencing { "1" } else { "0" })
+                .arg(protocol::ttl_millis(wait.queue_entry))
+                .arg(self.subscriber().inbox())
+                .arg(protocol::ttl_millis(wait.claim))
+                .arg(wait.number)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.error(keys, e))?;
+            self.acquire_reply(keys, &reply)
         })
     }
 
     fn release<'a>(&'a self, keys: &'a KeySet, token: &'a str) -> BoxFuture<'a, Result<usize>> {
         Box::pin(async move {
             let mut conn = self.connection().await?;
-            let mut invocation = match &keys.queue {
-                Some(queue) => {
-                    let mut invocation = RELEASE_QUEUED.key(&keys.keys[0]);
-                    invocation.key(queue).key(&keys.fences[0]);
-                    invocation
-                }
-                None => RELEASE.key(&keys.keys),
-            };
-            invocation
-                .arg(token)
-                .arg(&keys.channels)
+            Self::queue_script(&RELEASE, keys, token)
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| self.error(keys, e))
@@ -356,24 +340,12 @@ impl Backend for SingleServer {
         self.subscriber().subscribe(&keys.channels, Some(token))
     }
 
-    fn wake_local(&self, keys: &KeySet) {
-        // A single-name release already handed the lock to the next waiter in line.
-        if keys.queue.is_some() {
-            return;
-        }
-        if let Some(subscriber) = self.subscriber.get() {
-            subscriber.wake(&keys.channels);
-        }
-    }
-
     fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>> {
         Box::pin(async move {
             let mut conn = self.connection().await?;
             let mut invocation = INSPECT.key(&keys.keys[0]);
             invocation.key(&keys.fences[0]);
-            if let Some([_, expiry, _]) = &keys.queue {
-                invocation.key(expiry);
-            }
+            invocation.key(&keys.queue_expiries[0]);
             let reply: InspectReply = invocation
                 .invoke_async(&mut conn)
                 .await

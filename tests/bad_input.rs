@@ -196,6 +196,14 @@ fn assert_unreachable(err: &Error, port: u16) {
         shown.contains(&format!("127.0.0.1:{port}")),
         "message does not name the address: {shown}"
     );
+    // The cause is the source, and only the source: reporters that print the chain show it once.
+    let cause = std::error::Error::source(err)
+        .expect("the cause")
+        .to_string();
+    assert!(
+        !shown.contains(&cause),
+        "{shown:?} repeats its cause {cause:?}"
+    );
 }
 
 async fn a_closed_port_is_unreachable_and_reported_promptly<A: Api>() {

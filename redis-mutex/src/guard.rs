@@ -164,8 +164,44 @@ impl Guard {
 
     /// Blocks the thread until the lock is no longer held or `timeout` passes; returns whether
     /// it is lost.
-    pub(crate) fn wait_lost(&self, timeout: Duration) -> bool {
+    pub(crate) fn lost_timeout(&self, timeout: Duration) -> bool {
         self.held().lease.wait_expired(timeout)
+    }
+
+    /// Whether every key of the lock still holds this guard's token, asked of Redis now (unlike
+    /// [`is_held`](Guard::is_held), which answers from this process' view of the lease).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unreachable`], [`Error::Refused`] from Redis.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(m: redis_mutex::Mutex) -> redis_mutex::Result<()> {
+    /// let guard = m.lock().await?;
+    /// assert!(guard.is_owned().await?);
+    /// # Ok(()) }
+    /// ```
+    pub async fn is_owned(&self) -> Result<bool> {
+        runtime::run(self.is_owned_task()).await
+    }
+
+    /// The work of [`is_owned`](Guard::is_owned), detached from the guard's lifetime.
+    pub(crate) fn is_owned_task(&self) -> impl Future<Output = Result<bool>> + Send + 'static {
+        let held = self.held();
+        let (mutex, token) = (held.mutex.clone(), held.token.clone());
+        async move {
+            let holders = mutex
+                .client
+                .server
+                .backend
+                .holders(&mutex.spec.keys)
+                .await?;
+            Ok(holders
+                .iter()
+                .all(|holder| holder.as_deref() == Some(&*token)))
+        }
     }
 
     /// Resets the lease to `ttl` from now, if the lock is still ours.

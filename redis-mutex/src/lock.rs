@@ -255,8 +255,36 @@ impl Mutex {
     /// # Cancel safety
     ///
     /// Cancel safe, as [`lock`](Mutex::lock).
-    pub async fn try_lock_until(&self, deadline: impl Into<Instant>) -> Result<Guard> {
-        self.acquire(Patience::Until(deadline.into())).await
+    pub async fn try_lock_until(&self, deadline: std::time::Instant) -> Result<Guard> {
+        self.acquire(Patience::Until(Instant::from_std(deadline)))
+            .await
+    }
+
+    /// Whether anyone holds any of the lock's names right now, as Redis says (by the time the
+    /// answer arrives it may have changed: use it for monitoring, not to decide whether to
+    /// lock; [`try_lock`](Mutex::try_lock) is the atomic way).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongType`] when a key holds a non-string value; [`Error::Unreachable`],
+    /// [`Error::Refused`] from Redis.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(m: redis_mutex::Mutex) -> redis_mutex::Result<()> {
+    /// if m.is_locked().await? {
+    ///     println!("{} is busy", m.names());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn is_locked(&self) -> Result<bool> {
+        let this = self.clone();
+        runtime::run(async move {
+            let holders = this.client.server.backend.holders(&this.spec.keys).await?;
+            Ok(holders.iter().any(Option::is_some))
+        })
+        .await
     }
 
     async fn acquire(&self, patience: Patience) -> Result<Guard> {

@@ -450,6 +450,20 @@ return released
     ))
 });
 
+/// The value of each key in `KEYS` (`false`, read as nil, when absent); a key of another type
+/// is a `WRONGTYPE` error naming it.
+pub(crate) static HOLDERS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('GET', KEYS[i])
+end
+return out
+",
+    )
+});
+
 /// Sets the TTL of each key in `KEYS` that still holds token `ARGV[1]` to `ARGV[2]` ms.
 /// Returns how many keys were extended.
 pub(crate) static EXTEND: LazyLock<Script> = LazyLock::new(|| {

@@ -262,3 +262,29 @@ where
     });
     deliver(rx.recv().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_panic_reaches_the_caller_with_its_payload() {
+        let caught = std::panic::catch_unwind(|| {
+            block_on(async {
+                if std::hint::black_box(true) {
+                    panic!("boom {}", 42);
+                }
+                Ok(())
+            })
+        });
+        let payload = caught.expect_err("the panic is resumed in the caller");
+        // A `String`, or a `&str` when the compiler formatted the message at compile time.
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        assert_eq!(message, Some("boom 42"));
+        // The runtime survives it.
+        assert_eq!(block_on(async { Ok(7) }).unwrap(), 7);
+    }
+}

@@ -373,7 +373,7 @@ pub(crate) trait ApiGuard: Debug + Send + Sync + 'static {
     fn extend(&self, ttl: Duration) -> impl Future<Output = Result<()>> + Send;
     fn release(self) -> impl Future<Output = Result<()>> + Send;
     /// Whether the loss of the lock is reported within `timeout`: `lost()` under a timeout, or
-    /// `wait_lost(timeout)`.
+    /// `lost_timeout(timeout)`.
     fn lost_within(&self, timeout: Duration) -> impl Future<Output = bool> + Send;
 }
 
@@ -560,7 +560,7 @@ impl ApiGuard for redis_mutex::blocking::Guard {
         redis_mutex::blocking::Guard::release(self)
     }
     async fn lost_within(&self, timeout: Duration) -> bool {
-        self.wait_lost(timeout)
+        self.lost_timeout(timeout)
     }
 }
 

@@ -120,7 +120,7 @@ impl Held for redis_mutex::blocking::Guard {
         redis_mutex::blocking::Guard::remaining(self)
     }
     fn hold(&self, hold: Duration) -> bool {
-        self.wait_lost(hold)
+        self.lost_timeout(hold)
     }
     fn release(self: Box<Self>) -> redis_mutex::Result<()> {
         redis_mutex::blocking::Guard::release(*self)

@@ -87,6 +87,9 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
     /// waiting for Redis (see [`Subscription::confirmed`]).
     fn subscribe(&self, keys: &KeySet, token: Arc<str>) -> Subscription;
 
+    /// The token each key of `keys` holds now (`None`: free), in name order.
+    fn holders<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Vec<Option<String>>>>;
+
     /// Reads the state of the single-name lock `keys` in one atomic step (for
     /// [`crate::admin`]).
     fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>>;

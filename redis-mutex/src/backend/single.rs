@@ -10,7 +10,7 @@ use super::subscriber::{Subscriber, Subscription, Timeouts};
 use super::{Backend, BoxFuture, WaitAttempt};
 use crate::admin::{self, INSPECT, InspectReply, KeyState};
 use crate::error::{Error, Result};
-use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, KeySet, RELEASE, WAIT};
+use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, HOLDERS, KeySet, RELEASE, WAIT};
 
 /// Connection settings that are part of a server's identity in the connection cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -338,6 +338,18 @@ impl Backend for SingleServer {
 
     fn subscribe(&self, keys: &KeySet, token: Arc<str>) -> Subscription {
         self.subscriber().subscribe(&keys.channels, Some(token))
+    }
+
+    fn holders<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Vec<Option<String>>>> {
+        Box::pin(async move {
+            let mut conn = self.connection().await?;
+            // Through a script, so that a key of another type is WrongType, not an error of MGET.
+            HOLDERS
+                .key(&keys.keys)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.error(keys, e))
+        })
     }
 
     fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>> {

@@ -214,7 +214,10 @@ impl History {
         let mut violations = Vec::new();
         for (i, first) in sections.iter().enumerate() {
             for second in &sections[i + 1..] {
-                if first.end.is_some_and(|end| end <= second.start) {
+                // Sections are half-open, [start, end): an empty one holds nothing.
+                let empty = |s: &Section| s.end.is_some_and(|end| end <= s.start);
+                if first.end.is_some_and(|end| end <= second.start) || empty(first) || empty(second)
+                {
                     continue;
                 }
                 let mut missing = Vec::new();

@@ -228,6 +228,10 @@ fn read_key(url: &str, key: &str) -> Option<String> {
     redis::cmd("GET").arg(key).query(&mut con).ok()?
 }
 
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// How often a holder looks at its lease while it holds the lock.
 const STEP: Duration = Duration::from_millis(20);
 
@@ -235,17 +239,18 @@ const STEP: Duration = Duration::from_millis(20);
 /// it did, and when the critical section ended: now, or when the lease ran out as far as the
 /// guard could tell (`remaining()` reached zero), whichever came first. So a holder frozen past
 /// its lease, or slow to wake, does not count the time it no longer held the lock.
-fn hold(held: &dyn Held, hold: Duration, start: u64) -> (bool, u64) {
+///
+/// `deadline` is when the lease ends at the latest, as of the start: `remaining()` read before
+/// the clock, so that it errs on the long side.
+fn hold(held: &dyn Held, hold: Duration, mut deadline: u64) -> (bool, u64) {
     let until = Instant::now() + hold;
-    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-    let mut deadline = start.saturating_add(nanos(held.remaining()));
     loop {
         let left = until.saturating_duration_since(Instant::now());
+        let remaining = held.remaining();
         let at = now();
         if left.is_zero() {
             return (false, at.min(deadline));
         }
-        let remaining = held.remaining();
         if remaining.is_zero() {
             return (true, at.min(deadline));
         }
@@ -272,6 +277,7 @@ fn section(spec: &Spec, locker: &dyn Locker) -> Result<(), ()> {
             return Err(());
         }
     };
+    let remaining = held.remaining();
     let at = now();
     let still_held = held.is_held();
     let key = spec
@@ -286,7 +292,11 @@ fn section(spec: &Spec, locker: &dyn Locker) -> Result<(), ()> {
         key,
         ttl_ms: u64::try_from(spec.ttl.as_millis()).unwrap_or(u64::MAX),
     });
-    let (lost_seen, end) = hold(held.as_ref(), spec.hold, at);
+    let (lost_seen, end) = hold(
+        held.as_ref(),
+        spec.hold,
+        at.saturating_add(nanos(remaining)),
+    );
     let outcome = match held.release() {
         Ok(()) => Outcome::Ok,
         Err(error) if error.is_lost() => Outcome::Lost,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{PROMPTLY, name};
 use fault::server::{Clients, client_kill, client_pause, debug_sleep};
-use fault::{ApiKind, Dir, Event, FailKind, Flow, History, Outcome, Proxy, Spec, Worker};
+use fault::{ApiKind, Dir, Event, FailKind, Flow, History, Outcome, Proxy, Spec, Worker, now};
 use support::RedisServer;
 
 /// A plain TCP connection to `port` speaking inline Redis commands.
@@ -310,4 +310,55 @@ fn server_faults_take_effect() {
         "DEBUG SLEEP did not block the server"
     );
     sleeping.join().unwrap();
+}
+
+/// A holder (behind a proxy whose commands are held back, so that it cannot learn anything
+/// until its lease runs out) holds the lock across a server restart; a newcomer tries the lock
+/// right after. Returns the checker's verdict on the two.
+fn restart_under_a_holder(server: &mut RedisServer) -> (redis_mutex::Result<()>, usize) {
+    let lock = name("restart");
+    let history = Arc::new(History::new());
+    let proxy = Proxy::start(server.port());
+    let spec = Spec::new(proxy.url(), lock.as_str())
+        .ttl(Duration::from_secs(3))
+        .hold(Duration::from_secs(2));
+    let worker = Worker::spawn("holder", &spec, Some(&history));
+    worker.expect("an acquisition", PROMPTLY, |e| {
+        matches!(e, Event::Acquired { .. })
+    });
+    proxy.set_all(Dir::ToServer, Flow::Stall);
+    server.restart();
+    let newcomer = common::blocking_client(server)
+        .mutex(lock.as_str())
+        .unwrap()
+        .with_fencing(true);
+    let result = newcomer.try_lock().map(|guard| {
+        history.begin("newcomer", guard.token(), guard.fencing_token(), now());
+        thread::sleep(Duration::from_millis(200));
+        history.end("newcomer", now(), false);
+        guard.release().unwrap();
+    });
+    proxy.set_all(Dir::ToServer, Flow::Pass);
+    worker.expect("the end", Duration::from_secs(10), |e| *e == Event::Done);
+    (result, history.check().len())
+}
+
+#[test]
+fn a_restart_without_persistence_lets_two_holders_overlap_and_the_checker_sees_it() {
+    let mut server = RedisServer::start();
+    let (newcomer, violations) = restart_under_a_holder(&mut server);
+    assert!(
+        newcomer.is_ok(),
+        "the lock survived a restart without persistence"
+    );
+    assert_eq!(violations, 1, "the checker missed the overlap");
+}
+
+#[test]
+fn a_restart_with_persistence_keeps_the_lock() {
+    let mut server = fault::server::persistent().start();
+    let (newcomer, violations) = restart_under_a_holder(&mut server);
+    let err = newcomer.expect_err("a newcomer took the lock after a restart with persistence");
+    assert!(err.is_busy(), "{err}");
+    assert_eq!(violations, 0);
 }

@@ -104,12 +104,4 @@ fn a_late_hand_over_is_not_taken_while_another_holds_the_lock(api: ApiKind) {
     history.assert_exclusive(&format!("{api:?} stale hand-over"));
 }
 
-#[test]
-fn a_late_hand_over_is_not_taken_while_another_holds_the_lock_async() {
-    a_late_hand_over_is_not_taken_while_another_holds_the_lock(ApiKind::Async);
-}
-
-#[test]
-fn a_late_hand_over_is_not_taken_while_another_holds_the_lock_blocking() {
-    a_late_hand_over_is_not_taken_while_another_holds_the_lock(ApiKind::Blocking);
-}
+fault::worker_api_tests!(a_late_hand_over_is_not_taken_while_another_holds_the_lock);

@@ -184,12 +184,4 @@ fn a_waiter_killed_in_the_queue_does_not_block_the_lock_for_a_ttl(api: ApiKind) 
     guard.release().unwrap();
 }
 
-#[test]
-fn a_waiter_killed_in_the_queue_does_not_block_the_lock_for_a_ttl_async() {
-    a_waiter_killed_in_the_queue_does_not_block_the_lock_for_a_ttl(ApiKind::Async);
-}
-
-#[test]
-fn a_waiter_killed_in_the_queue_does_not_block_the_lock_for_a_ttl_blocking() {
-    a_waiter_killed_in_the_queue_does_not_block_the_lock_for_a_ttl(ApiKind::Blocking);
-}
+fault::worker_api_tests!(a_waiter_killed_in_the_queue_does_not_block_the_lock_for_a_ttl);

@@ -11,6 +11,13 @@
 //! could run out without it), was told afterwards that it lost the lock, and has the lower
 //! fencing token (so storage that checks tokens refuses it): what a lease-based lock promises,
 //! and no more. Everything else is a [`Violation`].
+//!
+//! Sections are half-open, `[start, end)`. A worker starts its section when its lock call
+//! returns, and ends it before it sends the release, or when its guard's lease ran out as far
+//! as the guard could tell, whichever comes first (see `hold` in tests/fault/worker.rs): a
+//! holder frozen past its lease has stopped holding at its lease's end. With a correct lock,
+//! workers' sections therefore never overlap at all, and the excuse above only matters for
+//! sections a test records by hand ([`History::begin`], [`History::end`]).
 
 #![allow(dead_code)]
 

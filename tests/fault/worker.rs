@@ -128,15 +128,11 @@ impl Held for redis_mutex::blocking::Guard {
 }
 
 /// Pretends to hold: the worker the checker must catch.
-struct NoLock(u32);
+struct NoLock;
 
 impl Locker for NoLock {
     fn lock(&self) -> redis_mutex::Result<Box<dyn Held>> {
-        Ok(Box::new(Pretend(format!(
-            "nolock-{}-{}",
-            std::process::id(),
-            self.0
-        ))))
+        Ok(Box::new(Pretend(format!("nolock-{}", std::process::id()))))
     }
 }
 
@@ -166,7 +162,7 @@ impl Held for Pretend {
 
 fn locker(spec: &Spec) -> redis_mutex::Result<Box<dyn Locker>> {
     if !spec.lock {
-        return Ok(Box::new(NoLock(0)));
+        return Ok(Box::new(NoLock));
     }
     let mut builder = redis_mutex::Client::builder(spec.url.as_str());
     if let Some(interval) = spec.max_poll {
@@ -193,12 +189,7 @@ fn locker(spec: &Spec) -> redis_mutex::Result<Box<dyn Locker>> {
             ),
         }),
         ApiKind::Blocking => Box::new(BlockingLocker {
-            mutex: client
-                .blocking()
-                .mutex(spec.name.as_str())?
-                .with_ttl(spec.ttl)?
-                .with_renewal(spec.renewal)
-                .with_fencing(spec.fencing),
+            mutex: mutex.into(),
             wait: spec.wait,
         }),
     })

@@ -36,11 +36,13 @@ impl Raw {
             .unwrap();
     }
 
-    /// What arrives within the read timeout: `Some("")` at end-of-stream, `None` if nothing.
+    /// What arrives within the read timeout: `Some("")` at end-of-stream (or reset), `None`
+    /// if nothing.
     fn reply(&mut self) -> Option<String> {
         let mut buf = [0u8; 256];
         match self.0.read(&mut buf) {
             Ok(n) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+            Err(err) if err.kind() == ErrorKind::ConnectionReset => Some(String::new()),
             Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
             Err(err) => panic!("read through the proxy: {err}"),
         }
@@ -210,8 +212,8 @@ fn three_workers(lock: bool) -> Arc<History> {
         .map(|(i, api)| {
             let mut spec = Spec::new(server.url(), lock_name.as_str())
                 .api(api)
+                .times(4)
                 .hold(Duration::from_millis(150));
-            spec.iterations = Some(4);
             if !lock {
                 spec = spec.without_lock();
             }

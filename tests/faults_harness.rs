@@ -255,6 +255,8 @@ fn a_worker_can_be_frozen_thawed_and_killed() {
         matches!(e, Event::Acquired { .. })
     });
     worker.freeze();
+    // Lines written just before the stop may still be on their way through the pipe.
+    thread::sleep(Duration::from_millis(200));
     let frozen_at = worker.events().len();
     thread::sleep(Duration::from_millis(400));
     assert_eq!(worker.events().len(), frozen_at, "a frozen worker went on");

@@ -24,7 +24,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use super::event::{Event, between};
 
@@ -264,13 +263,5 @@ impl History {
                 .collect::<Vec<_>>()
                 .join("\n")
         );
-    }
-
-    /// How long sections lasted in total.
-    pub(crate) fn held_for(&self) -> Duration {
-        self.sections()
-            .iter()
-            .filter_map(|s| s.end.map(|end| between(s.start, end)))
-            .sum()
     }
 }

@@ -301,7 +301,27 @@ fn section(spec: &Spec, locker: &dyn Locker) -> Result<(), ()> {
     Ok(())
 }
 
+/// Dies with the test: a test killed by a signal cannot kill its workers, and a frozen worker
+/// would stay frozen forever. (Linux sends the signal when the *thread* that spawned us ends:
+/// spawn workers from the thread that also stops them, as a test does.)
+#[cfg(target_os = "linux")]
+fn die_with_parent() {
+    // SAFETY: `prctl(PR_SET_PDEATHSIG, sig)` takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+    }
+    // The parent may have died before the call: then we were re-parented already.
+    // SAFETY: `getppid` has no preconditions.
+    if unsafe { libc::getppid() } == 1 {
+        std::process::exit(3);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent() {}
+
 fn main() -> ExitCode {
+    die_with_parent();
     let spec = match Spec::parse(std::env::args().skip(1)) {
         Ok(spec) => spec,
         Err(error) => {

@@ -1,6 +1,7 @@
 //! Short fault campaigns: worker processes (both APIs, each behind a proxy of its own) take
 //! one lock in a loop while the test freezes and kills them, stalls and drops their
-//! connections, kills clients, pauses, blocks and restarts the server (which keeps its data).
+//! connections, kills clients, pauses, blocks, freezes and restarts the server (which keeps
+//! its data).
 //! At the end the history of critical sections must show no two holders at once (see
 //! `fault::history`), and the lock must still change hands.
 //!
@@ -81,6 +82,8 @@ enum Fault {
     Pause,
     /// `DEBUG SLEEP` the server.
     Sleep,
+    /// `SIGSTOP` the server, `SIGCONT` it later.
+    FreezeServer,
     /// Kill and restart the server, which keeps its data (append-only file).
     Restart,
 }
@@ -229,6 +232,12 @@ impl Campaign {
                 debug_sleep(&self.server, short).join().unwrap();
                 format!("DEBUG SLEEP {short:?}")
             }
+            Fault::FreezeServer => {
+                self.server.pause();
+                thread::sleep(short);
+                self.server.resume();
+                format!("froze the server for {short:?}")
+            }
             Fault::Restart => {
                 self.server.restart();
                 "restarted the server".to_owned()
@@ -299,6 +308,7 @@ fn connections_stalled_and_dropped_server_paused_and_restarted() {
             Fault::ClientKill,
             Fault::Pause,
             Fault::Sleep,
+            Fault::FreezeServer,
             Fault::Restart,
             Fault::Freeze,
         ],

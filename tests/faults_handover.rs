@@ -84,18 +84,27 @@ fn a_late_hand_over_is_not_taken_while_another_holds_the_lock(api: ApiKind) {
         );
     }
     history.end("X", now(), !x.is_held());
+    let x_fence = x.fencing_token();
     x.release().unwrap();
 
-    // W kept waiting: it gets the lock now, for real.
+    // W kept waiting: it gets the lock now, for real, with a newer fencing token than X's.
     match w.expect("acquisition after X released", PROMPTLY, is_acquired) {
         Event::Acquired {
-            token, key, held, ..
+            token,
+            key,
+            held,
+            fence,
+            ..
         } => {
             assert!(held, "{api:?}: W acquired a lock it does not hold");
             assert_eq!(
                 key,
                 Some(token),
                 "{api:?}: W acquired, the key says otherwise"
+            );
+            assert!(
+                fence > x_fence,
+                "{api:?}: W's fencing token {fence:?} is not above X's {x_fence:?}"
             );
         }
         _ => unreachable!(),
@@ -104,12 +113,4 @@ fn a_late_hand_over_is_not_taken_while_another_holds_the_lock(api: ApiKind) {
     history.assert_exclusive(&format!("{api:?} stale hand-over"));
 }
 
-#[test]
-fn a_late_hand_over_is_not_taken_while_another_holds_the_lock_async() {
-    a_late_hand_over_is_not_taken_while_another_holds_the_lock(ApiKind::Async);
-}
-
-#[test]
-fn a_late_hand_over_is_not_taken_while_another_holds_the_lock_blocking() {
-    a_late_hand_over_is_not_taken_while_another_holds_the_lock(ApiKind::Blocking);
-}
+fault::worker_api_tests!(a_late_hand_over_is_not_taken_while_another_holds_the_lock);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{PROMPTLY, name};
 use fault::server::{Clients, client_kill, client_pause, debug_sleep};
-use fault::{ApiKind, Dir, Event, FailKind, Flow, History, Outcome, Proxy, Spec, Worker};
+use fault::{ApiKind, Dir, Event, FailKind, Flow, History, Outcome, Proxy, Spec, Worker, now};
 use support::RedisServer;
 
 /// A plain TCP connection to `port` speaking inline Redis commands.
@@ -36,11 +36,13 @@ impl Raw {
             .unwrap();
     }
 
-    /// What arrives within the read timeout: `Some("")` at end-of-stream, `None` if nothing.
+    /// What arrives within the read timeout: `Some("")` at end-of-stream (or reset), `None`
+    /// if nothing.
     fn reply(&mut self) -> Option<String> {
         let mut buf = [0u8; 256];
         match self.0.read(&mut buf) {
             Ok(n) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+            Err(err) if err.kind() == ErrorKind::ConnectionReset => Some(String::new()),
             Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
             Err(err) => panic!("read through the proxy: {err}"),
         }
@@ -210,8 +212,8 @@ fn three_workers(lock: bool) -> Arc<History> {
         .map(|(i, api)| {
             let mut spec = Spec::new(server.url(), lock_name.as_str())
                 .api(api)
+                .times(4)
                 .hold(Duration::from_millis(150));
-            spec.iterations = Some(4);
             if !lock {
                 spec = spec.without_lock();
             }
@@ -253,6 +255,8 @@ fn a_worker_can_be_frozen_thawed_and_killed() {
         matches!(e, Event::Acquired { .. })
     });
     worker.freeze();
+    // Lines written just before the stop may still be on their way through the pipe.
+    thread::sleep(Duration::from_millis(200));
     let frozen_at = worker.events().len();
     thread::sleep(Duration::from_millis(400));
     assert_eq!(worker.events().len(), frozen_at, "a frozen worker went on");
@@ -310,4 +314,55 @@ fn server_faults_take_effect() {
         "DEBUG SLEEP did not block the server"
     );
     sleeping.join().unwrap();
+}
+
+/// A holder (behind a proxy whose commands are held back, so that it cannot learn anything
+/// until its lease runs out) holds the lock across a server restart; a newcomer tries the lock
+/// right after. Returns the checker's verdict on the two.
+fn restart_under_a_holder(server: &mut RedisServer) -> (redis_mutex::Result<()>, usize) {
+    let lock = name("restart");
+    let history = Arc::new(History::new());
+    let proxy = Proxy::start(server.port());
+    let spec = Spec::new(proxy.url(), lock.as_str())
+        .ttl(Duration::from_secs(3))
+        .hold(Duration::from_secs(2));
+    let worker = Worker::spawn("holder", &spec, Some(&history));
+    worker.expect("an acquisition", PROMPTLY, |e| {
+        matches!(e, Event::Acquired { .. })
+    });
+    proxy.set_all(Dir::ToServer, Flow::Stall);
+    server.restart();
+    let newcomer = common::blocking_client(server)
+        .mutex(lock.as_str())
+        .unwrap()
+        .with_fencing(true);
+    let result = newcomer.try_lock().map(|guard| {
+        history.begin("newcomer", guard.token(), guard.fencing_token(), now());
+        thread::sleep(Duration::from_millis(200));
+        history.end("newcomer", now(), false);
+        guard.release().unwrap();
+    });
+    proxy.set_all(Dir::ToServer, Flow::Pass);
+    worker.expect("the end", Duration::from_secs(10), |e| *e == Event::Done);
+    (result, history.check().len())
+}
+
+#[test]
+fn a_restart_without_persistence_lets_two_holders_overlap_and_the_checker_sees_it() {
+    let mut server = RedisServer::start();
+    let (newcomer, violations) = restart_under_a_holder(&mut server);
+    assert!(
+        newcomer.is_ok(),
+        "the lock survived a restart without persistence"
+    );
+    assert_eq!(violations, 1, "the checker missed the overlap");
+}
+
+#[test]
+fn a_restart_with_persistence_keeps_the_lock() {
+    let mut server = fault::server::persistent().start();
+    let (newcomer, violations) = restart_under_a_holder(&mut server);
+    let err = newcomer.expect_err("a newcomer took the lock after a restart with persistence");
+    assert!(err.is_busy(), "{err}");
+    assert_eq!(violations, 0);
 }

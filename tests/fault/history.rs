@@ -11,13 +11,19 @@
 //! could run out without it), was told afterwards that it lost the lock, and has the lower
 //! fencing token (so storage that checks tokens refuses it): what a lease-based lock promises,
 //! and no more. Everything else is a [`Violation`].
+//!
+//! Sections are half-open, `[start, end)`. A worker starts its section when its lock call
+//! returns, and ends it before it sends the release, or when its guard's lease ran out as far
+//! as the guard could tell, whichever comes first (see `hold` in tests/fault/worker.rs): a
+//! holder frozen past its lease has stopped holding at its lease's end. With a correct lock,
+//! workers' sections therefore never overlap at all, and the excuse above only matters for
+//! sections a test records by hand ([`History::begin`], [`History::end`]).
 
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use super::event::{Event, between};
 
@@ -214,7 +220,10 @@ impl History {
         let mut violations = Vec::new();
         for (i, first) in sections.iter().enumerate() {
             for second in &sections[i + 1..] {
-                if first.end.is_some_and(|end| end <= second.start) {
+                // Sections are half-open, [start, end): an empty one holds nothing.
+                let empty = |s: &Section| s.end.is_some_and(|end| end <= s.start);
+                if first.end.is_some_and(|end| end <= second.start) || empty(first) || empty(second)
+                {
                     continue;
                 }
                 let mut missing = Vec::new();
@@ -254,13 +263,5 @@ impl History {
                 .collect::<Vec<_>>()
                 .join("\n")
         );
-    }
-
-    /// How long sections lasted in total.
-    pub(crate) fn held_for(&self) -> Duration {
-        self.sections()
-            .iter()
-            .filter_map(|s| s.end.map(|end| between(s.start, end)))
-            .sum()
     }
 }

@@ -28,3 +28,25 @@ pub(crate) use history::History;
 pub(crate) use process::Worker;
 pub(crate) use proxy::{Dir, Flow, Proxy};
 pub(crate) use spec::{ApiKind, Spec};
+
+/// Stamps out two tests from each `fn scenario(api: ApiKind)` named, whose workers use that
+/// API: `scenario::async_api` and `scenario::blocking_api` (named as `common::twin_tests!`
+/// names the in-process twins).
+#[allow(unused_macros)] // not every test binary has them
+macro_rules! worker_api_tests {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            #[test]
+            fn async_api() {
+                super::$scenario(crate::fault::ApiKind::Async);
+            }
+
+            #[test]
+            fn blocking_api() {
+                super::$scenario(crate::fault::ApiKind::Blocking);
+            }
+        }
+    )+};
+}
+#[allow(unused_imports)]
+pub(crate) use worker_api_tests;

@@ -26,8 +26,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// How often blocked threads look at the stop flag and at held bytes to deliver.
+/// How often waits for a connection look again.
 const TICK: Duration = Duration::from_millis(20);
+
+/// How often a pump blocked on a quiet socket looks at the stop flag (closing a connection
+/// wakes its pumps at once).
+const IDLE: Duration = Duration::from_millis(200);
 
 /// A direction of a proxied connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,9 +113,6 @@ impl Proxy {
     /// made while the upstream is down are accepted and closed at once.
     pub(crate) fn start(upstream_port: u16) -> Proxy {
         let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind the proxy on 127.0.0.1");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
         let addr = listener.local_addr().expect("proxy address");
         let shared = Arc::new(Shared {
             upstream: SocketAddr::from(([127, 0, 0, 1], upstream_port)),
@@ -218,6 +219,8 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.close_all();
+        // Wake the acceptor blocked in `accept`; it sees the stop flag and closes this too.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
@@ -225,10 +228,13 @@ impl Drop for Proxy {
 }
 
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    while !shared.stop.load(Ordering::SeqCst) {
-        match listener.accept() {
+    loop {
+        let accepted = listener.accept();
+        if shared.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        match accepted {
             Ok((client, _)) => {
-                let _ = client.set_nonblocking(false);
                 let Ok(server) =
                     TcpStream::connect_timeout(&shared.upstream, Duration::from_secs(1))
                 else {
@@ -245,7 +251,6 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                     thread::spawn(move || pump(&conn, dir, &shared));
                 }
             }
-            Err(err) if err.kind() == ErrorKind::WouldBlock => thread::sleep(TICK),
             Err(_) => thread::sleep(TICK),
         }
     }
@@ -344,7 +349,7 @@ fn pump(conn: &Conn, dir: Dir, shared: &Shared) {
     let Ok(mut from) = from.try_clone() else {
         return;
     };
-    let _ = from.set_read_timeout(Some(TICK));
+    let _ = from.set_read_timeout(Some(IDLE));
     let mut buf = vec![0u8; 16 * 1024];
     let mut tail: Vec<u8> = Vec::new();
     while !shared.stop.load(Ordering::SeqCst) && !conn.is_closed() {

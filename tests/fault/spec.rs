@@ -67,6 +67,12 @@ impl Spec {
         self
     }
 
+    /// Lock `n` times (then exit).
+    pub(crate) fn times(mut self, n: u32) -> Self {
+        self.iterations = Some(n);
+        self
+    }
+
     /// Lock until stdin closes instead of a fixed number of times.
     pub(crate) fn forever(mut self) -> Self {
         self.iterations = None;

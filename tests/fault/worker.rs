@@ -128,15 +128,11 @@ impl Held for redis_mutex::blocking::Guard {
 }
 
 /// Pretends to hold: the worker the checker must catch.
-struct NoLock(u32);
+struct NoLock;
 
 impl Locker for NoLock {
     fn lock(&self) -> redis_mutex::Result<Box<dyn Held>> {
-        Ok(Box::new(Pretend(format!(
-            "nolock-{}-{}",
-            std::process::id(),
-            self.0
-        ))))
+        Ok(Box::new(Pretend(format!("nolock-{}", std::process::id()))))
     }
 }
 
@@ -166,7 +162,7 @@ impl Held for Pretend {
 
 fn locker(spec: &Spec) -> redis_mutex::Result<Box<dyn Locker>> {
     if !spec.lock {
-        return Ok(Box::new(NoLock(0)));
+        return Ok(Box::new(NoLock));
     }
     let mut builder = redis_mutex::Client::builder(spec.url.as_str());
     if let Some(interval) = spec.max_poll {
@@ -193,12 +189,7 @@ fn locker(spec: &Spec) -> redis_mutex::Result<Box<dyn Locker>> {
             ),
         }),
         ApiKind::Blocking => Box::new(BlockingLocker {
-            mutex: client
-                .blocking()
-                .mutex(spec.name.as_str())?
-                .with_ttl(spec.ttl)?
-                .with_renewal(spec.renewal)
-                .with_fencing(spec.fencing),
+            mutex: mutex.into(),
             wait: spec.wait,
         }),
     })
@@ -228,6 +219,10 @@ fn read_key(url: &str, key: &str) -> Option<String> {
     redis::cmd("GET").arg(key).query(&mut con).ok()?
 }
 
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// How often a holder looks at its lease while it holds the lock.
 const STEP: Duration = Duration::from_millis(20);
 
@@ -235,17 +230,18 @@ const STEP: Duration = Duration::from_millis(20);
 /// it did, and when the critical section ended: now, or when the lease ran out as far as the
 /// guard could tell (`remaining()` reached zero), whichever came first. So a holder frozen past
 /// its lease, or slow to wake, does not count the time it no longer held the lock.
-fn hold(held: &dyn Held, hold: Duration, start: u64) -> (bool, u64) {
+///
+/// `deadline` is when the lease ends at the latest, as of the start: `remaining()` read before
+/// the clock, so that it errs on the long side.
+fn hold(held: &dyn Held, hold: Duration, mut deadline: u64) -> (bool, u64) {
     let until = Instant::now() + hold;
-    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-    let mut deadline = start.saturating_add(nanos(held.remaining()));
     loop {
         let left = until.saturating_duration_since(Instant::now());
+        let remaining = held.remaining();
         let at = now();
         if left.is_zero() {
             return (false, at.min(deadline));
         }
-        let remaining = held.remaining();
         if remaining.is_zero() {
             return (true, at.min(deadline));
         }
@@ -272,6 +268,7 @@ fn section(spec: &Spec, locker: &dyn Locker) -> Result<(), ()> {
             return Err(());
         }
     };
+    let remaining = held.remaining();
     let at = now();
     let still_held = held.is_held();
     let key = spec
@@ -286,7 +283,11 @@ fn section(spec: &Spec, locker: &dyn Locker) -> Result<(), ()> {
         key,
         ttl_ms: u64::try_from(spec.ttl.as_millis()).unwrap_or(u64::MAX),
     });
-    let (lost_seen, end) = hold(held.as_ref(), spec.hold, at);
+    let (lost_seen, end) = hold(
+        held.as_ref(),
+        spec.hold,
+        at.saturating_add(nanos(remaining)),
+    );
     let outcome = match held.release() {
         Ok(()) => Outcome::Ok,
         Err(error) if error.is_lost() => Outcome::Lost,
@@ -300,7 +301,27 @@ fn section(spec: &Spec, locker: &dyn Locker) -> Result<(), ()> {
     Ok(())
 }
 
+/// Dies with the test: a test killed by a signal cannot kill its workers, and a frozen worker
+/// would stay frozen forever. (Linux sends the signal when the *thread* that spawned us ends:
+/// spawn workers from the thread that also stops them, as a test does.)
+#[cfg(target_os = "linux")]
+fn die_with_parent() {
+    // SAFETY: `prctl(PR_SET_PDEATHSIG, sig)` takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+    }
+    // The parent may have died before the call: then we were re-parented already.
+    // SAFETY: `getppid` has no preconditions.
+    if unsafe { libc::getppid() } == 1 {
+        std::process::exit(3);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent() {}
+
 fn main() -> ExitCode {
+    die_with_parent();
     let spec = match Spec::parse(std::env::args().skip(1)) {
         Ok(spec) => spec,
         Err(error) => {

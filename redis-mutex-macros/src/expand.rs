@@ -46,6 +46,18 @@ fn with_errors(item: TokenStream, errors: Errors) -> TokenStream {
     tokens
 }
 
+/// The body's inner attributes, and the rest of it as unparsed tokens (all of it when the inner
+/// attributes do not parse: the compiler reports them where they are).
+fn split_body(body: &Group) -> (Vec<Attribute>, TokenStream) {
+    let parser = |input: ParseStream<'_>| {
+        let inner = input.call(Attribute::parse_inner)?;
+        let rest: TokenStream = input.parse()?;
+        Ok((inner, rest))
+    };
+    syn::parse::Parser::parse2(parser, body.stream())
+        .unwrap_or_else(|_: syn::Error| (Vec::new(), body.stream()))
+}
+
 /// A function item whose body is kept as unparsed tokens.
 struct ItemFn {
     attrs: Vec<Attribute>,
@@ -242,11 +254,15 @@ impl ItemFn {
             quote!(let #name = #held.guard();)
         });
 
+        // The body's statements are spliced in, not nested as a block of their own: a one-line
+        // block as the value of another (`{ x }`) trips `unused_braces` in the user's crate. Its
+        // inner attributes (`#![allow(..)]`) go first, where they were: they cover the function.
+        let (inner_attrs, stmts) = split_body(body);
         let block = if is_async {
             // The body runs as its own future so that `return` and `?` come back here, where the
-            // lock is released with `.await`; `Drop` only covers panics and cancellation. The
-            // body stays a block of its own inside the `async move`, where inner attributes
-            // (`#![allow(..)]`) remain allowed.
+            // lock is released with `.await`; `Drop` only covers panics and cancellation. Its
+            // items and `use`s stay inside the `async move` block, out of the generated code's
+            // way.
             let output = body_output(&sig.output);
             let on_lost = on_lost_policy(args, &sig.output, &output, &private);
             let ret = Ident::new("__redis_mutex_ret", Span::mixed_site());
@@ -254,19 +270,23 @@ impl ItemFn {
                 #acquire
                 let #ret = {
                     #bind_guard
-                    #held.scope::<#output, _>(async move { #body }, #on_lost).await
+                    #held.scope::<#output, _>(async move { #stmts }, #on_lost).await
                 };
                 #held.release().await;
                 #ret
             }
         } else {
-            // The guard is a local: every exit (return, `?`, panic) releases it through `Drop`.
+            // The guard is a local declared before the body's statements: it is dropped after the
+            // body's value is computed, and every exit (return, `?`, panic) releases it through
+            // `Drop`. The body's items and `use`s share this block, so the generated code names
+            // no type the body could shadow (see `failure`).
             quote! {
                 #acquire
                 #bind_guard
-                #body
+                #stmts
             }
         };
+        let block = quote!(#(#inner_attrs)* #block);
         let mut out = TokenStream::new();
         for attr in attrs {
             attr.to_tokens(&mut out);
@@ -336,13 +356,21 @@ fn failure(
         // Cannot be a `Result`: panic (`fail` returns `!`, so no `return`).
         _ => return quote!(#private::fail(#error, &#names, #options)),
     };
-    let mut ty = (**ty).clone();
-    EraseImplTrait.visit_type_mut(&mut ty);
+    // The tag's type is fixed by a `return` the type checker sees first (never taken), so the
+    // return type is not named here: inside the body's block, a name from the signature could
+    // resolve to one of the body's items or glob imports instead.
+    let tag = Ident::new("__redis_mutex_tag", Span::mixed_site());
     quote_spanned! {ty.span()=>
-        return {
-            #[allow(unused_imports)]
-            use #private::{ViaPanic as _, ViaResult as _};
-            (&#private::Tag::<#ty>::new()).__redis_mutex_fail(#error, &#names, #options)
+        {
+            let #tag = #private::Tag::new();
+            if false {
+                return #tag.output();
+            }
+            return {
+                #[allow(unused_imports)]
+                use #private::{ViaPanic as _, ViaResult as _};
+                (&#tag).__redis_mutex_fail(#error, &#names, #options)
+            };
         }
     }
 }

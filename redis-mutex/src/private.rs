@@ -441,6 +441,14 @@ impl<R> Tag<R> {
     pub const fn new() -> Self {
         Tag(PhantomData)
     }
+
+    /// Never called: generated code writes `if false { return tag.output(); }` so that the
+    /// type checker fixes `R` to the function's return type without the macro naming that type
+    /// among the body's items (which may shadow it).
+    #[cold]
+    pub fn output(&self) -> R {
+        unreachable!("`Tag::output` is only type-checked, never called")
+    }
 }
 
 impl<R> fmt::Debug for Tag<R> {

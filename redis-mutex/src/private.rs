@@ -418,11 +418,18 @@ impl Held {
         })
     }
 
-    /// Releases the locks this call took, waiting for the release. A release error (the lock
-    /// was lost meanwhile) is not reported: the body's result stands; the runtime logs it.
+    /// Releases the locks this call took, waiting for the release. A release error is not
+    /// returned (the body's result stands) but logged: a lost lock by the runtime, any other
+    /// failure (Redis unreachable, say) here, as a `Drop` release would be.
     pub async fn release(self) {
-        if let Some(guard) = self.guard {
-            let _ = guard.release().await;
+        let Some(guard) = self.guard else {
+            return;
+        };
+        let names = guard.names().clone();
+        if let Err(error) = guard.release().await
+            && !error.is_lost()
+        {
+            tracing::warn!(lock = %names, %error, "releasing the lock of an annotated function failed; the lock frees itself when its lease runs out");
         }
     }
 }

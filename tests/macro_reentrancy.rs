@@ -184,3 +184,125 @@ fn same_name_under_another_prefix_is_another_lock() {
     let took_its_own = outer_default_prefix(&name).expect("no deadlock");
     assert!(took_its_own, "a different key: taken, not re-entered");
 }
+
+// ---------------------------------------------------------------------------------------------
+// A server is identified by what it is, not by how its URL is spelled
+
+/// The shared server as `redis://127.0.0.1:PORT/`.
+fn by_address() -> &'static Client {
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let port = support::shared().port();
+        Client::open(&format!("redis://127.0.0.1:{port}/")).expect("open client")
+    })
+}
+
+/// The same server as `redis://localhost:PORT`.
+fn by_host_name() -> &'static Client {
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let port = support::shared().port();
+        Client::open(&format!("redis://localhost:{port}")).expect("open client")
+    })
+}
+
+#[mutex("{name}", client = by_address(), wait = "2s")]
+fn outer_by_address(name: &str) -> Result<bool, redis_mutex::Error> {
+    inner_by_host_name(name)
+}
+
+#[mutex("{name}", client = by_host_name(), wait = "1s", guard = lock)]
+fn inner_by_host_name(name: &str) -> Result<bool, redis_mutex::Error> {
+    Ok(lock.is_some())
+}
+
+#[test]
+fn two_spellings_of_one_server_reenter_sync() {
+    let name = support::unique("reenter-spelling-sync");
+    let took_its_own = outer_by_address(&name).expect("re-entered, did not wait for itself");
+    assert!(!took_its_own, "the inner call re-entered the outer lock");
+    assert!(!key_exists(&name));
+}
+
+#[mutex("{name}", client = by_address(), wait = "2s")]
+async fn outer_by_address_async(name: String) -> Result<bool, redis_mutex::Error> {
+    inner_by_host_name_async(name).await
+}
+
+#[mutex("{name}", client = by_host_name(), wait = "1s", guard = lock)]
+async fn inner_by_host_name_async(name: String) -> Result<bool, redis_mutex::Error> {
+    Ok(lock.is_some())
+}
+
+#[tokio::test]
+async fn two_spellings_of_one_server_reenter_async() {
+    let name = support::unique("reenter-spelling-async");
+    let took_its_own = outer_by_address_async(name.clone())
+        .await
+        .expect("re-entered, did not wait for itself");
+    assert!(!took_its_own, "the inner call re-entered the outer lock");
+    assert!(!key_exists(&name));
+}
+
+/// Another database of the same server is another key space: taken, not re-entered.
+fn other_db() -> &'static Client {
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let port = support::shared().port();
+        Client::open(&format!("redis://localhost:{port}/1")).expect("open client")
+    })
+}
+
+#[mutex("{name}", client = other_db(), wait = "1s", guard = lock)]
+fn in_other_db(name: &str) -> Result<bool, redis_mutex::Error> {
+    Ok(lock.is_some())
+}
+
+#[mutex("{name}", client = by_address(), wait = "2s")]
+fn outer_then_other_db(name: &str) -> Result<bool, redis_mutex::Error> {
+    in_other_db(name)
+}
+
+#[test]
+fn another_database_is_another_lock() {
+    let name = support::unique("reenter-db");
+    let took_its_own = outer_then_other_db(&name).expect("no deadlock");
+    assert!(took_its_own, "db 1 is not db 0: taken, not re-entered");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A runtime driven inside a plain fn
+
+#[mutex("{name}", client = locks(), wait = "300ms")]
+fn unrelated_plain(name: &str) -> Result<(), redis_mutex::Error> {
+    Ok(())
+}
+
+/// Holds the lock and drives a current-thread runtime on this thread: the `block_on` future
+/// itself is part of the call (it re-enters), a task spawned there is not (it waits).
+#[mutex("{name}", client = locks(), wait = "2s")]
+fn holds_and_drives_a_runtime(
+    name: &str,
+) -> Result<(Result<bool, redis_mutex::Error>, redis_mutex::Result<()>), redis_mutex::Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (same_call, spawned) = runtime.block_on(async {
+        let same_call = inner_sync(name);
+        let owned = name.to_owned();
+        let spawned = tokio::spawn(async move { unrelated_plain(&owned) });
+        (same_call, spawned.await.expect("task"))
+    });
+    Ok((same_call, spawned))
+}
+
+#[test]
+fn a_task_polled_inside_a_plain_fn_does_not_reenter() {
+    let name = support::unique("reenter-block-on");
+    let (same_call, spawned) = holds_and_drives_a_runtime(&name).expect("outer lock");
+    let inner_had_guard = same_call.expect("the block_on future re-enters");
+    assert!(!inner_had_guard, "the block_on future is part of the call");
+    let error = spawned.expect_err("an unrelated task must wait for the lock");
+    assert!(error.is_timeout(), "{error}");
+}

@@ -254,6 +254,33 @@ use proc_macro::TokenStream;
 /// order. Not on a `const fn`, and not on a plain `fn` that returns a future (the lock would
 /// cover only the future's creation): write an `async fn`.
 ///
+/// Methods of an `#[async_trait]` trait or impl work as `async fn`s do. `#[async_trait]`
+/// (on the `impl`) expands first and turns the method into a plain `fn` returning
+/// `Pin<Box<dyn Future<Output = T> + Send + 'async_trait>>` with the body
+/// `Box::pin(async move { .. })`; `#[mutex]` recognises that shape and holds the lock inside
+/// the future, while it runs, as for an `async fn` returning `T`:
+///
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// use async_trait::async_trait;
+///
+/// #[async_trait]
+/// trait Ledger {
+///     async fn append(&self, entry: u64) -> redis_mutex::Result<()>;
+/// }
+///
+/// struct Remote;
+///
+/// #[async_trait]
+/// impl Ledger for Remote {
+///     #[mutex("ledger", wait = "2s")]
+///     async fn append(&self, entry: u64) -> redis_mutex::Result<()> {
+///         # let _ = entry;
+///         Ok(())
+///     }
+/// }
+/// ```
+///
 /// * A plain `fn` takes the lock with the blocking API: it can be called from any thread,
 ///   including from inside an async runtime (where it blocks that thread, like any blocking
 ///   call). The lock is released when the guard drops, on every exit.

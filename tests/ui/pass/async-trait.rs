@@ -1,5 +1,6 @@
 //! `#[mutex]` on the methods of `#[async_trait]` traits and impls (`Send` and `?Send`), on
-//! default bodies, with one-line bodies, options and `guard`.
+//! default bodies, with one-line bodies, options and `guard`, and stacked with
+//! `#[tracing::instrument]` in either order (both also recognise `#[async_trait]`'s shape).
 #![deny(warnings)]
 
 use std::collections::HashMap;
@@ -13,6 +14,8 @@ pub trait Store {
     async fn put(&self, key: &str, value: u64) -> redis_mutex::Result<()>;
     async fn get(&self, key: String) -> Option<u64>;
     async fn fencing(&mut self) -> Result<Option<u64>, redis_mutex::Error>;
+    async fn traced_outer(&self, id: u64) -> u64;
+    async fn traced_inner(&self, id: u64) -> redis_mutex::Result<u64>;
 
     /// A default body can be annotated too.
     #[mutex("store:{key}")]
@@ -39,6 +42,18 @@ impl Store for Memory {
     async fn fencing(&mut self) -> Result<Option<u64>, redis_mutex::Error> {
         Ok(lock.and_then(|guard| guard.fencing_token()))
     }
+
+    #[tracing::instrument(skip(self))]
+    #[mutex("traced:{id}")]
+    async fn traced_outer(&self, id: u64) -> u64 {
+        id
+    }
+
+    #[mutex("traced:{id}")]
+    #[tracing::instrument(skip(self), err)]
+    async fn traced_inner(&self, id: u64) -> redis_mutex::Result<u64> {
+        Ok(id)
+    }
 }
 
 #[async_trait(?Send)]
@@ -62,6 +77,8 @@ fn main() {
         assert_send(store.put("a", 1));
         assert_send(store.get("a".to_owned()));
         assert_send(store.touch("a"));
+        assert_send(store.traced_outer(1));
+        assert_send(store.traced_inner(1));
         assert_send(store.fencing());
         drop(std::rc::Rc::new(vec![1u8]).count());
     }

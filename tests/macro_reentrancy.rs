@@ -168,105 +168,77 @@ fn other_prefix() -> &'static Client {
     })
 }
 
-#[mutex("{name}", client = other_prefix(), wait = "2s", guard = lock)]
-fn same_name_other_prefix(name: &str) -> Result<bool, redis_mutex::Error> {
+/// Takes `name` through `client`; returns whether it took a guard of its own (`false`: it
+/// re-entered a caller's lock).
+#[mutex("{name}", client = client, wait = "1s", guard = lock)]
+fn takes_its_own(name: &str, client: &Client) -> Result<bool, redis_mutex::Error> {
     Ok(lock.is_some())
 }
 
+/// Holds `name` on the shared server, as `redis://127.0.0.1:PORT/`, and calls
+/// [`takes_its_own`] with `client`.
 #[mutex("{name}", client = locks(), wait = "2s")]
-fn outer_default_prefix(name: &str) -> Result<bool, redis_mutex::Error> {
-    same_name_other_prefix(name)
+fn holds_then_takes(name: &str, client: &Client) -> Result<bool, redis_mutex::Error> {
+    takes_its_own(name, client)
 }
 
 #[test]
 fn same_name_under_another_prefix_is_another_lock() {
     let name = support::unique("reenter-prefix");
-    let took_its_own = outer_default_prefix(&name).expect("no deadlock");
+    let took_its_own = holds_then_takes(&name, other_prefix()).expect("no deadlock");
     assert!(took_its_own, "a different key: taken, not re-entered");
 }
 
 // ---------------------------------------------------------------------------------------------
 // A server is identified by what it is, not by how its URL is spelled
 
-/// The shared server as `redis://127.0.0.1:PORT/`.
-fn by_address() -> &'static Client {
-    static CLIENT: OnceLock<Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
+/// The shared server spelled `redis://localhost:PORT{path}`, opened once into `cell`.
+fn by_host_name(cell: &'static OnceLock<Client>, path: &str) -> &'static Client {
+    cell.get_or_init(|| {
         let port = support::shared().port();
-        Client::open(&format!("redis://127.0.0.1:{port}/")).expect("open client")
+        Client::open(&format!("redis://localhost:{port}{path}")).expect("open client")
     })
 }
 
-/// The same server as `redis://localhost:PORT`.
-fn by_host_name() -> &'static Client {
+fn localhost() -> &'static Client {
     static CLIENT: OnceLock<Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        let port = support::shared().port();
-        Client::open(&format!("redis://localhost:{port}")).expect("open client")
-    })
-}
-
-#[mutex("{name}", client = by_address(), wait = "2s")]
-fn outer_by_address(name: &str) -> Result<bool, redis_mutex::Error> {
-    inner_by_host_name(name)
-}
-
-#[mutex("{name}", client = by_host_name(), wait = "1s", guard = lock)]
-fn inner_by_host_name(name: &str) -> Result<bool, redis_mutex::Error> {
-    Ok(lock.is_some())
+    by_host_name(&CLIENT, "")
 }
 
 #[test]
 fn two_spellings_of_one_server_reenter_sync() {
     let name = support::unique("reenter-spelling-sync");
-    let took_its_own = outer_by_address(&name).expect("re-entered, did not wait for itself");
+    let took_its_own =
+        holds_then_takes(&name, localhost()).expect("re-entered, did not wait for itself");
     assert!(!took_its_own, "the inner call re-entered the outer lock");
     assert!(!key_exists(&name));
 }
 
-#[mutex("{name}", client = by_address(), wait = "2s")]
-async fn outer_by_address_async(name: String) -> Result<bool, redis_mutex::Error> {
-    inner_by_host_name_async(name).await
+#[mutex("{name}", client = locks(), wait = "2s")]
+async fn holds_then_takes_async(name: String) -> Result<bool, redis_mutex::Error> {
+    takes_its_own_async(name, localhost()).await
 }
 
-#[mutex("{name}", client = by_host_name(), wait = "1s", guard = lock)]
-async fn inner_by_host_name_async(name: String) -> Result<bool, redis_mutex::Error> {
+#[mutex("{name}", client = client, wait = "1s", guard = lock)]
+async fn takes_its_own_async(name: String, client: &Client) -> Result<bool, redis_mutex::Error> {
     Ok(lock.is_some())
 }
 
 #[tokio::test]
 async fn two_spellings_of_one_server_reenter_async() {
     let name = support::unique("reenter-spelling-async");
-    let took_its_own = outer_by_address_async(name.clone())
+    let took_its_own = holds_then_takes_async(name.clone())
         .await
         .expect("re-entered, did not wait for itself");
     assert!(!took_its_own, "the inner call re-entered the outer lock");
     assert!(!key_exists(&name));
 }
 
-/// Another database of the same server is another key space: taken, not re-entered.
-fn other_db() -> &'static Client {
-    static CLIENT: OnceLock<Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        let port = support::shared().port();
-        Client::open(&format!("redis://localhost:{port}/1")).expect("open client")
-    })
-}
-
-#[mutex("{name}", client = other_db(), wait = "1s", guard = lock)]
-fn in_other_db(name: &str) -> Result<bool, redis_mutex::Error> {
-    Ok(lock.is_some())
-}
-
-#[mutex("{name}", client = by_address(), wait = "2s")]
-fn outer_then_other_db(name: &str) -> Result<bool, redis_mutex::Error> {
-    in_other_db(name)
-}
-
 #[test]
 fn another_database_is_another_lock() {
+    static DB1: OnceLock<Client> = OnceLock::new();
     let name = support::unique("reenter-db");
-    let took_its_own = outer_then_other_db(&name).expect("no deadlock");
+    let took_its_own = holds_then_takes(&name, by_host_name(&DB1, "/1")).expect("no deadlock");
     assert!(took_its_own, "db 1 is not db 0: taken, not re-entered");
 }
 

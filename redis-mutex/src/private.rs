@@ -9,7 +9,8 @@
 //! 2. [`enter_blocking`] (plain `fn`) or [`enter`] (`async fn`) with the formatted names and the
 //!    compile-time [`Options`];
 //! 3. on error, [`Tag`] with [`ViaResult`] / [`ViaPanic`] (autoref-based dispatch on the return
-//!    type) or [`fail`];
+//!    type, which a never-taken `return tag.output()` fixes without naming it: see
+//!    [`Tag::output`]) or [`fail`];
 //! 4. for an `async fn`, [`Held::scope`] around the body, with the `on_lost` policy: `None`
 //!    (continue), [`cancel`] (`on_lost = "cancel"`, a compile error unless the return type
 //!    implements [`CarriesLost`]) or, by default, the same autoref dispatch as in 3 (cancel when

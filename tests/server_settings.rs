@@ -5,47 +5,14 @@ mod support;
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::Duration;
 
 use common::name;
 use support::RedisServer;
 
-/// Everything logged by the process, from every thread (the crate logs from its own).
-fn log() -> Arc<StdMutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<StdMutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log = Arc::new(StdMutex::new(Vec::new()));
-        let sink = log.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .with_writer(move || Capture(sink.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
-        log
-    })
-    .clone()
-}
-
-struct Capture(Arc<StdMutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn warnings_about(server: &RedisServer) -> usize {
-    let log = log();
-    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-    text.lines()
+    common::warnings()
+        .lines()
         .filter(|line| line.contains("maxmemory-policy") && line.contains(&server.addr()))
         .count()
 }
@@ -58,7 +25,7 @@ async fn lock_once(server: &RedisServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_evicting_server_is_warned_about_once() {
-    log();
+    common::warnings();
     let evicting = RedisServer::builder()
         .arg("--maxmemory")
         .arg("64mb")

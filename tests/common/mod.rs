@@ -10,7 +10,9 @@
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -676,4 +678,40 @@ pub(crate) fn lock_held(name: &str) -> bool {
         .arg(key(name))
         .query(&mut crate::support::shared().raw())
         .expect("EXISTS")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logs
+
+/// Everything the process logs at `WARN` and above, from every thread (the crate also logs from
+/// its own runtime thread): installs a global subscriber on first use, so a test binary that
+/// calls this cannot install another.
+pub(crate) fn warnings() -> String {
+    static LOG: OnceLock<Arc<StdMutex<Vec<u8>>>> = OnceLock::new();
+    let log = LOG.get_or_init(|| {
+        let log = Arc::new(StdMutex::new(Vec::new()));
+        let sink = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || Capture(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
+        log
+    });
+    String::from_utf8_lossy(&log.lock().expect("log")).into_owned()
+}
+
+/// The writer behind [`warnings`].
+struct Capture(Arc<StdMutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -116,7 +116,7 @@ async fn acquire(mutex: &Mutex, args: &ExecArgs, signals: &mut Signals) -> Resul
     let mut line = StatusLine::new(format!("lock {names} on {server}"), args.quiet);
     let result = tokio::select! {
         result = attempt => result,
-        signal = signals.recv() => return Ok(Waited::Interrupted(signal)),
+        caught = signals.recv() => return Ok(Waited::Interrupted(caught.number)),
         () = async { match &mut line {
             Some(line) => line.run().await,
             None => std::future::pending().await,
@@ -219,7 +219,10 @@ async fn supervise(
     loop {
         tokio::select! {
             status = child.wait() => return Ended { status, lost },
-            signal = signals.recv() => signals::send(pid, signal),
+            // A signal from the terminal reached the whole process group, child included.
+            caught = signals.recv() => if caught.from_process {
+                signals::send(pid, caught.number);
+            },
             () = guard.lost(), if !lost => {
                 eprintln!(
                     "redis-mutex: lock {} lost; stopping the command (SIGTERM, SIGKILL in {})",

@@ -7,6 +7,8 @@
 
 mod args;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 mod names;
 
 use proc_macro::TokenStream;

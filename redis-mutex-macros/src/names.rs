@@ -8,6 +8,7 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{ToTokens, quote_spanned};
 use syn::LitStr;
+use syn::ext::IdentExt;
 
 /// A parsed lock name.
 pub(crate) struct Template {
@@ -203,14 +204,14 @@ fn parse_placeholder(inner: &str) -> Result<Placeholder, String> {
     })
 }
 
+/// Whether `s` is an identifier (keywords included) by Rust's rules (Unicode `XID_Start` then
+/// `XID_Continue`): `char::is_alphanumeric` also admits characters such as `²` that no
+/// identifier may contain, and building an `Ident` from one panics.
 fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) if c == '_' || c.is_alphabetic() => {
-            s != "_" && chars.all(|c| c == '_' || c.is_alphanumeric())
-        }
-        _ => false,
-    }
+    // Exactly one plain identifier: not `r#…`, no surrounding whitespace or comments.
+    s != "_"
+        && !s.starts_with("r#")
+        && syn::parse::Parser::parse_str(Ident::parse_any, s).is_ok_and(|ident| ident == s)
 }
 
 /// Keywords that cannot even be raw identifiers, so never name an argument or a field.
@@ -264,6 +265,16 @@ mod tests {
         assert!(pieces("a}").unwrap_err().contains("unmatched"));
         assert!(pieces("a{x+1}").unwrap_err().contains("not a placeholder"));
         assert!(pieces("a{x.01}").unwrap_err().contains("not a placeholder"));
+        // Alphanumeric, yet no identifier may contain it: a message, not a panicking macro.
+        for not_ident in [
+            "a{x.a²}", "a{x²}", "a{x.①}", "a{x. y}", "a{x/**/}", "a{x.r#y}", "a{r#}",
+        ] {
+            assert!(
+                pieces(not_ident).unwrap_err().contains("not a placeholder"),
+                "{not_ident}"
+            );
+        }
+        assert_eq!(pieces("{été.ñ}").unwrap(), ["A(été.ñ)"]);
     }
 
     #[test]

@@ -147,12 +147,12 @@ impl Client {
     }
 
     /// The keys of one name, as a single-name lock on it uses them.
-    fn keys_of(&self, name: &str) -> KeySet {
+    fn keys_of(&self, name: &str) -> Result<KeySet> {
         KeySet::new(self.prefix(), &[name.to_owned()])
     }
 
     async fn status_of(&self, name: &str) -> Result<LockStatus> {
-        let keys = self.keys_of(name);
+        let keys = self.keys_of(name)?;
         let state = self.server.backend.inspect(&keys).await?;
         Ok(LockStatus {
             name: name.to_owned(),
@@ -165,7 +165,7 @@ impl Client {
     }
 
     async fn force_release_one(&self, name: &str) -> Result<ForcedRelease> {
-        let keys = self.keys_of(name);
+        let keys = self.keys_of(name)?;
         let backend = &self.server.backend;
         let state = backend.inspect(&keys).await?;
         let mut removed = None;

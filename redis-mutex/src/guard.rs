@@ -60,13 +60,22 @@ struct Held {
 }
 
 impl Guard {
-    /// A guard for an acquisition whose request was sent at `sent`. Starts renewal.
-    pub(crate) fn new(mutex: Mutex, token: Arc<str>, fences: Vec<u64>, sent: Instant) -> Guard {
-        let lease = Lease::new(sent, mutex.settings.ttl);
-        let renewal = mutex.settings.renewal.then(|| {
+    /// A guard for an acquisition with a lease of `lease.1` granted by a request sent at
+    /// `lease.0`. Starts renewal; a lease shorter than the TTL (a hand-over not yet claimed) is
+    /// extended to the TTL at once, also with renewal off.
+    pub(crate) fn new(
+        mutex: Mutex,
+        token: Arc<str>,
+        fences: Vec<u64>,
+        (sent, lease): (Instant, Duration),
+    ) -> Guard {
+        let claim = lease < mutex.settings.ttl;
+        let lease = Lease::new(sent, lease);
+        let renewal = (mutex.settings.renewal || claim).then(|| {
             let span = tracing::debug_span!("redis_mutex::renew", lock = %mutex.spec.names);
-            tokio::spawn(renew(mutex.clone(), token.clone(), lease.clone()).instrument(span))
-                .abort_handle()
+            let keep_renewing = mutex.settings.renewal;
+            let task = renew(mutex.clone(), token.clone(), lease.clone(), keep_renewing);
+            tokio::spawn(task.instrument(span)).abort_handle()
         });
         tracing::debug!(lock = %mutex.spec.names, "acquired");
         Guard {
@@ -294,8 +303,9 @@ async fn extend(mutex: &Mutex, token: &str, lease: &Lease, ttl: Duration) -> Res
 }
 
 /// The watchdog: renews the lease once a third of it is used up, until aborted or the lock is
-/// lost. After a failed renewal it retries at a quarter of what is left of the lease.
-async fn renew(mutex: Mutex, token: Arc<str>, lease: Arc<Lease>) {
+/// lost (or, without `keep_renewing`, after the first renewal, which claims a handed-over lock).
+/// After a failed renewal it retries at a quarter of what is left of the lease.
+async fn renew(mutex: Mutex, token: Arc<str>, lease: Arc<Lease>, keep_renewing: bool) {
     let ttl = mutex.settings.ttl;
     let mut retrying = false;
     loop {
@@ -310,6 +320,9 @@ async fn renew(mutex: Mutex, token: Arc<str>, lease: Arc<Lease>) {
                 retrying = false;
                 observe::renewed(&mutex.spec.names);
                 tracing::trace!("renewed");
+                if !keep_renewing {
+                    return;
+                }
             }
             Err(error) if error.is_lost() => return,
             Err(error) => {

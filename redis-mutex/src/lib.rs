@@ -65,14 +65,17 @@
 //!
 //! Redis 5 or newer (scripts read the server clock and write after it, which needs Redis 5's
 //! effect replication); tested with Redis 7.0. Keys: `<prefix><name>` (default prefix
-//! `MUTEX_`, as the Python original, which therefore interoperates), plus `{<key>}:…`
-//! companions for the waiter queue and fencing counters, in the lock key's Cluster slot.
+//! `MUTEX_`, as the Python original, which therefore interoperates), plus companions of the
+//! crate's own under `redis-mutex:` (`redis-mutex:{<key>}:queue`, `…:fence`, …) for the waiter
+//! queue and fencing counters, in the lock key's Cluster slot. No lock key may start with
+//! `redis-mutex:` ([`Error::InvalidName`]), so no lock name under any prefix collides with them.
 //!
 //! With Redis ACLs, a user of this crate needs, besides its keys (`~<prefix>*` and
-//! `~{<prefix>*`): the commands it sends, `SET`, `TYPE`, `PTTL`, `EVALSHA`, `SCRIPT|LOAD`,
+//! `~redis-mutex:{<prefix>*`, or `~redis-mutex:*` when the prefix or names carry hash tags):
+//! the commands it sends, `SET`, `TYPE`, `PTTL`, `EVALSHA`, `SCRIPT|LOAD`,
 //! `SUBSCRIBE`, `UNSUBSCRIBE`, `PING`; the commands its scripts run, `GET`, `DEL`, `EXISTS`,
-//! `PEXPIRE`, `INCR`, `TIME`, `ZADD`, `ZREM`, `ZRANGE`, `ZRANGEBYSCORE`, `HSET`, `HGET`, `HDEL`,
-//! `PUBLISH`; and the channels `&{<prefix>*}:released` (release announcements)
+//! `PEXPIRE`, `TIME`, `ZADD`, `ZREM`, `ZRANGE`, `ZRANGEBYSCORE`, `HSET`, `HGET`, `HDEL`,
+//! `PUBLISH`; and the channels `&redis-mutex:{<prefix>*}:released` (release announcements)
 //! and `&redis-mutex:inbox:*` (hand-overs to this process's waiters). Without the channels,
 //! locking still works (announcements are best-effort); waiters then learn of releases by
 //! polling (see [`ClientBuilder::max_poll_interval`]).
@@ -105,10 +108,11 @@ pub mod __private;
 
 pub use admin::{ForcedRelease, LockStatus};
 pub use client::{Client, ClientBuilder, DEFAULT_URL};
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, Result};
 pub use guard::Guard;
 pub use lock::Mutex;
 pub use names::{IntoLockNames, LockNames};
+pub use protocol::MIN_TTL;
 pub use runtime::flush;
 
 #[cfg(feature = "macros")]

@@ -116,6 +116,33 @@ pub(crate) fn assert_key_holds(server: &RedisServer, key: &str, guard: &impl Api
     );
 }
 
+/// The key of `lock`'s wait queue in Redis (default prefix).
+pub(crate) fn queue_key(lock: &str) -> String {
+    format!("redis-mutex:{{{}}}:queue", key(lock))
+}
+
+/// The tokens waiting in `lock`'s queue in Redis, first in line first.
+pub(crate) fn queued(server: &RedisServer, lock: &str) -> Vec<String> {
+    redis::cmd("ZRANGE")
+        .arg(queue_key(lock))
+        .arg(0)
+        .arg(-1)
+        .query(&mut server.raw())
+        .expect("raw ZRANGE")
+}
+
+/// Waits (up to [`PROMPTLY`]) until `lock`'s wait queue in Redis holds `waiters` entries.
+#[track_caller]
+pub(crate) fn assert_queued(server: &RedisServer, lock: &str, waiters: i64) {
+    let queue = queue_key(lock);
+    let len = || raw(server, &["ZCARD", &queue]);
+    assert!(
+        eventually(PROMPTLY, || len() == redis::Value::Int(waiters)),
+        "expected {waiters} queued waiters, found {:?}",
+        len()
+    );
+}
+
 /// Waits (up to 5 s) for `key` to expire; `what` names it in the failure message.
 #[track_caller]
 pub(crate) fn wait_expired(server: &RedisServer, key: &str, what: &str) {

@@ -12,7 +12,15 @@
 //!     .unix_socket(true)
 //!     .start();                                           // url(): "redis+unix:///...?pass=pw"
 //! let shared = support::shared();                         // one server per test binary
+//! let server = support::RedisServer::builder().tls(true).start();
+//! let url = server.url();                                 // "rediss://127.0.0.1:PORT/"
+//! let ca = server.tls_ca().unwrap().cert_pem();           // the CA that signed its certificate
 //! ```
+//!
+//! A TLS server (`.tls(true)`) listens on its TLS port only (`--port 0`), with a certificate
+//! for `127.0.0.1` and `localhost` signed by a fresh [`TestCa`] in its temp dir; certificates
+//! are made with the `openssl` command-line tool (`scripts/install-deps` installs it). Checking
+//! that it answers, and [`RedisServer::raw`], need the suite's `tls` feature (rustls in redis).
 //!
 //! Each server gets its own temporary directory, runs without persistence
 //! (`--save "" --appendonly no`), and is killed (and waited for) when dropped, also while a
@@ -104,6 +112,7 @@ pub(crate) fn unique(tag: &str) -> String {
 pub(crate) struct RedisServerBuilder {
     password: Option<String>,
     unix_socket: bool,
+    tls: bool,
     port: Option<u16>,
     extra_args: Vec<String>,
 }
@@ -120,6 +129,14 @@ impl RedisServerBuilder {
     /// [`RedisServer::tcp_url`]).
     pub(crate) fn unix_socket(mut self, yes: bool) -> Self {
         self.unix_socket = yes;
+        self
+    }
+
+    /// Speak TLS only: the port is a `--tls-port` (plain TCP is off), with a certificate for
+    /// `127.0.0.1` and `localhost` signed by a fresh [`TestCa`] (see [`RedisServer::tls_ca`]);
+    /// [`RedisServer::url`] is then a `rediss://` URL. Clients are not asked for certificates.
+    pub(crate) fn tls(mut self, yes: bool) -> Self {
+        self.tls = yes;
         self
     }
 
@@ -152,12 +169,14 @@ impl RedisServerBuilder {
                 socket.display()
             );
         }
+        let tls = self.tls.then(|| TestCa::create(dir.join("tls")));
         let fixed_port = self.port.is_some();
         let mut server = RedisServer {
             port: self.port.unwrap_or_else(free_port),
             child: None,
             dir,
             socket,
+            tls,
             options: self,
         };
         let attempts = if fixed_port { 1 } else { PORT_ATTEMPTS };
@@ -180,6 +199,8 @@ pub(crate) struct RedisServer {
     child: Option<Child>,
     dir: PathBuf,
     socket: Option<PathBuf>,
+    /// The CA that signed the server's certificate, when it speaks TLS.
+    tls: Option<TestCa>,
     options: RedisServerBuilder,
 }
 
@@ -190,6 +211,7 @@ impl fmt::Debug for RedisServer {
             .field("pid", &self.pid())
             .field("dir", &self.dir)
             .field("unix_socket", &self.socket)
+            .field("tls", &self.tls.is_some())
             .field("password", &self.options.password.as_ref().map(|_| "***"))
             .finish()
     }
@@ -226,17 +248,57 @@ impl RedisServer {
         }
     }
 
-    /// `redis://127.0.0.1:PORT/`, or `redis://:PW@127.0.0.1:PORT/` with a password.
+    /// `redis://127.0.0.1:PORT/`, or `redis://:PW@127.0.0.1:PORT/` with a password
+    /// (`rediss://` for a TLS server).
     pub(crate) fn tcp_url(&self) -> String {
+        let scheme = self.scheme();
         match &self.options.password {
-            Some(pw) => format!("redis://:{}@127.0.0.1:{}/", encode_component(pw), self.port),
-            None => format!("redis://127.0.0.1:{}/", self.port),
+            Some(pw) => format!(
+                "{scheme}://:{}@127.0.0.1:{}/",
+                encode_component(pw),
+                self.port
+            ),
+            None => self.url_without_password(),
         }
     }
 
     /// The TCP URL without the password, e.g. to test authentication failures.
     pub(crate) fn url_without_password(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        format!("{}://127.0.0.1:{}/", self.scheme(), self.port)
+    }
+
+    /// The CA that signed the certificate of a TLS server ([`RedisServerBuilder::tls`]).
+    pub(crate) fn tls_ca(&self) -> Option<&TestCa> {
+        self.tls.as_ref()
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        }
+    }
+
+    /// A `redis` client of [`tcp_url`](Self::tcp_url) that trusts the server's CA when it
+    /// speaks TLS.
+    fn redis_client(&self) -> redis::RedisResult<redis::Client> {
+        match &self.tls {
+            None => redis::Client::open(self.tcp_url()),
+            #[cfg(feature = "tls")]
+            Some(ca) => redis::Client::build_with_tls(
+                self.tcp_url(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.cert_pem()),
+                },
+            ),
+            #[cfg(not(feature = "tls"))]
+            Some(_) => Err(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "talking to a TLS test server needs the suite's `tls` feature",
+            ))),
+        }
     }
 
     /// The TCP port; it stays the same across [`stop`](Self::stop) and
@@ -328,7 +390,8 @@ impl RedisServer {
     ///
     /// If the server cannot be reached.
     pub(crate) fn raw(&self) -> redis::Connection {
-        let con = redis::Client::open(self.tcp_url())
+        let con = self
+            .redis_client()
             .and_then(|client| client.get_connection_with_timeout(RAW_TIMEOUT))
             .unwrap_or_else(|err| panic!("cannot connect to test redis at {}: {err}", self.addr()));
         con.set_read_timeout(Some(RAW_TIMEOUT))
@@ -386,11 +449,15 @@ impl RedisServer {
     }
 
     fn args(&self) -> Vec<String> {
+        let (port, tls_port) = match self.tls {
+            Some(_) => ("0".to_owned(), Some(self.port.to_string())),
+            None => (self.port.to_string(), None),
+        };
         let mut args: Vec<String> = [
             "--bind",
             "127.0.0.1",
             "--port",
-            &self.port.to_string(),
+            &port,
             "--save",
             "",
             "--appendonly",
@@ -410,6 +477,20 @@ impl RedisServer {
         if let Some(pw) = &self.options.password {
             args.push("--requirepass".into());
             args.push(pw.clone());
+        }
+        if let (Some(ca), Some(tls_port)) = (&self.tls, tls_port) {
+            args.push("--tls-port".into());
+            args.push(tls_port);
+            for (option, path) in [
+                ("--tls-cert-file", ca.dir.join("server.crt")),
+                ("--tls-key-file", ca.dir.join("server.key")),
+                ("--tls-ca-cert-file", ca.cert_path()),
+            ] {
+                args.push(option.into());
+                args.push(path.display().to_string());
+            }
+            args.push("--tls-auth-clients".into());
+            args.push("no".into());
         }
         if let Some(socket) = &self.socket {
             args.push("--unixsocket".into());
@@ -453,7 +534,7 @@ impl RedisServer {
 
     fn wait_ready(&mut self) -> Result<(), StartError> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let client = redis::Client::open(self.tcp_url()).map_err(StartError::Redis)?;
+        let client = self.redis_client().map_err(StartError::Redis)?;
         loop {
             let child = self.child.as_mut().expect("spawned");
             let pid = child.id();
@@ -621,6 +702,142 @@ extern "C" fn kill_live_servers_at_exit() {
             let _ = fs::remove_dir_all(dir);
         }
     });
+}
+
+/// A throwaway certificate authority made with the `openssl` command-line tool in a directory
+/// of its own: `ca.crt` and `ca.key`, plus `server.crt` and `server.key`, a certificate for
+/// `127.0.0.1` and `localhost` that it signed. The directory is removed when dropped.
+pub(crate) struct TestCa {
+    dir: PathBuf,
+}
+
+impl fmt::Debug for TestCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestCa").field("dir", &self.dir).finish()
+    }
+}
+
+impl TestCa {
+    /// A new CA (and server certificate) in a fresh temp dir, e.g. one a client trusts while
+    /// the server's certificate was signed by another.
+    ///
+    /// # Panics
+    ///
+    /// If `openssl` cannot be run or fails; the message includes its output.
+    pub(crate) fn new() -> Self {
+        Self::create(make_temp_dir())
+    }
+
+    fn create(dir: PathBuf) -> Self {
+        fs::create_dir_all(&dir)
+            .unwrap_or_else(|err| panic!("cannot create {}: {err}", dir.display()));
+        let ca = TestCa { dir };
+        let ec_key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        ca.openssl(
+            &["req", "-x509"],
+            &ec_key,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={}", unique("redis-mutex test CA")),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
+        ca.openssl(
+            &["req"],
+            &ec_key,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        );
+        let extensions = "basicConstraints=CA:FALSE\n\
+                          keyUsage=critical,digitalSignature\n\
+                          extendedKeyUsage=serverAuth\n\
+                          subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+        fs::write(ca.dir.join("server.ext"), extensions)
+            .unwrap_or_else(|err| panic!("cannot write {}: {err}", ca.dir.display()));
+        ca.openssl(
+            &["x509", "-req"],
+            &[],
+            &[
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ],
+        );
+        ca
+    }
+
+    /// The CA's certificate, PEM, as a client should trust it.
+    pub(crate) fn cert_pem(&self) -> Vec<u8> {
+        let path = self.cert_path();
+        fs::read(&path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
+    }
+
+    /// The path of the CA's certificate (`ca.crt`).
+    pub(crate) fn cert_path(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
+    fn openssl(&self, command: &[&str], key: &[&str], args: &[&str]) {
+        let output = Command::new("openssl")
+            .args(command)
+            .args(key)
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot run `openssl` to make test certificates: {err}; TLS tests need the \
+                     openssl command-line tool (`scripts/install-deps` installs the Debian \
+                     package openssl)"
+                )
+            });
+        assert!(
+            output.status.success(),
+            "`openssl {}` failed ({}) in {}:\n{}",
+            command.join(" "),
+            output.status,
+            self.dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for TestCa {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Percent-encode everything but RFC 3986 unreserved characters (for the password).

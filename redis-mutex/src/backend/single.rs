@@ -6,8 +6,8 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use super::subscriber::{Subscriber, Subscription};
-use super::{Backend, BoxFuture};
+use super::subscriber::{Subscriber, Subscription, Timeouts};
+use super::{Backend, BoxFuture, WaitAttempt};
 use crate::admin::{self, INSPECT, InspectReply, KeyState};
 use crate::error::{Error, Result};
 use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, KeySet, RELEASE, RELEASE_QUEUED, WAIT};
@@ -42,18 +42,54 @@ impl SingleServer {
         }
     }
 
+    /// The shared command connection, connecting first if needed: at most one connect attempt
+    /// per call, bounded by the connect timeout as a whole (TCP, TLS and the handshake), so a
+    /// server that accepts connections and never answers fails the call within that timeout.
     async fn connection(&self) -> Result<ConnectionManager> {
+        let timeout = self.settings.connect_timeout;
         let connect = || async {
             let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(self.settings.connect_timeout))
+                .set_connection_timeout(Some(timeout))
                 .set_response_timeout(Some(self.settings.response_timeout))
-                .set_number_of_retries(1)
+                .set_number_of_retries(0)
                 .set_max_delay(Duration::from_secs(1));
-            ConnectionManager::new_with_config(self.client.clone(), config)
-                .await
-                .map_err(|source| Error::from_redis(&self.server, None, source))
+            tokio::time::timeout(
+                timeout,
+                ConnectionManager::new_with_config(self.client.clone(), config),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(redis::RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within the connect timeout ({timeout:?})"),
+                )))
+            })
+            .map_err(|source| Error::from_redis(&self.server, None, source))
+            .inspect(|conn| self.check_eviction(conn.clone()))
         };
         self.commands.get_or_try_init(connect).await.cloned()
+    }
+
+    /// Warns (once per server and process) when the server's eviction settings put lock keys
+    /// at risk. Runs in the background; a server that refuses `INFO` is not checked.
+    fn check_eviction(&self, mut conn: ConnectionManager) {
+        let server = self.server.clone();
+        tokio::spawn(async move {
+            match redis::cmd("INFO")
+                .arg("memory")
+                .query_async::<String>(&mut conn)
+                .await
+            {
+                Ok(info) => {
+                    if let Some(risk) = protocol::eviction_risk(&info) {
+                        tracing::warn!(server = %server, "redis-mutex: unsafe eviction settings: {risk}");
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "could not read the eviction settings (INFO memory)");
+                }
+            }
+        });
     }
 
     fn subscriber(&self) -> &Subscriber {
@@ -61,7 +97,10 @@ impl SingleServer {
             Subscriber::spawn(
                 self.client.clone(),
                 self.server.clone(),
-                self.settings.connect_timeout,
+                Timeouts {
+                    connect: self.settings.connect_timeout,
+                    response: self.settings.response_timeout,
+                },
             )
         })
     }
@@ -148,7 +187,7 @@ impl SingleServer {
         token: &str,
         ttl: Duration,
         fencing: bool,
-        queue_entry: Duration,
+        wait: WaitAttempt,
     ) -> Result<Attempt> {
         let mut conn = self.connection().await?;
         let reply: Vec<i64> = WAIT
@@ -159,8 +198,10 @@ impl SingleServer {
             .arg(&keys.channels[0])
             .arg(protocol::ttl_millis(ttl))
             .arg(if fencing { "1" } else { "0" })
-            .arg(protocol::ttl_millis(queue_entry))
+            .arg(protocol::ttl_millis(wait.queue_entry))
             .arg(self.subscriber().inbox())
+            .arg(protocol::ttl_millis(wait.claim))
+            .arg(wait.number)
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(keys, e))?;
@@ -174,13 +215,9 @@ impl SingleServer {
                 key: keys.keys[index].clone(),
                 server: self.server.clone(),
             }),
-            None => Err(Error::Refused {
+            None => Err(Error::Protocol {
                 server: self.server.clone(),
-                source: redis::RedisError::from((
-                    redis::ErrorKind::UnexpectedReturnType,
-                    "unexpected reply to the acquire script",
-                    format!("{reply:?}"),
-                )),
+                detail: format!("the acquire script replied {reply:?}"),
             }),
         }
     }
@@ -214,12 +251,12 @@ impl Backend for SingleServer {
         token: &'a str,
         ttl: Duration,
         fencing: bool,
-        queue_entry: Duration,
+        wait: WaitAttempt,
     ) -> BoxFuture<'a, Result<Attempt>> {
         Box::pin(async move {
             match &keys.queue {
                 Some(queue) => {
-                    self.wait_queued(keys, queue, token, ttl, fencing, queue_entry)
+                    self.wait_queued(keys, queue, token, ttl, fencing, wait)
                         .await
                 }
                 None => self.acquire_script(keys, token, ttl, fencing).await,
@@ -265,12 +302,8 @@ impl Backend for SingleServer {
         })
     }
 
-    fn subscribe<'a>(
-        &'a self,
-        keys: &'a KeySet,
-        token: Arc<str>,
-    ) -> BoxFuture<'a, Result<Subscription>> {
-        Box::pin(self.subscriber().subscribe(&keys.channels, Some(token)))
+    fn subscribe(&self, keys: &KeySet, token: Arc<str>) -> Subscription {
+        self.subscriber().subscribe(&keys.channels, Some(token))
     }
 
     fn wake_local(&self, keys: &KeySet) {

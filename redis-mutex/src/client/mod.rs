@@ -14,6 +14,8 @@ use crate::protocol;
 use crate::queue::LocalQueues;
 
 mod redact;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub(crate) use redact::redact;
 
@@ -111,6 +113,7 @@ impl Client {
                 connect_timeout: Duration::from_secs(2),
                 response_timeout: Duration::from_secs(2),
             },
+            tls_roots: None,
             options: Options {
                 prefix: protocol::DEFAULT_PREFIX.to_owned(),
                 ttl: protocol::DEFAULT_TTL,
@@ -215,7 +218,20 @@ impl fmt::Debug for Client {
 pub struct ClientBuilder {
     url: String,
     settings: ConnectionSettings,
+    /// PEM certificates that replace the system's TLS roots (feature `tls`).
+    tls_roots: Option<TlsRoots>,
     options: Options,
+}
+
+/// PEM root certificates, shown in `Debug` by size only.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct TlsRoots(Vec<u8>);
+
+impl fmt::Debug for TlsRoots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TlsRoots({} bytes of PEM)", self.0.len())
+    }
 }
 
 impl ClientBuilder {
@@ -278,13 +294,43 @@ impl ClientBuilder {
         self
     }
 
-    /// Creates the client, reusing the connections of an earlier client of the same URL and
-    /// timeouts.
+    /// Trusts the certificate authorities in `pem` (one or more PEM `CERTIFICATE` blocks)
+    /// instead of the system's roots, for a `rediss://` server whose certificate a private CA
+    /// signed. Clients of the same URL with other roots never share its connections.
+    ///
+    /// Without this, `rediss://` connections trust the operating system's roots. A server whose
+    /// certificate is not signed by a trusted root (or does not name the host of the URL) is
+    /// refused at the first lock operation with [`Error::Unreachable`], whose message says that
+    /// the certificate was not accepted.
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Self::build) returns [`Error::InvalidConfig`] when `pem` holds no certificate
+    /// or a malformed one, or when the URL is not a `rediss://` URL.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let ca = std::fs::read("/etc/redis/tls/ca.crt")?;
+    /// let client = redis_mutex::Client::builder("rediss://redis.internal:6380/")
+    ///     .tls_root_certificates(ca)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_roots = Some(TlsRoots(pem.into()));
+        self
+    }
+
+    /// Creates the client, reusing the connections of an earlier client of the same URL,
+    /// timeouts and TLS roots.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidUrl`] for an unusable URL, [`Error::InvalidTtl`] for an unusable TTL,
-    /// [`Error::InvalidConfig`] for a zero timeout or poll interval.
+    /// [`Error::InvalidConfig`] for a zero timeout or poll interval (or unusable TLS roots).
     ///
     /// # Examples
     ///
@@ -311,7 +357,11 @@ impl ClientBuilder {
                 });
             }
         }
-        let server = cached_server(&self.url, self.settings)?;
+        let server = cached_server(ServerKey {
+            url: self.url,
+            settings: self.settings,
+            tls_roots: self.tls_roots,
+        })?;
         Ok(Client {
             server,
             options: Arc::new(self.options),
@@ -327,31 +377,111 @@ pub(crate) fn url_from_env() -> String {
         .unwrap_or_else(|| DEFAULT_URL.to_owned())
 }
 
-fn cached_server(url: &str, settings: ConnectionSettings) -> Result<Arc<Server>> {
-    type Cache = HashMap<(String, ConnectionSettings), Arc<Server>>;
-    static CACHE: OnceLock<StdMutex<Cache>> = OnceLock::new();
+/// What makes two clients share one server's connections.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ServerKey {
+    url: String,
+    settings: ConnectionSettings,
+    tls_roots: Option<TlsRoots>,
+}
+
+fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
+    static CACHE: OnceLock<StdMutex<HashMap<ServerKey, Arc<Server>>>> = OnceLock::new();
     let mut cache = CACHE
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(server) = cache.get(&(url.to_owned(), settings)) {
+    if let Some(server) = cache.get(&key) {
         return Ok(server.clone());
     }
-    let display = redact(url);
-    if !cfg!(feature = "tls") && url.starts_with("rediss://") {
+    let display = redact(&key.url);
+    let tls = key.url.starts_with("rediss://");
+    if !cfg!(feature = "tls") && tls {
         return Err(Error::InvalidUrl {
             url: display,
             reason: "`rediss://` (TLS) needs the `tls` feature of redis-mutex".into(),
         });
     }
-    let client = redis::Client::open(url).map_err(|error| Error::InvalidUrl {
+    let client = redis::Client::open(key.url.as_str()).map_err(|error| Error::InvalidUrl {
         url: display.clone(),
         reason: redact(&error.to_string()),
     })?;
+    #[cfg(feature = "tls")]
+    let client = match &key.tls_roots {
+        Some(roots) => tls::client_with_roots(&key.url, &display, roots)?,
+        None => client,
+    };
+    #[cfg(feature = "tls")]
+    if tls {
+        tls::ensure_crypto_provider();
+    }
     let server = Arc::new(Server {
-        backend: Box::new(SingleServer::new(client, display, settings)),
+        backend: Box::new(SingleServer::new(client, display, key.settings)),
         queues: LocalQueues::default(),
     });
-    cache.insert((url.to_owned(), settings), server.clone());
+    cache.insert(key, server.clone());
     Ok(server)
+}
+
+#[cfg(all(test, feature = "tls"))]
+mod tls_tests {
+    use super::*;
+
+    /// Two self-signed CA certificates, only parsed here (tests/tls.rs connects).
+    const CA_A: &str = "-----BEGIN CERTIFICATE-----
+MIIBmTCCAT+gAwIBAgIUUZeO4w+sl3dGTbMANBlGmroBVm0wCgYIKoZIzj0EAwIw
+IjEgMB4GA1UEAwwXcmVkaXMtbXV0ZXggdW5pdCB0ZXN0IGEwHhcNMjYxMTMwMDkw
+NTU0WhcNMzYxMTI3MDkwNTU0WjAiMSAwHgYDVQQDDBdyZWRpcy1tdXRleCB1bml0
+IHRlc3QgYTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABAjwcfGz4YwN7hrX+Ndu
+d2zjzOnQs829ijcDfECzL9CrEEZL2WpIWOMTtrqK5o/8pfRgDZNB0KHtzlkmdEle
+ZpOjUzBRMB0GA1UdDgQWBBQSGwOvZStYeu+SIYT0A1vPEuvzPTAfBgNVHSMEGDAW
+gBQSGwOvZStYeu+SIYT0A1vPEuvzPTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49
+BAMCA0gAMEUCIGjMy1A++9vEVstIYZvfpXfd+EykzWWyu1UGj/OUGZkAAiEA8pCw
+DB7kNm4vPU9dcvNzp4UOQAHI4MwMHyXPs2xMCBQ=
+-----END CERTIFICATE-----
+";
+    const CA_B: &str = "-----BEGIN CERTIFICATE-----
+MIIBmDCCAT+gAwIBAgIUE0pHyMG2CxR8ayBFzueyX3zKo+gwCgYIKoZIzj0EAwIw
+IjEgMB4GA1UEAwwXcmVkaXMtbXV0ZXggdW5pdCB0ZXN0IGIwHhcNMjYxMTMwMDkw
+NTU0WhcNMzYxMTI3MDkwNTU0WjAiMSAwHgYDVQQDDBdyZWRpcy1tdXRleCB1bml0
+IHRlc3QgYjBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABC4nFSKiZPeX2O1JUT1b
+N3uPHNrwoHCtwz2rA9VPWOYwVHzfOUGkITLB1nPycaeWCS1grHHkge5vxd+EN20w
+JO6jUzBRMB0GA1UdDgQWBBR6FyLeTRJmqhlCCxJikTwnA1XXNDAfBgNVHSMEGDAW
+gBR6FyLeTRJmqhlCCxJikTwnA1XXNDAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49
+BAMCA0cAMEQCID7ftwx8aYz8QZtH/p70vcSa7MeJQqCzfj/yNQRMph6LAiBDSnK3
+RGJGZNGAdH4l4BHi0prrZBppxkpGx7tsOldtSA==
+-----END CERTIFICATE-----
+";
+
+    fn client(url: &str, roots: Option<&str>) -> Client {
+        let builder = Client::builder(url);
+        match roots {
+            Some(pem) => builder.tls_root_certificates(pem),
+            None => builder,
+        }
+        .build()
+        .unwrap()
+    }
+
+    #[test]
+    fn roots_are_part_of_the_connection_identity() {
+        let url = "rediss://127.0.0.1:1/";
+        let a = client(url, Some(CA_A));
+        assert!(Arc::ptr_eq(&a.server, &client(url, Some(CA_A)).server));
+        for other in [client(url, Some(CA_B)), client(url, None)] {
+            assert!(!Arc::ptr_eq(&a.server, &other.server));
+        }
+        let both = format!("{CA_A}{CA_B}");
+        assert!(!Arc::ptr_eq(&a.server, &client(url, Some(&both)).server));
+    }
+
+    #[test]
+    fn debug_shows_the_size_of_the_roots_only() {
+        let shown = format!(
+            "{:?}",
+            Client::builder("rediss://h/").tls_root_certificates(CA_A)
+        );
+        assert!(shown.contains("bytes of PEM"), "{shown}");
+        assert!(!shown.contains("BEGIN CERTIFICATE"), "{shown}");
+    }
 }

@@ -76,7 +76,9 @@ mod at_exit {
         // SAFETY: `flush_at_exit` is a plain `extern "C" fn()` that never unwinds (it only
         // waits on a channel, with a timeout) and stays valid for the life of the process.
         if unsafe { libc::atexit(flush_at_exit) } != 0 {
-            tracing::debug!("could not register the exit flush; call redis_mutex::flush before exiting");
+            tracing::debug!(
+                "could not register the exit flush; call redis_mutex::flush before exiting"
+            );
         }
     }
 }

@@ -20,10 +20,6 @@ pub(crate) const NAMES_VAR: &str = "REDIS_MUTEX_NAMES";
 /// The environment variable holding the fencing tokens, one per line (with `--fence`).
 pub(crate) const FENCE_VAR: &str = "REDIS_MUTEX_FENCE";
 
-/// How long, at most, redis-mutex lingers before exiting so that the clean-up of an abandoned
-/// wait reaches Redis.
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// Runs `exec` and returns the exit code to leave with.
 ///
 /// # Errors
@@ -39,18 +35,10 @@ pub(crate) async fn run(client: &Client, args: &ExecArgs) -> Result<u8, Failure>
     }
     let mut signals = Signals::install()?;
 
-    let waited = acquire(&mutex, args, &mut signals).await;
-    let guard = match waited {
-        Ok(Waited::Acquired(guard)) => guard,
-        // Let the clean-up of the abandoned wait reach Redis before the process ends.
-        Ok(Waited::Interrupted(signal)) => {
-            redis_mutex::flush(FLUSH_TIMEOUT).await;
-            return Ok(exit::signalled(signal));
-        }
-        Err(failure) => {
-            redis_mutex::flush(FLUSH_TIMEOUT).await;
-            return Err(failure);
-        }
+    // An abandoned wait is cleaned up in the background; the library flushes that at exit.
+    let guard = match acquire(&mutex, args, &mut signals).await? {
+        Waited::Acquired(guard) => guard,
+        Waited::Interrupted(signal) => return Ok(exit::signalled(signal)),
     };
 
     let child = match spawn(&guard, program, program_args) {

@@ -16,9 +16,9 @@ use crate::progress::StatusLine;
 use crate::signals::{self, Signals};
 
 /// The environment variable holding the lock names, one per line.
-pub(crate) const NAMES_VAR: &str = "REDIS_MUTEX_NAMES";
+const NAMES_VAR: &str = "REDIS_MUTEX_NAMES";
 /// The environment variable holding the fencing tokens, one per line (with `--fence`).
-pub(crate) const FENCE_VAR: &str = "REDIS_MUTEX_FENCE";
+const FENCE_VAR: &str = "REDIS_MUTEX_FENCE";
 
 /// Runs `exec` and returns the exit code to leave with.
 ///
@@ -45,7 +45,7 @@ pub(crate) async fn run(client: &Client, args: &ExecArgs) -> Result<u8, Failure>
         Ok(child) => child,
         Err(failure) => {
             if let Err(error) = guard.release().await {
-                eprintln!("redis-mutex: {error}");
+                eprintln!("redis-mutex: {}", exit::with_causes(&error));
             }
             return Err(failure);
         }
@@ -63,7 +63,7 @@ pub(crate) async fn run(client: &Client, args: &ExecArgs) -> Result<u8, Failure>
         _ if ended.lost => Err(Failure::new(
             exit::LOST,
             format!(
-                "lock {names} was lost while the command ran, which was then stopped ({})",
+                "lock {names} was lost while the command ran; it was told to stop, and {}",
                 describe(status)
             ),
         )),
@@ -76,7 +76,10 @@ pub(crate) async fn run(client: &Client, args: &ExecArgs) -> Result<u8, Failure>
             ),
         )),
         Err(error) => {
-            eprintln!("redis-mutex: the command finished, but releasing failed: {error}");
+            eprintln!(
+                "redis-mutex: the command finished, but releasing failed: {}",
+                exit::with_causes(&error)
+            );
             Ok(code_of(status))
         }
         Ok(()) => Ok(code_of(status)),

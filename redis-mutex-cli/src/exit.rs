@@ -111,7 +111,7 @@ impl From<redis_mutex::Error> for Failure {
 
 /// `error`'s message followed by its causes, on one line: the library's messages leave the
 /// cause (e.g. "Connection refused") to `source()`.
-fn with_causes(error: &dyn std::error::Error) -> String {
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
     let mut causes = Vec::new();
     let mut source = error.source();
     while let Some(cause) = source {

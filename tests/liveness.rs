@@ -157,7 +157,7 @@ async fn a_lapsed_queue_entry_is_skipped() {
     );
     common::raw(
         server,
-        &["HSET", &format!("{tag}:queue-info"), "dead", "0:30000:1:"],
+        &["HSET", &format!("{tag}:queue-info"), "dead", "0:0:30000:1:"],
     );
     let waiter = slow_poll_mutex(server, 31, &lock);
     let waiting = tokio::spawn(async move { waiter.lock().await.unwrap() });

@@ -719,6 +719,8 @@ mod tests {
         assert!(errors(r#""a", blocking = false"#)[0].contains(r#"wait = "0s""#));
         assert!(errors(r#""a", server = "10.0.0.5""#)[0].contains(r#""redis://10.0.0.5/""#));
         assert!(errors(r#""a", ttl = "0s""#)[0].contains("at least 100ms"));
+        assert!(errors(r#""a", ttl = "99ms""#)[0].contains("at least 100ms"));
+        assert!(errors(r#""a", ttl = "100ms""#).is_empty());
         assert!(errors(r#""a", fencing"#)[0].contains("fencing = true"));
         assert!(errors(r#""a", guard = "g""#)[0].contains("guard = g"));
     }

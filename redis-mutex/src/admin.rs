@@ -46,9 +46,9 @@ pub struct LockStatus {
     /// The last fencing token handed out for this name; `None` when none was in the last hour
     /// (a fencing counter is forgotten an hour after its last token).
     pub fencing_counter: Option<u64>,
-    /// How many live waiters stand in the name's queue in Redis. Waiters for a lock over several
-    /// names, and waiters that poll (such as the Python original's), do not queue, so they are
-    /// not counted.
+    /// How many live waiters stand in the name's queue in Redis, waiters for locks over several
+    /// names included. Clients that poll (such as the Python original) do not queue, so they
+    /// are not counted.
     pub waiters: usize,
 }
 

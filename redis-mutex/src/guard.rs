@@ -231,9 +231,6 @@ impl Held {
         let backend = &mutex.client.server.backend;
         let keys = &mutex.spec.keys;
         let released = backend.release(keys, &self.token).await?;
-        if released > 0 {
-            backend.wake_local(keys);
-        }
         observe::released(&mutex.spec.names, self.acquired.elapsed());
         if released == keys.keys.len() {
             tracing::debug!(lock = %mutex.spec.names, "released");

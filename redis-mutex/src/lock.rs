@@ -378,6 +378,7 @@ impl Mutex {
             // late may be about to lapse: then the next attempt claims the lock if it is still
             // ours, and otherwise waits on.
             if let Some(Wake::Granted(grant)) = wake
+                && self.spec.keys.keys.len() == 1
                 && grant.attempt == wait.number
                 && sent.elapsed() < wait.claim / 2
             {

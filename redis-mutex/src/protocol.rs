@@ -139,27 +139,22 @@ fn companion(key: &str, suffix: &str) -> String {
     }
 }
 
-/// The fencing counter of lock key `key`.
-pub(crate) fn fence_key(key: &str) -> String {
-    companion(key, "fence")
-}
-
-/// The channel a release of lock key `key` is announced on.
-pub(crate) fn release_channel(key: &str) -> String {
-    companion(key, "released")
-}
-
-/// The Redis names one lock uses, computed once per [`Mutex`](crate::Mutex).
+/// The Redis names one lock uses, computed once per [`Mutex`](crate::Mutex). Every list has
+/// one entry per name, in name order.
 #[derive(Debug)]
 pub(crate) struct KeySet {
-    /// The lock keys, in name order.
+    /// The lock keys.
     pub(crate) keys: Vec<String>,
-    /// The fencing counters, one per key.
+    /// The waiter queues (see [`WAIT`]).
+    pub(crate) queues: Vec<String>,
+    /// When each queue entry lapses unless refreshed.
+    pub(crate) queue_expiries: Vec<String>,
+    /// Each queued waiter's settings and inbox.
+    pub(crate) queue_infos: Vec<String>,
+    /// The fencing counters.
     pub(crate) fences: Vec<String>,
-    /// The release channels, one per key.
+    /// The release channels.
     pub(crate) channels: Vec<String>,
-    /// For a single-name lock, the waiter queue: `[order, expiry, info]` (see [`WAIT`]).
-    pub(crate) queue: Option<[String; 3]>,
 }
 
 impl KeySet {
@@ -176,16 +171,28 @@ impl KeySet {
                 reason,
             })?;
         }
-        let queue = match keys.as_slice() {
-            [key] => Some(["queue", "queue-expiry", "queue-info"].map(|part| companion(key, part))),
-            _ => None,
-        };
+        let each = |part: &str| keys.iter().map(|key| companion(key, part)).collect();
         Ok(KeySet {
-            fences: keys.iter().map(|key| fence_key(key)).collect(),
-            channels: keys.iter().map(|key| release_channel(key)).collect(),
+            queues: each("queue"),
+            queue_expiries: each("queue-expiry"),
+            queue_infos: each("queue-info"),
+            fences: each("fence"),
+            channels: each("released"),
             keys,
-            queue,
         })
+    }
+
+    /// `KEYS` of the queue scripts ([`WAIT`], [`RELEASE`]), in their order.
+    pub(crate) fn queue_script_keys(&self) -> impl Iterator<Item = &String> {
+        [
+            &self.keys,
+            &self.queues,
+            &self.queue_expiries,
+            &self.queue_infos,
+            &self.fences,
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 
@@ -252,36 +259,64 @@ fn fence_lib() -> String {
     FENCE_LIB.replace("FENCE_MEMORY_MS", &FENCE_MEMORY.as_millis().to_string())
 }
 
-/// Lua shared by the queue scripts (after [`QUEUE_HEADER`] and [`QUEUE_PRELUDE`]): drops lapsed
-/// waiters, and hands the free lock to the live head of the queue, telling it on its inbox.
+/// Lua shared by the queue scripts, after [`FENCE_LIB`].
+///
+/// The scripts take `KEYS` = the lock keys, then the queues, queue expiries, queue infos and
+/// fencing counters, `n` of each (one per name, in name order), and `ARGV` = token, `n`, the
+/// `n` release channels, then their own arguments. `queue(i)` binds name `i`'s names.
+///
+/// A queue entry's info is `multi:fencing:claim:attempt:inbox`: whether the waiter wants
+/// several names, whether it asked for fencing, its claim window in ms, its latest attempt
+/// number, and its process' inbox channel.
 const QUEUE_LIB: &str = r"
-local function purge()
-  for _, dead in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now)) do
-    redis.call('ZREM', queue, dead)
-    redis.call('ZREM', expiry, dead)
-    redis.call('HDEL', info, dead)
+local token, n = ARGV[1], tonumber(ARGV[2])
+local time, now
+local function read_clock()
+  time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+local function queue(i)
+  return {key = KEYS[i], queue = KEYS[n + i], expiry = KEYS[2 * n + i],
+          info = KEYS[3 * n + i], fence = KEYS[4 * n + i], channel = ARGV[2 + i]}
+end
+local function drop(q, who)
+  redis.call('ZREM', q.queue, who)
+  redis.call('ZREM', q.expiry, who)
+  redis.call('HDEL', q.info, who)
+end
+local function purge(q)
+  for _, dead in ipairs(redis.call('ZRANGEBYSCORE', q.expiry, '-inf', now)) do
+    drop(q, dead)
   end
 end
-local function leave(who)
-  if redis.call('HDEL', info, who) == 1 then
-    redis.call('ZREM', queue, who)
-    redis.call('ZREM', expiry, who)
+local function leave(q, who)
+  if redis.call('HDEL', q.info, who) == 1 then
+    redis.call('ZREM', q.queue, who)
+    redis.call('ZREM', q.expiry, who)
   end
 end
-local function grant_head()
+-- Hands the free lock of `q` to the live head of its queue: a single-name waiter gets it with
+-- a lease of its claim window, leaves the queue and is told on its inbox (g:token:fence:attempt);
+-- a multi-name waiter gets the name reserved (its token, for its claim window), stays first in
+-- line, and is woken (w:token) to try for all its names. Returns the head, or nil.
+local function grant_head(q)
   while true do
-    local head = redis.call('ZRANGE', queue, 0, 0)[1]
+    local head = redis.call('ZRANGE', q.queue, 0, 0)[1]
     if not head then return nil end
-    local meta = redis.call('HGET', info, head)
-    redis.call('ZREM', queue, head)
-    redis.call('ZREM', expiry, head)
-    redis.call('HDEL', info, head)
-    local fencing, claim, attempt, inbox = string.match(meta or '', '^(%d):(%d+):(%d+):(.*)$')
-    if fencing then
-      redis.call('SET', key, head, 'PX', claim)
+    local meta = redis.call('HGET', q.info, head) or ''
+    local multi, fencing, claim, attempt, inbox =
+      string.match(meta, '^(%d):(%d):(%d+):(%d+):(.*)$')
+    if inbox == '' then inbox = q.channel end
+    if multi == '1' then
+      redis.call('SET', q.key, head, 'PX', claim)
+      redis.pcall('PUBLISH', inbox, 'w:' .. head)
+      return head
+    end
+    drop(q, head)
+    if multi == '0' then
+      redis.call('SET', q.key, head, 'PX', claim)
       local f = ''
-      if fencing == '1' then f = string.format('%d', fence_after(fence, time)) end
-      if inbox == '' then inbox = channel end
+      if fencing == '1' then f = string.format('%d', fence_after(q.fence, time)) end
       redis.pcall('PUBLISH', inbox, 'g:' .. head .. ':' .. f .. ':' .. attempt)
       return head
     end
@@ -289,125 +324,130 @@ local function grant_head()
 end
 ";
 
-/// Binds the locals every queue script starts with.
-const QUEUE_HEADER: &str = r"
-local key, queue = KEYS[1], KEYS[2]
-local token, channel = ARGV[1], ARGV[2]
-";
+/// The prelude of every queue script.
+fn queue_lib() -> String {
+    format!("{}{QUEUE_LIB}", fence_lib())
+}
 
-/// Binds the rest of the queue's keys, and reads Redis' clock in ms.
-const QUEUE_PRELUDE: &str = r"
-local expiry, info, fence = KEYS[3], KEYS[4], KEYS[5]
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-";
-
-/// A waiting attempt on a single-name lock: takes the lock if it is free and we are first in
-/// line, claims it if a release handed it to us, otherwise joins (or stays in) the queue.
+/// A waiting attempt: takes every name of the lock if each is free (or reserved or handed to
+/// us) and nobody is ahead of us in its queue; otherwise joins (or stays in) the queue of every
+/// name, in one step, so that any two waiters stand in the same order in every queue they share.
 ///
-/// `KEYS`: lock, queue, queue-expiry, queue-info, fence. `ARGV`: token, channel, ttl ms,
-/// fencing flag, queue entry lifetime ms, inbox channel (where a hand-over to this waiter is
-/// announced; one per subscriber connection, so other processes are not woken), claim window
-/// ms, attempt number.
+/// `ARGV` after the channels: ttl ms, fencing flag, queue entry lifetime ms, inbox channel
+/// (where a hand-over to this waiter is announced; one per subscriber connection, so other
+/// processes are not woken), claim window ms, attempt number.
 ///
-/// A release hands the lock to the head of the queue with a lease of only the claim window
-/// (so a waiter that died in the queue holds the lock up for that long, not for a whole TTL),
-/// and announces `g:<token>:<fence>:<attempt>`, `attempt` being the number of the waiter's
-/// latest attempt recorded here before the hand-over. The waiter acts on that announcement
-/// only if `attempt` is its latest attempt: the hand-over then happened after that attempt
-/// ran, so its lease lasts at least the claim window from when that attempt was sent. Any
-/// older announcement is stale (the hand-over may have lapsed and the lock changed hands since)
-/// and only prompts another attempt, which claims the lock if it is still ours.
+/// A release hands a single-name lock to the head of the queue with a lease of only the claim
+/// window (so a waiter that died in the queue holds the lock up for that long, not for a whole
+/// TTL), and announces `g:<token>:<fence>:<attempt>`, `attempt` being the number of the
+/// waiter's latest attempt recorded here before the hand-over. The waiter acts on that
+/// announcement only if `attempt` is its latest attempt: the hand-over then happened after that
+/// attempt ran, so its lease lasts at least the claim window from when that attempt was sent.
+/// Any older announcement is stale (the hand-over may have lapsed and the lock changed hands
+/// since) and only prompts another attempt, which claims the lock if it is still ours.
 ///
-/// Replies: `{1[, fence]}` acquired, with a lease of `ttl` from this call (also when claiming a
-/// hand-over); `{0, 1, pttl}` waiting; `{-1, 1}` wrong type.
+/// A waiter for several names is first in line for some and not yet for others: each name
+/// released while it is first in line is reserved for it (held with its token for the claim
+/// window, renewed by each of its attempts while it stays first), and it takes all at once
+/// when the last one comes free. It never holds a reservation where someone is ahead of it
+/// (such a reservation goes back), and since all waiters stand in the same order in every queue
+/// they share, no two waiters can each hold a reservation the other needs: no deadlock.
+///
+/// Replies: `{1[, fence...]}` acquired, with a lease of `ttl` from this call (also when
+/// claiming a hand-over); `{0, i, pttl}` waiting, name `i` taken; `{-1, i}` wrong type.
 pub(crate) static WAIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{}{QUEUE_HEADER}{QUEUE_PRELUDE}{QUEUE_LIB}{}",
-        fence_lib(),
+        "{}{}",
+        queue_lib(),
         r"
-local ttl, fencing, window, inbox, claim, attempt =
-  ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8]
-purge()
-local kind = redis.call('TYPE', key).ok
-if kind == 'string' then
-  if redis.call('GET', key) == token then
-    -- A release handed the lock to us: claim it, with a full lease from this call.
-    leave(token)
-    redis.call('PEXPIRE', key, ttl)
-    if fencing == '1' then return {1, tonumber(redis.call('GET', fence) or '0')} end
-    return {1}
-  end
-elseif kind == 'none' then
-  local head = redis.call('ZRANGE', queue, 0, 0)[1]
-  if head ~= nil and head ~= token then
-    head = grant_head()
-  end
-  if head == nil or head == token then
-    leave(token)
-    redis.call('SET', key, token, 'PX', ttl)
-    if fencing == '1' then return {1, fence_after(fence, time)} end
-    return {1}
-  end
-else
-  return {-1, 1}
+local base = 2 + n
+local ttl, fencing, window = ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
+local inbox, claim, attempt = ARGV[base + 4], ARGV[base + 5], ARGV[base + 6]
+read_clock()
+local qs, blocker = {}, nil
+for i = 1, n do
+  qs[i] = queue(i)
+  purge(qs[i])
 end
-redis.call('ZADD', queue, 'NX', tonumber(time[1]) * 1000000 + tonumber(time[2]), token)
-redis.call('ZADD', expiry, now + window, token)
-redis.call('HSET', info, token, fencing .. ':' .. claim .. ':' .. attempt .. ':' .. inbox)
-for _, k in ipairs({queue, expiry, info}) do
-  redis.call('PEXPIRE', k, window * 2)
+for i, q in ipairs(qs) do
+  local kind = redis.call('TYPE', q.key).ok
+  if kind ~= 'string' and kind ~= 'none' then return {-1, i} end
+  local head = redis.call('ZRANGE', q.queue, 0, 0)[1]
+  local ahead = head ~= nil and head ~= token
+  local mine = kind == 'string' and redis.call('GET', q.key) == token
+  if mine and ahead then
+    -- Reserved for us once, but someone is ahead of us now: it goes back.
+    redis.call('DEL', q.key)
+    mine, kind = false, 'none'
+  end
+  if kind == 'none' and ahead then
+    grant_head(q)
+    mine = redis.call('GET', q.key) == token
+  elseif kind == 'none' then
+    mine = true
+  end
+  if not mine and not blocker then blocker = i end
 end
-return {0, 1, redis.call('PTTL', key)}
+if not blocker then
+  local out = {1}
+  for i, q in ipairs(qs) do
+    leave(q, token)
+    redis.call('SET', q.key, token, 'PX', ttl)
+    if fencing == '1' then out[i + 1] = fence_after(q.fence, time) end
+  end
+  return out
+end
+local score = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local multi = '0'
+if n > 1 then multi = '1' end
+local meta = multi .. ':' .. fencing .. ':' .. claim .. ':' .. attempt .. ':' .. inbox
+for _, q in ipairs(qs) do
+  redis.call('ZADD', q.queue, 'NX', score, token)
+  redis.call('ZADD', q.expiry, now + window, token)
+  redis.call('HSET', q.info, token, meta)
+  for _, k in ipairs({q.queue, q.expiry, q.info}) do
+    redis.call('PEXPIRE', k, window * 2)
+  end
+  -- Names reserved for us stay reserved while we are first in line for them.
+  if redis.call('GET', q.key) == token then redis.call('PEXPIRE', q.key, claim) end
+end
+return {0, blocker, redis.call('PTTL', qs[blocker].key)}
 "
     ))
 });
 
-/// Releases a single-name lock held by `token` (and takes `token` out of the queue, so it also
-/// cleans up after an abandoned wait), handing the lock to the live head of the queue (see
-/// [`WAIT`]). Without a queue it is a plain compare-and-delete plus the announcement.
+/// Releases the lock of `token` (and takes `token` out of the queues, so it also cleans up
+/// after an abandoned wait, reservations included): each name still holding `token` goes to the
+/// live head of its queue (see [`WAIT`]), or is announced free on its channel. A single name
+/// nobody queues for is a plain compare-and-delete plus the announcement.
 ///
-/// `KEYS`: lock, queue, queue-expiry, queue-info, fence. `ARGV`: token, channel.
-/// Returns 1 when the lock was ours, else 0.
-pub(crate) static RELEASE_QUEUED: LazyLock<Script> = LazyLock::new(|| {
+/// Returns how many names were `token`'s.
+pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{}{QUEUE_HEADER}{}{QUEUE_PRELUDE}{QUEUE_LIB}{}",
-        fence_lib(),
+        "{}{}",
+        queue_lib(),
         r"
-if redis.call('EXISTS', queue) == 0 then
-  if redis.pcall('GET', key) ~= token then return 0 end
-  redis.call('DEL', key)
-  redis.pcall('PUBLISH', channel, '1')
+if n == 1 and redis.call('EXISTS', KEYS[2]) == 0 then
+  if redis.pcall('GET', KEYS[1]) ~= token then return 0 end
+  redis.call('DEL', KEYS[1])
+  redis.pcall('PUBLISH', ARGV[3], '1')
   return 1
 end
-",
-        r"
-leave(token)
-if redis.pcall('GET', key) ~= token then return 0 end
-redis.call('DEL', key)
-purge()
-if not grant_head() then redis.pcall('PUBLISH', channel, '1') end
-return 1
-"
-    ))
-});
-
-/// Deletes each key in `KEYS` that still holds token `ARGV[1]`, and announces each deletion on
-/// the channel named by the matching `ARGV[i + 1]`. Returns how many keys were deleted.
-pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+read_clock()
 local released = 0
-for i = 1, #KEYS do
-  if redis.pcall('GET', KEYS[i]) == ARGV[1] then
-    redis.call('DEL', KEYS[i])
-    redis.pcall('PUBLISH', ARGV[i + 1], '1')
+for i = 1, n do
+  local q = queue(i)
+  leave(q, token)
+  if redis.pcall('GET', q.key) == token then
+    redis.call('DEL', q.key)
+    purge(q)
+    if not grant_head(q) then redis.pcall('PUBLISH', q.channel, '1') end
     released = released + 1
   end
 end
 return released
-",
-    )
+"
+    ))
 });
 
 /// Sets the TTL of each key in `KEYS` that still holds token `ARGV[1]` to `ARGV[2]` ms.
@@ -456,12 +496,20 @@ pub(crate) enum Announcement<'a> {
         /// The number of the waiter's latest attempt before the hand-over (see [`WAIT`]).
         attempt: u64,
     },
+    /// A name the waiter with this token waits for was reserved for it: it should try again.
+    Wake {
+        /// The waiter.
+        token: &'a str,
+    },
 }
 
 /// Reads a release channel message.
 pub(crate) fn parse_announcement(payload: &str) -> Option<Announcement<'_>> {
     if payload == "1" {
         return Some(Announcement::Free);
+    }
+    if let Some(token) = payload.strip_prefix("w:") {
+        return Some(Announcement::Wake { token });
     }
     let mut parts = payload.strip_prefix("g:")?.split(':');
     let (token, fence, attempt) = (parts.next()?, parts.next()?, parts.next()?);
@@ -534,8 +582,12 @@ mod tests {
 
     #[test]
     fn companions_share_the_lock_keys_hash_tag() {
+        let fence_key = |key: &str| companion(key, "fence");
         assert_eq!(fence_key("MUTEX_a"), "redis-mutex:{MUTEX_a}:fence");
-        assert_eq!(release_channel("MUTEX_a"), "redis-mutex:{MUTEX_a}:released");
+        assert_eq!(
+            companion("MUTEX_a", "released"),
+            "redis-mutex:{MUTEX_a}:released"
+        );
         assert_eq!(hash_tag(&fence_key("MUTEX_a")), Some("MUTEX_a"));
         // A key with its own tag keeps it.
         assert_eq!(
@@ -625,47 +677,23 @@ mod tests {
         assert_eq!(parse_announcement("g:abc:7"), None);
         assert_eq!(parse_announcement("g:abc:7:x"), None);
         assert_eq!(parse_announcement("x"), None);
+        assert_eq!(
+            parse_announcement("w:abc"),
+            Some(Announcement::Wake { token: "abc" })
+        );
     }
 
     #[test]
-    fn only_single_name_locks_queue_in_redis() {
+    fn every_name_has_its_queue() {
         let one = KeySet::new("MUTEX_", &["a".to_owned()]).unwrap();
-        assert_eq!(
-            one.queue,
-            Some([
-                "redis-mutex:{MUTEX_a}:queue".to_owned(),
-                "redis-mutex:{MUTEX_a}:queue-expiry".to_owned(),
-                "redis-mutex:{MUTEX_a}:queue-info".to_owned()
-            ])
-        );
+        assert_eq!(one.queues, ["redis-mutex:{MUTEX_a}:queue"]);
+        assert_eq!(one.queue_expiries, ["redis-mutex:{MUTEX_a}:queue-expiry"]);
+        assert_eq!(one.queue_infos, ["redis-mutex:{MUTEX_a}:queue-info"]);
         let two = KeySet::new("MUTEX_", &["a".to_owned(), "b".to_owned()]).unwrap();
-        assert!(two.queue.is_none());
+        assert_eq!(two.queue_script_keys().count(), 10);
+        assert_eq!(two.queues[1], "redis-mutex:{MUTEX_b}:queue");
         let reserved = KeySet::new("redis-mutex:", &["a".to_owned()]).unwrap_err();
         assert!(reserved.to_string().contains("reserves"), "{reserved}");
-    }
-
-    #[test]
-    fn eviction_policies() {
-        let info = |max: u64, policy: &str| {
-            format!(
-                "# Memory\r\nmaxmemory:{max}\r\nmaxmemory_human:0B\r\nmaxmemory_policy:{policy}\r\n"
-            )
-        };
-        assert_eq!(eviction_risk(&info(0, "allkeys-lru")), None);
-        assert_eq!(eviction_risk(&info(1 << 20, "noeviction")), None);
-        for policy in [
-            "allkeys-lru",
-            "allkeys-random",
-            "volatile-ttl",
-            "volatile-lru",
-        ] {
-            let risk = eviction_risk(&info(1 << 20, policy)).expect(policy);
-            assert!(
-                risk.contains(policy) && risk.contains("noeviction"),
-                "{risk}"
-            );
-        }
-        assert_eq!(eviction_risk("garbage"), None);
     }
 
     #[test]

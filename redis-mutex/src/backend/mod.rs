@@ -87,9 +87,6 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
     /// waiting for Redis (see [`Subscription::confirmed`]).
     fn subscribe(&self, keys: &KeySet, token: Arc<str>) -> Subscription;
 
-    /// Wakes this process's waiters on `keys` (after a release made here).
-    fn wake_local(&self, keys: &KeySet);
-
     /// Reads the state of the single-name lock `keys` in one atomic step (for
     /// [`crate::admin`]).
     fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>>;

@@ -10,7 +10,7 @@ use super::subscriber::{Subscriber, Subscription, Timeouts};
 use super::{Backend, BoxFuture, WaitAttempt};
 use crate::admin::{self, INSPECT, InspectReply, KeyState};
 use crate::error::{Error, Result};
-use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, KeySet, RELEASE, RELEASE_QUEUED, WAIT};
+use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, KeySet, RELEASE, WAIT};
 
 /// Connection settings that are part of a server's identity in the connection cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,6 +27,8 @@ pub(crate) struct SingleServer {
     server: String,
     settings: ConnectionSettings,
     commands: OnceCell<ConnectionManager>,
+    /// Serialises first connects; holds how many attempts failed, and the latest failure.
+    connecting: tokio::sync::Mutex<(u64, Option<SharedFailure>)>,
     subscriber: OnceLock<Subscriber>,
 }
 
@@ -38,36 +40,65 @@ impl SingleServer {
             server,
             settings,
             commands: OnceCell::new(),
+            connecting: tokio::sync::Mutex::new((0, None)),
             subscriber: OnceLock::new(),
         }
     }
 
-    /// The shared command connection, connecting first if needed: at most one connect attempt
-    /// per call, bounded by the connect timeout as a whole (TCP, TLS and the handshake), so a
-    /// server that accepts connections and never answers fails the call within that timeout.
+    /// The shared command connection, connecting first if needed: one connect attempt at a
+    /// time, bounded by the connect timeout as a whole (TCP, TLS and the handshake), and a
+    /// caller that waited for another caller's attempt shares its failure instead of starting
+    /// one more. So a server that accepts connections and never answers fails every call
+    /// within that timeout, however many calls are waiting.
     async fn connection(&self) -> Result<ConnectionManager> {
+        if let Some(conn) = self.commands.get() {
+            return Ok(conn.clone());
+        }
+        let failures_before = self.connecting.try_lock().map(|state| state.0).ok();
+        let mut state = self.connecting.lock().await;
+        if let Some(conn) = self.commands.get() {
+            return Ok(conn.clone());
+        }
+        if failures_before.is_none_or(|before| before != state.0)
+            && let Some(failure) = &state.1
+        {
+            // Another caller's attempt, under way when this call came, just failed.
+            return Err(failure.to_error(&self.server));
+        }
         let timeout = self.settings.connect_timeout;
-        let connect = || async {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(timeout))
-                .set_response_timeout(Some(self.settings.response_timeout))
-                .set_number_of_retries(0)
-                .set_max_delay(Duration::from_secs(1));
-            tokio::time::timeout(
-                timeout,
-                ConnectionManager::new_with_config(self.client.clone(), config),
-            )
-            .await
-            .unwrap_or_else(|_| {
-                Err(redis::RedisError::from(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("no answer within the connect timeout ({timeout:?})"),
-                )))
-            })
-            .map_err(|source| Error::from_redis(&self.server, None, source))
-            .inspect(|conn| self.check_eviction(conn.clone()))
-        };
-        self.commands.get_or_try_init(connect).await.cloned()
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(self.settings.response_timeout))
+            .set_number_of_retries(0)
+            .set_max_delay(Duration::from_secs(1));
+        let connected = tokio::time::timeout(
+            timeout,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within the connect timeout ({timeout:?})"),
+            )))
+        });
+        match connected {
+            Ok(conn) => {
+                let _ = self.commands.set(conn.clone());
+                self.check_eviction(conn.clone());
+                Ok(conn)
+            }
+            Err(source) => {
+                let error = Error::from_redis(&self.server, None, source);
+                state.0 += 1;
+                state.1 = Some(SharedFailure {
+                    refused: matches!(error, Error::Refused { .. }),
+                    message: std::error::Error::source(&error)
+                        .map_or_else(|| error.to_string(), ToString::to_string),
+                });
+                Err(error)
+            }
+        }
     }
 
     /// Warns (once per server and process) when the server's eviction settings put lock keys
@@ -179,33 +210,22 @@ impl SingleServer {
         self.acquire_reply(keys, &reply)
     }
 
-    /// [`WAIT`] on a single-name lock.
-    async fn wait_queued(
-        &self,
+    /// The queue-script invocation of `script` for `keys` and `token`: its `KEYS`, and its
+    /// `ARGV` up to the channels (see [`protocol::WAIT`]).
+    fn queue_script<'s>(
+        script: &'s redis::Script,
         keys: &KeySet,
-        queue: &[String; 3],
         token: &str,
-        ttl: Duration,
-        fencing: bool,
-        wait: WaitAttempt,
-    ) -> Result<Attempt> {
-        let mut conn = self.connection().await?;
-        let reply: Vec<i64> = WAIT
-            .key(&keys.keys[0])
-            .key(queue)
-            .key(&keys.fences[0])
+    ) -> redis::ScriptInvocation<'s> {
+        let mut invocation = script.prepare_invoke();
+        for key in keys.queue_script_keys() {
+            invocation.key(key);
+        }
+        invocation
             .arg(token)
-            .arg(&keys.channels[0])
-            .arg(protocol::ttl_millis(ttl))
-            .arg(if fencing { "1" } else { "0" })
-            .arg(protocol::ttl_millis(wait.queue_entry))
-            .arg(self.subscriber().inbox())
-            .arg(protocol::ttl_millis(wait.claim))
-            .arg(wait.number)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| self.error(keys, e))?;
-        self.acquire_reply(keys, &reply)
+            .arg(keys.keys.len())
+            .arg(&keys.channels);
+        invocation
     }
 
     fn acquire_reply(&self, keys: &KeySet, reply: &[i64]) -> Result<Attempt> {
@@ -219,6 +239,25 @@ impl SingleServer {
                 server: self.server.clone(),
                 detail: format!("the acquire script replied {reply:?}"),
             }),
+        }
+    }
+}
+
+/// A failed connect, as told to the callers that waited for it.
+#[derive(Debug)]
+struct SharedFailure {
+    refused: bool,
+    message: String,
+}
+
+impl SharedFailure {
+    fn to_error(&self, server: &str) -> Error {
+        let source = self.message.clone().into();
+        let server = server.to_owned();
+        if self.refused {
+            Error::Refused { server, source }
+        } else {
+            Error::Unreachable { server, source }
         }
     }
 }
@@ -254,30 +293,25 @@ impl Backend for SingleServer {
         wait: WaitAttempt,
     ) -> BoxFuture<'a, Result<Attempt>> {
         Box::pin(async move {
-            match &keys.queue {
-                Some(queue) => {
-                    self.wait_queued(keys, queue, token, ttl, fencing, wait)
-                        .await
-                }
-                None => self.acquire_script(keys, token, ttl, fencing).await,
-            }
+            let mut conn = self.connection().await?;
+            let reply: Vec<i64> = Self::queue_script(&WAIT, keys, token)
+                .arg(protocol::ttl_millis(ttl))
+                .arg(if fencing { "1" } else { "0" })
+                .arg(protocol::ttl_millis(wait.queue_entry))
+                .arg(self.subscriber().inbox())
+                .arg(protocol::ttl_millis(wait.claim))
+                .arg(wait.number)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.error(keys, e))?;
+            self.acquire_reply(keys, &reply)
         })
     }
 
     fn release<'a>(&'a self, keys: &'a KeySet, token: &'a str) -> BoxFuture<'a, Result<usize>> {
         Box::pin(async move {
             let mut conn = self.connection().await?;
-            let mut invocation = match &keys.queue {
-                Some(queue) => {
-                    let mut invocation = RELEASE_QUEUED.key(&keys.keys[0]);
-                    invocation.key(queue).key(&keys.fences[0]);
-                    invocation
-                }
-                None => RELEASE.key(&keys.keys),
-            };
-            invocation
-                .arg(token)
-                .arg(&keys.channels)
+            Self::queue_script(&RELEASE, keys, token)
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| self.error(keys, e))
@@ -306,24 +340,12 @@ impl Backend for SingleServer {
         self.subscriber().subscribe(&keys.channels, Some(token))
     }
 
-    fn wake_local(&self, keys: &KeySet) {
-        // A single-name release already handed the lock to the next waiter in line.
-        if keys.queue.is_some() {
-            return;
-        }
-        if let Some(subscriber) = self.subscriber.get() {
-            subscriber.wake(&keys.channels);
-        }
-    }
-
     fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>> {
         Box::pin(async move {
             let mut conn = self.connection().await?;
             let mut invocation = INSPECT.key(&keys.keys[0]);
             invocation.key(&keys.fences[0]);
-            if let Some([_, expiry, _]) = &keys.queue {
-                invocation.key(expiry);
-            }
+            invocation.key(&keys.queue_expiries[0]);
             let reply: InspectReply = invocation
                 .invoke_async(&mut conn)
                 .await

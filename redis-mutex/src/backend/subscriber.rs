@@ -82,9 +82,6 @@ enum Command {
         channels: Vec<String>,
         token: Option<Arc<str>>,
     },
-    Wake {
-        channels: Vec<String>,
-    },
     /// A connect started by the task finished.
     Connected {
         result: Result<(Sink, Stream)>,
@@ -92,9 +89,7 @@ enum Command {
         channels: HashSet<String>,
     },
     /// A command on connection `generation` failed or went unanswered.
-    Broken {
-        generation: u64,
-    },
+    Broken { generation: u64 },
 }
 
 /// How long a channel stays subscribed after its last waiter left, so that a lock contended
@@ -236,13 +231,6 @@ impl Subscriber {
             .ok();
         subscription
     }
-
-    /// Wakes local waiters on `channels` without a round trip (after a release by this process).
-    pub(crate) fn wake(&self, channels: &[String]) {
-        let _ = self.commands.send(Command::Wake {
-            channels: channels.to_vec(),
-        });
-    }
 }
 
 struct Task {
@@ -371,7 +359,6 @@ impl Task {
                     }
                 }
             }
-            Command::Wake { channels } => channels.iter().for_each(|c| self.wake(c)),
             Command::Connected { .. } | Command::Broken { .. } => {
                 unreachable!("handled in the run loop")
             }
@@ -537,6 +524,11 @@ impl Task {
             }) => {
                 if let Some(waiter) = self.by_token.get(token) {
                     waiter.grant(Grant { fence, attempt });
+                }
+            }
+            Some(Announcement::Wake { token }) => {
+                if let Some(waiter) = self.by_token.get(token) {
+                    waiter.wake();
                 }
             }
             // A free lock, or a message from a newer or older protocol: everyone looks.

@@ -295,12 +295,9 @@ fn a_status_line_shows_the_wait_on_a_terminal_only() {
     let server = support::shared();
     let lock = cli::name("tty");
     let held = hold(server, &lock);
-    // script(1) runs the command on a pseudo-terminal and copies what it prints to stdout.
     let on_terminal = |extra: &str| {
-        let line = format!("'{}' exec {extra} --wait 1500ms {lock} -- true", cli::BIN);
-        std::process::Command::new("script")
-            .args(["-qec", &line, "/dev/null"])
-            .env("REDIS_MUTEX_URL", server.url())
+        let args = format!("exec {extra} --wait 1500ms {lock} -- true");
+        on_a_terminal(server, &args)
             .stdin(std::process::Stdio::null())
             .output()
     };
@@ -330,11 +327,8 @@ fn ctrl_c_on_a_terminal_reaches_the_command_once() {
     let perl = format!(
         r#"$|=1; $SIG{{INT}}=sub{{$n++}}; open(F, ">{ready}"); close(F); for (1..15) {{ select(undef,undef,undef,0.1) }} print "ints=", $n+0, "\n""#
     );
-    let line = format!("'{}' exec {lock} -- perl -e '{perl}'", cli::BIN);
-    // script(1) puts redis-mutex on a pseudo-terminal; ^C on its input is the terminal's Ctrl-C.
-    let started = std::process::Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .env("REDIS_MUTEX_URL", server.url())
+    // ^C on the pseudo-terminal's input is the terminal's Ctrl-C.
+    let started = on_a_terminal(server, &format!("exec {lock} -- perl -e '{perl}'"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn();
@@ -358,4 +352,15 @@ fn which(program: &str) -> bool {
         .stdout(std::process::Stdio::null())
         .status()
         .is_ok_and(|status| status.success())
+}
+
+/// `redis-mutex ARGS` (a shell command line) run by script(1) on a pseudo-terminal, which copies
+/// what it prints to its own stdout.
+fn on_a_terminal(server: &support::RedisServer, args: &str) -> std::process::Command {
+    let line = format!("'{}' {args}", cli::BIN);
+    let mut command = std::process::Command::new("script");
+    command
+        .args(["-qec", &line, "/dev/null"])
+        .env("REDIS_MUTEX_URL", server.url());
+    command
 }

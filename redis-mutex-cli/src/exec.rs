@@ -16,13 +16,9 @@ use crate::progress::StatusLine;
 use crate::signals::{self, Signals};
 
 /// The environment variable holding the lock names, one per line.
-pub(crate) const NAMES_VAR: &str = "REDIS_MUTEX_NAMES";
+const NAMES_VAR: &str = "REDIS_MUTEX_NAMES";
 /// The environment variable holding the fencing tokens, one per line (with `--fence`).
-pub(crate) const FENCE_VAR: &str = "REDIS_MUTEX_FENCE";
-
-/// How long, at most, redis-mutex lingers before exiting so that the clean-up of an abandoned
-/// wait reaches Redis.
-const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+const FENCE_VAR: &str = "REDIS_MUTEX_FENCE";
 
 /// Runs `exec` and returns the exit code to leave with.
 ///
@@ -39,25 +35,17 @@ pub(crate) async fn run(client: &Client, args: &ExecArgs) -> Result<u8, Failure>
     }
     let mut signals = Signals::install()?;
 
-    let waited = acquire(&mutex, args, &mut signals).await;
-    let guard = match waited {
-        Ok(Waited::Acquired(guard)) => guard,
-        // Let the clean-up of the abandoned wait reach Redis before the process ends.
-        Ok(Waited::Interrupted(signal)) => {
-            redis_mutex::flush(FLUSH_TIMEOUT).await;
-            return Ok(exit::signalled(signal));
-        }
-        Err(failure) => {
-            redis_mutex::flush(FLUSH_TIMEOUT).await;
-            return Err(failure);
-        }
+    // An abandoned wait is cleaned up in the background; the library flushes that at exit.
+    let guard = match acquire(&mutex, args, &mut signals).await? {
+        Waited::Acquired(guard) => guard,
+        Waited::Interrupted(signal) => return Ok(exit::signalled(signal)),
     };
 
     let child = match spawn(&guard, program, program_args) {
         Ok(child) => child,
         Err(failure) => {
             if let Err(error) = guard.release().await {
-                eprintln!("redis-mutex: {error}");
+                eprintln!("redis-mutex: {}", exit::with_causes(&error));
             }
             return Err(failure);
         }
@@ -75,7 +63,7 @@ pub(crate) async fn run(client: &Client, args: &ExecArgs) -> Result<u8, Failure>
         _ if ended.lost => Err(Failure::new(
             exit::LOST,
             format!(
-                "lock {names} was lost while the command ran, which was then stopped ({})",
+                "lock {names} was lost while the command ran; it was told to stop, and {}",
                 describe(status)
             ),
         )),
@@ -88,7 +76,10 @@ pub(crate) async fn run(client: &Client, args: &ExecArgs) -> Result<u8, Failure>
             ),
         )),
         Err(error) => {
-            eprintln!("redis-mutex: the command finished, but releasing failed: {error}");
+            eprintln!(
+                "redis-mutex: the command finished, but releasing failed: {}",
+                exit::with_causes(&error)
+            );
             Ok(code_of(status))
         }
         Ok(()) => Ok(code_of(status)),
@@ -116,7 +107,7 @@ async fn acquire(mutex: &Mutex, args: &ExecArgs, signals: &mut Signals) -> Resul
     let mut line = StatusLine::new(format!("lock {names} on {server}"), args.quiet);
     let result = tokio::select! {
         result = attempt => result,
-        signal = signals.recv() => return Ok(Waited::Interrupted(signal)),
+        caught = signals.recv() => return Ok(Waited::Interrupted(caught.number)),
         () = async { match &mut line {
             Some(line) => line.run().await,
             None => std::future::pending().await,
@@ -219,7 +210,10 @@ async fn supervise(
     loop {
         tokio::select! {
             status = child.wait() => return Ended { status, lost },
-            signal = signals.recv() => signals::send(pid, signal),
+            // A signal from the terminal reached the whole process group, child included.
+            caught = signals.recv() => if caught.from_process {
+                signals::send(pid, caught.number);
+            },
             () = guard.lost(), if !lost => {
                 eprintln!(
                     "redis-mutex: lock {} lost; stopping the command (SIGTERM, SIGKILL in {})",

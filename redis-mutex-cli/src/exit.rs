@@ -105,7 +105,29 @@ impl From<redis_mutex::Error> for Failure {
         } else {
             SOFTWARE
         };
-        Failure::new(code, error.to_string())
+        Failure::new(code, with_causes(&error))
+    }
+}
+
+/// `error`'s message followed by its causes, on one line: the library's messages leave the
+/// cause (e.g. "Connection refused") to `source()`.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut causes = Vec::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        // A wrapper often repeats what it wraps (a Redis I/O error and the OS error inside).
+        let text = cause.to_string();
+        if causes
+            .last()
+            .is_none_or(|last: &String| !last.contains(&text))
+        {
+            causes.push(text);
+        }
+        source = cause.source();
+    }
+    match causes.is_empty() {
+        true => error.to_string(),
+        false => format!("{error} (cause: {})", causes.join(": ")),
     }
 }
 

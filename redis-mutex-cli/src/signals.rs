@@ -1,13 +1,36 @@
 //! The signals redis-mutex catches (SIGINT, SIGTERM, SIGHUP) and passes on to its child.
+//!
+//! The child stays in redis-mutex's process group, so a signal the terminal sends to the
+//! foreground group (Ctrl-C, a hang-up) reaches it directly. Only signals that another process
+//! sent to redis-mutex itself (kill(2): `si_code <= 0`) are forwarded, so the child does not get
+//! a terminal's Ctrl-C twice (as sudo(8) does it).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::exit::{self, Failure};
 
+/// The caught signals.
+const CAUGHT: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Per caught signal, how many deliveries another process sent since the last [`Signals::recv`].
+static FROM_PROCESSES: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+
+/// One caught signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Caught {
+    /// The signal number.
+    pub(crate) number: i32,
+    /// Whether a process sent it to redis-mutex (rather than the terminal to the whole
+    /// foreground process group, child included).
+    pub(crate) from_process: bool,
+}
+
 /// The caught signals, installed before the lock is requested so that none is missed.
 #[derive(Debug)]
 pub(crate) struct Signals {
-    streams: [(i32, Signal); 3],
+    streams: [Signal; 3],
 }
 
 impl Signals {
@@ -17,30 +40,38 @@ impl Signals {
     ///
     /// An OS failure (exit code 71) when a handler cannot be installed.
     pub(crate) fn install() -> Result<Signals, Failure> {
-        let catch = |number: i32| {
-            signal(SignalKind::from_raw(number))
-                .map(|stream| (number, stream))
-                .map_err(|error| {
-                    Failure::new(exit::OS, format!("cannot handle signal {number}: {error}"))
-                })
+        let failed = |number: i32, error: std::io::Error| {
+            Failure::new(exit::OS, format!("cannot handle signal {number}: {error}"))
         };
-        Ok(Signals {
-            streams: [
-                catch(libc::SIGINT)?,
-                catch(libc::SIGTERM)?,
-                catch(libc::SIGHUP)?,
-            ],
-        })
+        let mut streams = Vec::with_capacity(CAUGHT.len());
+        for (index, number) in CAUGHT.into_iter().enumerate() {
+            // SAFETY: the action only increments an atomic, which is async-signal-safe.
+            unsafe {
+                signal_hook_registry::register_sigaction(number, move |info| {
+                    if info.si_code <= 0 {
+                        FROM_PROCESSES[index].fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+            }
+            .map_err(|error| failed(number, error))?;
+            streams.push(signal(SignalKind::from_raw(number)).map_err(|e| failed(number, e))?);
+        }
+        let streams = streams.try_into().expect("one stream per caught signal");
+        Ok(Signals { streams })
     }
 
-    /// The next caught signal's number. Cancel safe.
-    pub(crate) async fn recv(&mut self) -> i32 {
-        let [(int, sigint), (term, sigterm), (hup, sighup)] = &mut self.streams;
-        tokio::select! {
-            Some(()) = sigint.recv() => *int,
-            Some(()) = sigterm.recv() => *term,
-            Some(()) = sighup.recv() => *hup,
+    /// The next caught signal. Cancel safe.
+    pub(crate) async fn recv(&mut self) -> Caught {
+        let [int, term, hup] = &mut self.streams;
+        let index = tokio::select! {
+            Some(()) = int.recv() => 0,
+            Some(()) = term.recv() => 1,
+            Some(()) = hup.recv() => 2,
             else => std::future::pending().await,
+        };
+        Caught {
+            number: CAUGHT[index],
+            from_process: FROM_PROCESSES[index].swap(0, Ordering::SeqCst) > 0,
         }
     }
 }

@@ -138,3 +138,26 @@ fn release_without_force_refuses() {
     assert!(message.contains("--force"), "{message}");
     assert!(guard.is_held() && is_held(server, &lock));
 }
+
+#[test]
+fn prefix_applies_to_exec_and_status_alike() {
+    let server = support::shared();
+    let lock = cli::name("prefixed");
+    // The command asks, while holding the lock, what the same prefix shows for it.
+    let script = format!("'{}' status --json --prefix custom: {lock}", cli::BIN);
+    let output = run(
+        server,
+        &[
+            "exec", "--prefix", "custom:", &lock, "--", "sh", "-c", &script,
+        ],
+    );
+    assert_eq!(code(&output), 0, "{}", describe(&output));
+    let seen: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(seen["held"], true);
+    assert_eq!(seen["key"], format!("custom:{lock}"));
+    assert_eq!(
+        status(server, &[&lock])[0]["held"],
+        false,
+        "not under the default prefix"
+    );
+}

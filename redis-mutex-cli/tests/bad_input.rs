@@ -66,7 +66,10 @@ fn an_unreachable_server_exits_69() {
         vec!["--server", &closed, "release", "--force", "x"],
     ] {
         let message = assert_fails(&run(server, &args), cli::code::UNAVAILABLE);
-        assert!(message.contains("127.0.0.1"), "{message}");
+        assert!(
+            message.contains("127.0.0.1") && message.contains("refused"),
+            "{message}"
+        );
     }
 }
 

@@ -295,12 +295,9 @@ fn a_status_line_shows_the_wait_on_a_terminal_only() {
     let server = support::shared();
     let lock = cli::name("tty");
     let held = hold(server, &lock);
-    // script(1) runs the command on a pseudo-terminal and copies what it prints to stdout.
     let on_terminal = |extra: &str| {
-        let line = format!("'{}' exec {extra} --wait 1500ms {lock} -- true", cli::BIN);
-        std::process::Command::new("script")
-            .args(["-qec", &line, "/dev/null"])
-            .env("REDIS_MUTEX_URL", server.url())
+        let args = format!("exec {extra} --wait 1500ms {lock} -- true");
+        on_a_terminal(server, &args)
             .stdin(std::process::Stdio::null())
             .output()
     };
@@ -318,4 +315,52 @@ fn a_status_line_shows_the_wait_on_a_terminal_only() {
     let shown = String::from_utf8_lossy(&quiet.stdout);
     assert!(!shown.contains("waiting for"), "{shown:?}");
     drop(held);
+}
+
+#[test]
+fn ctrl_c_on_a_terminal_reaches_the_command_once() {
+    let server = support::shared();
+    let lock = cli::name("ctrl-c");
+    let dir = TempDir::new("ctrl-c");
+    let ready = dir.file("ready");
+    // Counts its SIGINTs for a second and a half, then reports them.
+    let perl = format!(
+        r#"$|=1; $SIG{{INT}}=sub{{$n++}}; open(F, ">{ready}"); close(F); for (1..15) {{ select(undef,undef,undef,0.1) }} print "ints=", $n+0, "\n""#
+    );
+    // ^C on the pseudo-terminal's input is the terminal's Ctrl-C.
+    let started = on_a_terminal(server, &format!("exec {lock} -- perl -e '{perl}'"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
+    let (Ok(mut terminal), true) = (started, which("perl")) else {
+        eprintln!("skipped: needs script(1) from util-linux and perl");
+        return;
+    };
+    wait_for_file(&ready);
+    let mut input = terminal.stdin.take().unwrap();
+    std::io::Write::write_all(&mut input, b"\x03").unwrap();
+    let output = finish(terminal, PROMPTLY);
+    drop(input);
+    let shown = stdout(&output);
+    assert!(shown.contains("ints=1"), "{shown:?}");
+}
+
+/// Whether `program` is on `PATH`.
+fn which(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// `redis-mutex ARGS` (a shell command line) run by script(1) on a pseudo-terminal, which copies
+/// what it prints to its own stdout.
+fn on_a_terminal(server: &support::RedisServer, args: &str) -> std::process::Command {
+    let line = format!("'{}' {args}", cli::BIN);
+    let mut command = std::process::Command::new("script");
+    command
+        .args(["-qec", &line, "/dev/null"])
+        .env("REDIS_MUTEX_URL", server.url());
+    command
 }

@@ -43,7 +43,8 @@ pub struct LockStatus {
     /// What is left of the holder's lease as Redis sees it; `None` when the lock is free or its
     /// key has no expiry (set by hand, without a TTL).
     pub remaining: Option<Duration>,
-    /// The last fencing token handed out for this name, `None` if fencing was never used.
+    /// The last fencing token handed out for this name; `None` when none was in the last hour
+    /// (a fencing counter is forgotten an hour after its last token).
     pub fencing_counter: Option<u64>,
     /// How many live waiters stand in the name's queue in Redis, waiters for locks over several
     /// names included. Clients that poll (such as the Python original) do not queue, so they

@@ -91,9 +91,8 @@ mod at_exit {
 /// [`flush`] for a caller that cannot await: the exit hook.
 fn flush_blocking(timeout: Duration) -> bool {
     let Ok(handle) = handle() else { return true };
-    if DETACHED.load(Ordering::SeqCst) == 0 {
-        return true;
-    }
+    // No early return when nothing is counted yet: an acquisition abandoned just before the
+    // exit starts its clean-up only once the runtime notices, which `settle` waits for.
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     handle.spawn(async move {
         let _ = tx.send(settle(timeout).await);
@@ -140,12 +139,14 @@ impl Drop for DetachedDone {
 /// to the crate's runtime thread is done: each such release has been answered by Redis (or has
 /// failed). Returns whether everything finished in time.
 ///
-/// A program that exits right after dropping a [`Guard`](crate::Guard) in async code, or right
-/// after an acquisition was cancelled (dropped in `select!`, under `timeout`) or gave up with
-/// [`Error::Timeout`], should call it first: exiting cuts such a clean-up off, and a lock
-/// handed to the abandoned waiter meanwhile would then stay taken until its lease runs out.
-/// [`Guard::release`](crate::Guard::release) needs no flush: it returns once the release is
-/// done. The blocking API needs none either: its drops wait for their releases.
+/// Such a clean-up follows a [`Guard`](crate::Guard) dropped in async code, or an acquisition
+/// cancelled (dropped in `select!`, under `timeout`) or given up with [`Error::Timeout`]; cut
+/// off by the end of the process, it would leave the lock taken until its lease runs out. A
+/// normal exit (returning from `main`, `std::process::exit`) flushes by itself, for up to 5 s,
+/// on Unix; call `flush` to choose the bound, to know the outcome, or before leaving some
+/// other way (`abort`, `exec`). [`Guard::release`](crate::Guard::release) needs no flush: it
+/// returns once the release is done. The blocking API needs none either: its drops wait for
+/// their releases.
 ///
 /// # Examples
 ///

@@ -419,7 +419,9 @@ return {0, blocker, redis.call('PTTL', qs[blocker].key)}
 /// Releases the lock of `token` (and takes `token` out of the queues, so it also cleans up
 /// after an abandoned wait, reservations included): each name still holding `token` goes to the
 /// live head of its queue (see [`WAIT`]), or is announced free on its channel. A single name
-/// nobody queues for is a plain compare-and-delete plus the announcement.
+/// nobody queues for is a plain compare-and-delete (`EXISTS`, `GET`, `DEL`): no announcement
+/// is needed then, since every waiter of this crate queues before it waits (one that has not
+/// queued yet finds the name free at its next attempt), and other clients poll.
 ///
 /// Returns how many names were `token`'s.
 pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
@@ -430,7 +432,6 @@ pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 if n == 1 and redis.call('EXISTS', KEYS[2]) == 0 then
   if redis.pcall('GET', KEYS[1]) ~= token then return 0 end
   redis.call('DEL', KEYS[1])
-  redis.pcall('PUBLISH', ARGV[3], '1')
   return 1
 end
 read_clock()

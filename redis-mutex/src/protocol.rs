@@ -375,8 +375,10 @@ for i, q in ipairs(qs) do
   local head = redis.call('ZRANGE', q.queue, 0, 0)[1]
   local ahead = head ~= nil and head ~= token
   local mine = kind == 'string' and redis.call('GET', q.key) == token
-  if mine and ahead then
-    -- Reserved for us once, but someone is ahead of us now: it goes back.
+  if mine and ahead and n > 1 then
+    -- Reserved for us once, but someone is ahead of us now (our place lapsed): it goes back.
+    -- (A single name holding our token was handed over to us, which took us out of the
+    -- queue: it is ours whoever stands in line.)
     redis.call('DEL', q.key)
     mine, kind = false, 'none'
   end

@@ -369,12 +369,15 @@ for i = 1, n do
   qs[i] = queue(i)
   purge(qs[i])
 end
+local reserved = {}
 for i, q in ipairs(qs) do
-  local kind = redis.call('TYPE', q.key).ok
-  if kind ~= 'string' and kind ~= 'none' then return {-1, i} end
+  local value = redis.pcall('GET', q.key)
+  if type(value) == 'table' and value.err then return {-1, i} end
+  local kind = 'string'
+  if not value then kind = 'none' end
   local head = redis.call('ZRANGE', q.queue, 0, 0)[1]
   local ahead = head ~= nil and head ~= token
-  local mine = kind == 'string' and redis.call('GET', q.key) == token
+  local mine = value == token
   if mine and ahead and n > 1 then
     -- Reserved for us once, but someone is ahead of us now (our place lapsed): it goes back.
     -- (A single name holding our token was handed over to us, which took us out of the
@@ -389,6 +392,7 @@ for i, q in ipairs(qs) do
     mine = true
   end
   if not mine and not blocker then blocker = i end
+  reserved[i] = mine and kind == 'string'
 end
 if not blocker then
   local out = {1}
@@ -403,7 +407,7 @@ local score = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local multi = '0'
 if n > 1 then multi = '1' end
 local meta = multi .. ':' .. fencing .. ':' .. claim .. ':' .. attempt .. ':' .. inbox
-for _, q in ipairs(qs) do
+for i, q in ipairs(qs) do
   redis.call('ZADD', q.queue, 'NX', score, token)
   redis.call('ZADD', q.expiry, now + window, token)
   redis.call('HSET', q.info, token, meta)
@@ -411,7 +415,7 @@ for _, q in ipairs(qs) do
     redis.call('PEXPIRE', k, window * 2)
   end
   -- Names reserved for us stay reserved while we are first in line for them.
-  if redis.call('GET', q.key) == token then redis.call('PEXPIRE', q.key, claim) end
+  if reserved[i] then redis.call('PEXPIRE', q.key, claim) end
 end
 return {0, blocker, redis.call('PTTL', qs[blocker].key)}
 "

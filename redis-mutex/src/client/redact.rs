@@ -1,4 +1,12 @@
 //! Removing secrets from Redis URLs before they reach a message, a log line or `Debug` output.
+//!
+//! Hand-written because redis-rs (1.8) has nothing that does the job for every URL we show:
+//! `ConnectionAddr`'s `Display` prints only `host:port` or the socket path, the same for
+//! `redis://` and `rediss://`, without user name or database (`redis://app@h:6379/2` and
+//! `rediss://h:6379/0` both print `h:6379`); `ConnectionInfo` has no `Display`, and its `Debug`
+//! (which does hide the password) dumps every connection setting. Both exist only for a URL
+//! redis-rs could parse, while an [`Error::InvalidUrl`](crate::Error::InvalidUrl) must show the
+//! URL it refused, and the text of redis-rs's own errors is passed through here as well.
 
 /// Replaces the password of `url` (userinfo after the first `:`, a lone userinfo, and `pass` /
 /// `password` query values) with `***`. Works on malformed URLs too.

@@ -72,6 +72,21 @@ mod tests {
         assert_eq!(redact("user:secret@[::1"), "user:***@[::1");
     }
 
+    /// Why `redact` is not redis-rs's `ConnectionAddr` display (see the module docs): it keeps
+    /// the password out, but also the scheme, the user and the database.
+    #[test]
+    fn redis_rs_shows_less_than_the_url() {
+        use redis::IntoConnectionInfo;
+        for (url, shown) in [
+            ("redis://app:secret@h:6379/2", "h:6379"),
+            ("redis+unix:///tmp/r.sock?db=1&pass=secret", "/tmp/r.sock"),
+        ] {
+            let info = url.into_connection_info().expect("a valid URL");
+            assert_eq!(info.addr().to_string(), shown);
+        }
+        assert!("redis://u:p@[::1".into_connection_info().is_err());
+    }
+
     #[test]
     fn urls_without_secrets_are_unchanged() {
         for url in [

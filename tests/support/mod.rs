@@ -33,11 +33,12 @@
 //! builder), waits for it through its `TestContext`, and kills it on drop. It has no password
 //! option (a config file, or the extra-arguments hook of its 2.0 release candidate, could pass
 //! one), and none of what the fault and liveness tests need: retrying a port lost to a race,
-//! pausing and resuming the process (`SIGSTOP`/`SIGCONT`), restarting it on the same port, a server
-//! shared by a test binary and killed at exit, a URL carrying the password for every address form,
-//! the CA of a TLS server for the client to trust. Other helpers found run Redis in Docker
-//! (testcontainers) or from a config file only (`embedded_redis_client`). So this harness stays,
-//! with no dependency beyond `redis`.
+//! pausing and resuming the process (`SIGSTOP`/`SIGCONT`), restarting it in place with the same
+//! options (it can only start a new server on a given address), a server shared by a test binary
+//! and killed at exit, a URL carrying the password for every address form, the CA of a TLS server
+//! for the client to trust. Other helpers found run Redis in Docker (testcontainers) or from a
+//! config file only (`embedded_redis_client`). So this harness stays, with no dependency beyond
+//! `redis`.
 //!
 //! # Limitation: the child outlives a killed test process
 //!

@@ -35,10 +35,9 @@
 //! one), and none of what the fault and liveness tests need: retrying a port lost to a race,
 //! pausing and resuming the process (`SIGSTOP`/`SIGCONT`), restarting it in place with the same
 //! options (it can only start a new server on a given address), a server shared by a test binary
-//! and killed at exit, a URL carrying the password for every address form, the CA of a TLS server
-//! for the client to trust. Other helpers found run Redis in Docker (testcontainers) or from a
-//! config file only (`embedded_redis_client`). So this harness stays, with no dependency beyond
-//! `redis`.
+//! and killed at exit, the URL of each address form (with its password) that the crate under test
+//! accepts. Other helpers found run Redis in Docker (testcontainers) or from a config file only
+//! (`embedded_redis_client`). So this harness stays, with no dependency beyond `redis`.
 //!
 //! # Limitation: the child outlives a killed test process
 //!

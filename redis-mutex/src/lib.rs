@@ -117,6 +117,7 @@ pub use protocol::MIN_TTL;
 pub use runtime::flush;
 
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use redis_mutex_macros::mutex;
 
 /// The README's examples, compiled as doc tests so they cannot rot.

@@ -19,6 +19,9 @@ mod tls;
 
 pub(crate) use redact::redact;
 
+/// The longest [`ClientBuilder::max_poll_interval`] accepted.
+const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The URL used when neither `REDIS_MUTEX_URL` nor `REDIS_URL` is set.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379/";
 
@@ -268,8 +271,8 @@ impl ClientBuilder {
     }
 
     /// The longest a waiter sleeps between two attempts when no release notification comes
-    /// (default 500 ms). Waiters normally wake on a notification, or when the holder's TTL runs
-    /// out; this bounds the wait when notifications are unavailable.
+    /// (default 500 ms, at most 24 h). Waiters normally wake on a notification, or when the
+    /// holder's TTL runs out; this bounds the wait when notifications are unavailable.
     pub fn max_poll_interval(mut self, interval: Duration) -> Self {
         self.options.max_poll_interval = interval;
         self
@@ -330,7 +333,8 @@ impl ClientBuilder {
     /// # Errors
     ///
     /// [`Error::InvalidUrl`] for an unusable URL, [`Error::InvalidTtl`] for an unusable TTL,
-    /// [`Error::InvalidConfig`] for a zero timeout or poll interval (or unusable TLS roots).
+    /// [`Error::InvalidConfig`] for a zero timeout or poll interval, a poll interval over 24 h,
+    /// or unusable TLS roots.
     ///
     /// # Examples
     ///
@@ -356,6 +360,16 @@ impl ClientBuilder {
                     reason: "it must be longer than zero; e.g. `Duration::from_secs(2)`".into(),
                 });
             }
+        }
+        if self.options.max_poll_interval > MAX_POLL_INTERVAL {
+            // A waiter's queue entry lasts three poll intervals, in milliseconds of Redis time.
+            return Err(Error::InvalidConfig {
+                option: "max_poll_interval",
+                reason: format!(
+                    "it must be at most {MAX_POLL_INTERVAL:?}; waiters also wake when the lock \
+                     is released or its holder's lease runs out"
+                ),
+            });
         }
         let server = cached_server(ServerKey {
             url: self.url,

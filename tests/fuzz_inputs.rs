@@ -113,9 +113,14 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // URLs
 
+/// `password` with every byte percent-encoded.
+fn encoded(password: &str) -> String {
+    password.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
 /// Valid URLs carrying `password` (as userinfo, percent-encoded, or a `pass` query value).
 fn url_with_password(password: &str) -> Vec<String> {
-    let encoded: String = password.bytes().map(|b| format!("%{b:02X}")).collect();
+    let encoded = encoded(password);
     vec![
         format!("redis://user:{password}@127.0.0.1:6379/0"),
         format!("redis://:{password}@localhost/"),
@@ -124,6 +129,7 @@ fn url_with_password(password: &str) -> Vec<String> {
         format!("redis://u:{encoded}@127.0.0.1/"),
         format!("redis+unix:///tmp/redis.sock?db=1&pass={password}"),
         format!("redis+unix:///tmp/r.sock?password={password}&db=2"),
+        format!("redis+unix:///tmp/r.sock?db=0&p%61ss={password}"),
     ]
 }
 
@@ -137,7 +143,7 @@ enum Edit {
 
 fn edit() -> impl Strategy<Value = Edit> {
     let c = prop_oneof![
-        3 => prop::sample::select(vec!['@', ':', '/', '?', '#', '%', '[', ']', '=', '&', ' ', '.']),
+        3 => prop::sample::select(vec!['@', ':', '/', '?', '#', '%', '[', ']', '=', '&', ' ', '.', '\t', '\n', '+']),
         1 => any::<char>(),
     ];
     prop_oneof![
@@ -167,8 +173,8 @@ fn apply(url: &str, edits: &[Edit]) -> String {
 }
 
 /// Whether `url` still carries `password` as a password: where the `url` crate (the parser
-/// behind redis-rs) finds one, or in userinfo (after the last `@` of the part before any `?`),
-/// or as a `pass`/`password` query value.
+/// behind redis-rs) finds one, or in userinfo (before the last `@` of the part before any `?`,
+/// after the user name), or as a `pass`/`password` query value.
 fn carries(url: &str, password: &str) -> bool {
     if let Ok(parsed) = url::Url::parse(url) {
         let in_query = parsed
@@ -180,9 +186,14 @@ fn carries(url: &str, password: &str) -> bool {
     }
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let in_userinfo = before_query
-        .rfind('@')
-        .is_some_and(|at| before_query[..at].contains(password));
+    // The password is what follows the user name's `:`, or a lone userinfo (`redis://pw@h`).
+    let in_userinfo = before_query.rfind('@').is_some_and(|at| {
+        let userinfo = &before_query[..at];
+        userinfo
+            .split_once(':')
+            .map_or(userinfo, |(_user, password)| password)
+            .contains(password)
+    });
     let in_query = query.split('&').any(|param| {
         param.split_once('=').is_some_and(|(key, value)| {
             matches!(key, "pass" | "password") && value.contains(password)
@@ -194,7 +205,8 @@ fn carries(url: &str, password: &str) -> bool {
 /// Builds a client of `url` every way there is, and checks each answer: a client, or a typed
 /// input error; the password nowhere in what can be shown.
 fn check_url(url: &str, password: &str) -> Result<(), TestCaseError> {
-    let secret = carries(url, password);
+    let encoded = encoded(password);
+    let secret = carries(url, password) || carries(url, &encoded);
     let results = [
         Client::open(url),
         Client::builder(url).prefix("p:").build(),
@@ -216,7 +228,7 @@ fn check_url(url: &str, password: &str) -> Result<(), TestCaseError> {
         if secret {
             for text in shown {
                 prop_assert!(
-                    !text.contains(password),
+                    !text.contains(password) && !text.contains(&encoded),
                     "password of {:?} shown: {}",
                     url,
                     text
@@ -225,6 +237,18 @@ fn check_url(url: &str, password: &str) -> Result<(), TestCaseError> {
         }
     }
     Ok(())
+}
+
+/// The check is not vacuous: every unedited URL carries its password.
+#[test]
+fn every_url_template_carries_its_password() {
+    for url in url_with_password("PWsecret1") {
+        assert!(
+            carries(&url, "PWsecret1") || carries(&url, &encoded("PWsecret1")),
+            "{url}"
+        );
+        check_url(&url, "PWsecret1").unwrap();
+    }
 }
 
 proptest! {

@@ -427,6 +427,7 @@ fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
     };
     #[cfg(feature = "tls")]
     if tls {
+        tls::refuse_insecure(&client, &display)?;
         tls::ensure_crypto_provider();
     }
     let server = Arc::new(Server {

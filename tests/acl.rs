@@ -55,8 +55,8 @@ async fn the_documented_permissions_are_enough() {
         "locker",
         &[
             "~MUTEX_*",
-            "~{MUTEX_*",
-            "&{MUTEX_*}:released",
+            "~redis-mutex:{MUTEX_*",
+            "&redis-mutex:{MUTEX_*}:released",
             "&redis-mutex:inbox:*",
             // Sent by the client.
             "+set",
@@ -72,7 +72,6 @@ async fn the_documented_permissions_are_enough() {
             "+del",
             "+exists",
             "+pexpire",
-            "+incr",
             "+time",
             "+zadd",
             "+zrem",
@@ -102,7 +101,7 @@ async fn without_channel_permissions_waiters_fall_back_to_polling() {
         .get_connection()
         .unwrap();
     let refused = redis::cmd("SUBSCRIBE")
-        .arg("{MUTEX_x}:released")
+        .arg("redis-mutex:{MUTEX_x}:released")
         .exec(&mut con)
         .expect_err("SUBSCRIBE must be refused");
     assert_eq!(refused.code(), Some("NOPERM"), "{refused}");

@@ -64,11 +64,14 @@ fn zero_timeouts_and_poll_intervals_are_invalid() {
 }
 
 #[test]
-fn zero_and_oversized_ttls_are_invalid() {
+fn too_short_and_oversized_ttls_are_invalid() {
     let client = common::client(support::shared());
     let m = client.mutex(name("ttl").as_str()).unwrap();
     for ttl in [
         Duration::ZERO,
+        Duration::from_millis(1),
+        Duration::from_millis(3),
+        redis_mutex::MIN_TTL - Duration::from_millis(1),
         Duration::MAX,
         Duration::from_secs(u64::MAX / 2),
         Duration::from_millis(i64::MAX as u64),
@@ -79,8 +82,15 @@ fn zero_and_oversized_ttls_are_invalid() {
             other => panic!("with_ttl({ttl:?}): expected Error::InvalidTtl, got {other:?}"),
         }
     }
-    // A sane TTL is fine.
-    m.clone().with_ttl(Duration::from_millis(1)).unwrap();
+    // The minimum is named in the message, and is fine itself.
+    let err = m.clone().with_ttl(Duration::from_millis(2)).unwrap_err();
+    assert!(err.to_string().contains("at least 100 ms"), "{err}");
+    assert_eq!(
+        redis_mutex::MIN_TTL,
+        Duration::from_millis(100),
+        "the macro checks 100ms too"
+    );
+    m.clone().with_ttl(redis_mutex::MIN_TTL).unwrap();
     m.clone()
         .with_ttl(Duration::from_secs(86_400 * 365))
         .unwrap();
@@ -185,6 +195,14 @@ fn assert_unreachable(err: &Error, port: u16) {
     assert!(
         shown.contains(&format!("127.0.0.1:{port}")),
         "message does not name the address: {shown}"
+    );
+    // The cause is the source, and only the source: reporters that print the chain show it once.
+    let cause = std::error::Error::source(err)
+        .expect("the cause")
+        .to_string();
+    assert!(
+        !shown.contains(&cause),
+        "{shown:?} repeats its cause {cause:?}"
     );
 }
 

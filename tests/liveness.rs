@@ -10,7 +10,9 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Api, ApiClient, ApiGuard, ApiMutex, PROMPTLY, key, name, twin_tests};
+use common::{
+    Api, ApiClient, ApiGuard, ApiMutex, PROMPTLY, assert_queued, key, name, queue_key, twin_tests,
+};
 use redis_mutex::{Client, IntoLockNames};
 use support::RedisServer;
 
@@ -28,23 +30,6 @@ fn slow_poll_client(server: &RedisServer, id: u64) -> Client {
 /// A mutex on `names` of a [`slow_poll_client`] of its own (`id`).
 fn slow_poll_mutex(server: &RedisServer, id: u64, names: impl IntoLockNames) -> redis_mutex::Mutex {
     slow_poll_client(server, id).mutex(names).unwrap()
-}
-
-/// The key of `lock`'s wait queue in Redis.
-fn queue_key(lock: &str) -> String {
-    format!("{{{}}}:queue", key(lock))
-}
-
-/// Waits (up to [`PROMPTLY`]) until `lock`'s wait queue in Redis holds `waiters` entries.
-#[track_caller]
-fn assert_queued(server: &RedisServer, lock: &str, waiters: i64) {
-    let queue = queue_key(lock);
-    let len = || common::raw(server, &["ZCARD", &queue]);
-    assert!(
-        common::eventually(PROMPTLY, || len() == redis::Value::Int(waiters)),
-        "expected {waiters} queued waiters, found {:?}",
-        len()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,7 +146,7 @@ async fn a_lapsed_queue_entry_is_skipped() {
     let server = support::shared();
     let lock = name("dead-waiter");
     let lock_key = key(&lock);
-    let tag = format!("{{{lock_key}}}");
+    let tag = format!("redis-mutex:{{{lock_key}}}");
     let holder = slow_poll_mutex(server, 30, &lock);
     let guard = holder.lock().await.unwrap();
     // A waiter that died: first in line, but its entry lapsed long ago.
@@ -172,7 +157,7 @@ async fn a_lapsed_queue_entry_is_skipped() {
     );
     common::raw(
         server,
-        &["HSET", &format!("{tag}:queue-info"), "dead", "30000:0"],
+        &["HSET", &format!("{tag}:queue-info"), "dead", "0:0:30000:1:"],
     );
     let waiter = slow_poll_mutex(server, 31, &lock);
     let waiting = tokio::spawn(async move { waiter.lock().await.unwrap() });

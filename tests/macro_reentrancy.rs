@@ -168,19 +168,113 @@ fn other_prefix() -> &'static Client {
     })
 }
 
-#[mutex("{name}", client = other_prefix(), wait = "2s", guard = lock)]
-fn same_name_other_prefix(name: &str) -> Result<bool, redis_mutex::Error> {
+/// Takes `name` through `client`; returns whether it took a guard of its own (`false`: it
+/// re-entered a caller's lock).
+#[mutex("{name}", client = client, wait = "1s", guard = lock)]
+fn takes_its_own(name: &str, client: &Client) -> Result<bool, redis_mutex::Error> {
     Ok(lock.is_some())
 }
 
+/// Holds `name` on the shared server, as `redis://127.0.0.1:PORT/`, and calls
+/// [`takes_its_own`] with `client`.
 #[mutex("{name}", client = locks(), wait = "2s")]
-fn outer_default_prefix(name: &str) -> Result<bool, redis_mutex::Error> {
-    same_name_other_prefix(name)
+fn holds_then_takes(name: &str, client: &Client) -> Result<bool, redis_mutex::Error> {
+    takes_its_own(name, client)
 }
 
 #[test]
 fn same_name_under_another_prefix_is_another_lock() {
     let name = support::unique("reenter-prefix");
-    let took_its_own = outer_default_prefix(&name).expect("no deadlock");
+    let took_its_own = holds_then_takes(&name, other_prefix()).expect("no deadlock");
     assert!(took_its_own, "a different key: taken, not re-entered");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A server is identified by what it is, not by how its URL is spelled
+
+/// The shared server spelled `redis://localhost:PORT{path}`, opened once into `cell`.
+fn by_host_name(cell: &'static OnceLock<Client>, path: &str) -> &'static Client {
+    cell.get_or_init(|| {
+        let port = support::shared().port();
+        Client::open(&format!("redis://localhost:{port}{path}")).expect("open client")
+    })
+}
+
+fn localhost() -> &'static Client {
+    static CLIENT: OnceLock<Client> = OnceLock::new();
+    by_host_name(&CLIENT, "")
+}
+
+#[test]
+fn two_spellings_of_one_server_reenter_sync() {
+    let name = support::unique("reenter-spelling-sync");
+    let took_its_own =
+        holds_then_takes(&name, localhost()).expect("re-entered, did not wait for itself");
+    assert!(!took_its_own, "the inner call re-entered the outer lock");
+    assert!(!key_exists(&name));
+}
+
+#[mutex("{name}", client = locks(), wait = "2s")]
+async fn holds_then_takes_async(name: String) -> Result<bool, redis_mutex::Error> {
+    takes_its_own_async(name, localhost()).await
+}
+
+#[mutex("{name}", client = client, wait = "1s", guard = lock)]
+async fn takes_its_own_async(name: String, client: &Client) -> Result<bool, redis_mutex::Error> {
+    Ok(lock.is_some())
+}
+
+#[tokio::test]
+async fn two_spellings_of_one_server_reenter_async() {
+    let name = support::unique("reenter-spelling-async");
+    let took_its_own = holds_then_takes_async(name.clone())
+        .await
+        .expect("re-entered, did not wait for itself");
+    assert!(!took_its_own, "the inner call re-entered the outer lock");
+    assert!(!key_exists(&name));
+}
+
+#[test]
+fn another_database_is_another_lock() {
+    static DB1: OnceLock<Client> = OnceLock::new();
+    let name = support::unique("reenter-db");
+    let took_its_own = holds_then_takes(&name, by_host_name(&DB1, "/1")).expect("no deadlock");
+    assert!(took_its_own, "db 1 is not db 0: taken, not re-entered");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A runtime driven inside a plain fn
+
+#[mutex("{name}", client = locks(), wait = "300ms")]
+fn unrelated_plain(name: &str) -> Result<(), redis_mutex::Error> {
+    Ok(())
+}
+
+/// Holds the lock and drives a current-thread runtime on this thread: the `block_on` future
+/// itself is part of the call (it re-enters), a task spawned there is not (it waits).
+#[mutex("{name}", client = locks(), wait = "2s")]
+fn holds_and_drives_a_runtime(
+    name: &str,
+) -> Result<(Result<bool, redis_mutex::Error>, redis_mutex::Result<()>), redis_mutex::Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (same_call, spawned) = runtime.block_on(async {
+        let same_call = inner_sync(name);
+        let owned = name.to_owned();
+        let spawned = tokio::spawn(async move { unrelated_plain(&owned) });
+        (same_call, spawned.await.expect("task"))
+    });
+    Ok((same_call, spawned))
+}
+
+#[test]
+fn a_task_polled_inside_a_plain_fn_does_not_reenter() {
+    let name = support::unique("reenter-block-on");
+    let (same_call, spawned) = holds_and_drives_a_runtime(&name).expect("outer lock");
+    let inner_had_guard = same_call.expect("the block_on future re-enters");
+    assert!(!inner_had_guard, "the block_on future is part of the call");
+    let error = spawned.expect_err("an unrelated task must wait for the lock");
+    assert!(error.is_timeout(), "{error}");
 }

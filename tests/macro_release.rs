@@ -168,3 +168,35 @@ fn methods_release_too() {
     assert!(job.run(), "held inside");
     assert!(!key_exists(&job.name), "released after");
 }
+
+/// Stops the server while the lock is held, so the release after the body fails.
+#[mutex("{name}", client = locks, on_lost = "continue")]
+async fn stop_the_server_inside(
+    name: &str,
+    locks: &redis_mutex::Client,
+    server: &std::sync::Mutex<support::RedisServer>,
+) -> u32 {
+    server.lock().expect("server").stop();
+    7
+}
+
+#[tokio::test]
+async fn async_fn_logs_a_failed_release() {
+    let name = support::unique("release-fails");
+    let server = support::RedisServer::start();
+    let locks = common::impatient_client(&server, Duration::from_millis(300));
+    let server = std::sync::Mutex::new(server);
+    common::warnings();
+    let value = stop_the_server_inside(&name, &locks, &server).await;
+    assert_eq!(value, 7, "the body's value stands");
+    let logged = || {
+        common::warnings()
+            .lines()
+            .any(|line| line.contains("WARN") && line.contains(&name) && line.contains("releas"))
+    };
+    assert!(
+        eventually(logged),
+        "the failed release was not logged:\n{}",
+        common::warnings()
+    );
+}

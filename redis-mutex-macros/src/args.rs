@@ -413,11 +413,13 @@ fn parse_duration(input: ParseStream<'_>, name: &str) -> syn::Result<(LitStr, Du
 
 fn parse_ttl(input: ParseStream<'_>) -> syn::Result<Duration> {
     let (lit, ttl) = parse_duration(input, "ttl")?;
-    if ttl < Duration::from_millis(1) {
+    // The runtime's minimum (`redis_mutex`'s `MIN_TTL`, checked against this one by the
+    // workspace's tests/bad_input.rs).
+    if ttl < Duration::from_millis(100) {
         return Err(syn::Error::new(
             lit.span(),
-            "`ttl` must be at least 1ms (Redis expires keys in whole milliseconds): write a \
-             lease such as `\"30s\"`",
+            "`ttl` must be at least 100ms (a shorter lease runs out before it can be renewed): \
+             write a lease such as `\"30s\"`",
         ));
     }
     if ttl.as_millis() > (i64::MAX / 2) as u128 {
@@ -716,7 +718,9 @@ mod tests {
         assert!(errors(r#""a", server = "redis://h", client = c()"#)[0].contains("together"));
         assert!(errors(r#""a", blocking = false"#)[0].contains(r#"wait = "0s""#));
         assert!(errors(r#""a", server = "10.0.0.5""#)[0].contains(r#""redis://10.0.0.5/""#));
-        assert!(errors(r#""a", ttl = "0s""#)[0].contains("at least 1ms"));
+        assert!(errors(r#""a", ttl = "0s""#)[0].contains("at least 100ms"));
+        assert!(errors(r#""a", ttl = "99ms""#)[0].contains("at least 100ms"));
+        assert!(errors(r#""a", ttl = "100ms""#).is_empty());
         assert!(errors(r#""a", fencing"#)[0].contains("fencing = true"));
         assert!(errors(r#""a", guard = "g""#)[0].contains("guard = g"));
     }

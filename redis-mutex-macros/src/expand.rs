@@ -46,12 +46,146 @@ fn with_errors(item: TokenStream, errors: Errors) -> TokenStream {
     tokens
 }
 
+/// The body of an `async fn` as `#[async_trait]` rewrites it: a plain `fn` returning
+/// `Pin<Box<dyn Future<Output = T> + Send + 'async_trait>>` whose body is
+/// `Box::pin(async move { .. })` (the shape tracing's `#[instrument]` recognises too). The lock
+/// then goes inside that future, around its statements, as for an `async fn` returning `T`.
+struct AsyncTraitBody {
+    /// `Box::pin`, as written.
+    pin: syn::ExprPath,
+    async_token: Token![async],
+    capture: Token![move],
+    /// The `async move` block's statements.
+    stmts: TokenStream,
+    /// The future's output, `T`.
+    output: Box<Type>,
+}
+
+impl AsyncTraitBody {
+    fn of(sig: &Signature, body: &Group) -> Option<Self> {
+        if sig.asyncness.is_some() {
+            return None;
+        }
+        let output = boxed_future_output(&sig.output)?;
+        let syn::Expr::Call(call) = syn::parse2::<syn::Expr>(body.stream()).ok()? else {
+            return None;
+        };
+        let syn::Expr::Path(pin) = *call.func else {
+            return None;
+        };
+        let mut path = pin.path.segments.iter().rev();
+        let is_box_pin = path.next().is_some_and(|last| last.ident == "pin")
+            && path.next().is_some_and(|owner| owner.ident == "Box");
+        let mut call_args = call.args.into_iter();
+        let (Some(syn::Expr::Async(future)), None) = (call_args.next(), call_args.next()) else {
+            return None;
+        };
+        let capture = future.capture?;
+        is_box_pin.then(|| AsyncTraitBody {
+            pin,
+            async_token: future.async_token,
+            capture,
+            stmts: future
+                .block
+                .stmts
+                .iter()
+                .map(ToTokens::to_token_stream)
+                .collect(),
+            output: Box::new(output.clone()),
+        })
+    }
+
+    /// `Box::pin(async move { .. })` around the expansion. Its first statement fixes the
+    /// future's output type (as `#[async_trait]` does), before any `return` in the expansion
+    /// needs it.
+    fn wrap(
+        &self,
+        expansion: &TokenStream,
+        output: &TokenStream,
+        private: &TokenStream,
+    ) -> TokenStream {
+        let AsyncTraitBody {
+            pin,
+            async_token,
+            capture,
+            ..
+        } = self;
+        quote! {
+            #pin(#async_token #capture {
+                if false {
+                    return #private::Tag::<#output>::new().output();
+                }
+                #expansion
+            })
+        }
+    }
+}
+
+/// `T` in `Pin<Box<dyn Future<Output = T> + ..>>` (any paths to `Pin`, `Box` and `Future`).
+fn boxed_future_output(output: &ReturnType) -> Option<&Type> {
+    fn only_type_argument<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+        let Type::Path(path) = ty else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        match args.args.first() {
+            Some(syn::GenericArgument::Type(ty)) if last.ident == name && args.args.len() == 1 => {
+                Some(ty)
+            }
+            _ => None,
+        }
+    }
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let boxed = only_type_argument(ty, "Pin")?;
+    let Type::TraitObject(future) = only_type_argument(boxed, "Box")? else {
+        return None;
+    };
+    future.bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(bound) = bound else {
+            return None;
+        };
+        let last = bound.path.segments.last()?;
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        if last.ident != "Future" {
+            return None;
+        }
+        args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::AssocType(assoc) if assoc.ident == "Output" => Some(&assoc.ty),
+            _ => None,
+        })
+    })
+}
+
+/// The body's inner attributes, and the rest of it as unparsed tokens (all of it when the inner
+/// attributes do not parse: the compiler reports them where they are).
+fn split_body(body: &Group) -> (Vec<Attribute>, TokenStream) {
+    let parser = |input: ParseStream<'_>| {
+        let inner = input.call(Attribute::parse_inner)?;
+        let rest: TokenStream = input.parse()?;
+        Ok((inner, rest))
+    };
+    syn::parse::Parser::parse2(parser, body.stream())
+        .unwrap_or_else(|_: syn::Error| (Vec::new(), body.stream()))
+}
+
 /// A function item whose body is kept as unparsed tokens.
 struct ItemFn {
     attrs: Vec<Attribute>,
     vis: Visibility,
     sig: Signature,
     body: Group,
+    /// Set when this is an `async fn` as `#[async_trait]` rewrote it.
+    async_trait: Option<AsyncTraitBody>,
+    /// What the caller gets: the declared return type, or the future's output for
+    /// `#[async_trait]`.
+    output: ReturnType,
 }
 
 impl Parse for ItemFn {
@@ -86,11 +220,20 @@ impl Parse for ItemFn {
         if body.delimiter() != proc_macro2::Delimiter::Brace {
             return Err(syn::Error::new(body.span(), "expected the function body"));
         }
+        let async_trait = AsyncTraitBody::of(&sig, &body);
+        let output = match &async_trait {
+            Some(async_trait) => {
+                ReturnType::Type(Token![->](sig.fn_token.span), async_trait.output.clone())
+            }
+            None => sig.output.clone(),
+        };
         Ok(ItemFn {
             attrs,
             vis,
             sig,
             body,
+            async_trait,
+            output,
         })
     }
 }
@@ -112,14 +255,14 @@ impl ItemFn {
                  time; remove `const`",
             ));
         }
-        if self.sig.asyncness.is_none()
+        if !self.is_async()
             && let Some(future) = returned_future(&self.sig.output)
         {
             errors.push(syn::Error::new_spanned(
                 future,
                 "`#[mutex]` on a function that returns a future would hold the lock only \
                      while the future is created, not while it runs: write an `async fn` \
-                     instead (async fns in traits work too, without `#[async_trait]`)",
+                     instead (in traits too, natively or under `#[async_trait]`)",
             ));
         }
         if let Some(on_lost) = &args.on_lost
@@ -129,15 +272,15 @@ impl ItemFn {
             let keyword = Ident::new("on_lost", on_lost.keyword);
             let lit = &on_lost.value.lit;
             let option = quote!(#keyword = #lit);
-            if self.sig.asyncness.is_none() {
+            if !self.is_async() {
                 errors.push(syn::Error::new_spanned(
                     option,
                     "`on_lost = \"cancel\"` needs an `async fn`: a plain `fn` cannot be \
                          interrupted; check `guard.is_held()` between steps (bind it with \
                          `guard = lock`) and stop when it turns `false`, or make it `async fn`",
                 ));
-            } else if !may_carry_error(&self.sig.output) {
-                let found = match &self.sig.output {
+            } else if !may_carry_error(&self.output) {
+                let found = match &self.output {
                     ReturnType::Default => "()".to_owned(),
                     ReturnType::Type(_, ty) => ty.to_token_stream().to_string(),
                 };
@@ -180,12 +323,19 @@ impl ItemFn {
         }
     }
 
+    /// An `async fn`, written so or rewritten by `#[async_trait]`.
+    fn is_async(&self) -> bool {
+        self.sig.asyncness.is_some() || self.async_trait.is_some()
+    }
+
     fn expand(&self, args: &Args) -> TokenStream {
         let ItemFn {
             attrs,
             vis,
             sig,
             body,
+            async_trait,
+            output,
         } = self;
         let krate = args.krate.as_ref().map_or_else(
             || quote!(::redis_mutex),
@@ -213,8 +363,8 @@ impl ItemFn {
         };
         let renew = option_tokens(args.renew.as_ref().map(|renew| renew.value));
         let fencing = option_tokens(args.fencing.as_ref().map(|fencing| fencing.value));
-        let fail = failure(&sig.output, &private, &error, &names, &options);
-        let is_async = sig.asyncness.is_some();
+        let fail = failure(output, &private, &error, &names, &options);
+        let is_async = self.is_async();
         let enter = if is_async {
             quote!(#private::enter(#client, &#names, #options).await)
         } else {
@@ -242,30 +392,44 @@ impl ItemFn {
             quote!(let #name = #held.guard();)
         });
 
+        // The body's statements are spliced in, not nested as a block of their own: a one-line
+        // block as the value of another (`{ x }`) trips `unused_braces` in the user's crate. Its
+        // inner attributes (`#![allow(..)]`) go first, where they were: they cover the function.
+        let (inner_attrs, stmts) = match async_trait {
+            Some(async_trait) => (Vec::new(), async_trait.stmts.clone()),
+            None => split_body(body),
+        };
         let block = if is_async {
             // The body runs as its own future so that `return` and `?` come back here, where the
-            // lock is released with `.await`; `Drop` only covers panics and cancellation. The
-            // body stays a block of its own inside the `async move`, where inner attributes
-            // (`#![allow(..)]`) remain allowed.
-            let output = body_output(&sig.output);
-            let on_lost = on_lost_policy(args, &sig.output, &output, &private);
+            // lock is released with `.await`; `Drop` only covers panics and cancellation. Its
+            // items and `use`s stay inside the `async move` block, out of the generated code's
+            // way.
+            let on_lost = on_lost_policy(args, output, &body_output(output), &private);
+            let output = body_output(output);
             let ret = Ident::new("__redis_mutex_ret", Span::mixed_site());
             quote! {
                 #acquire
                 let #ret = {
                     #bind_guard
-                    #held.scope::<#output, _>(async move { #body }, #on_lost).await
+                    #held.scope::<#output, _>(async move { #stmts }, #on_lost).await
                 };
                 #held.release().await;
                 #ret
             }
         } else {
-            // The guard is a local: every exit (return, `?`, panic) releases it through `Drop`.
+            // The guard is a local declared before the body's statements: it is dropped after the
+            // body's value is computed, and every exit (return, `?`, panic) releases it through
+            // `Drop`. The body's items and `use`s share this block, so the generated code names
+            // no type the body could shadow (see `failure`).
             quote! {
                 #acquire
                 #bind_guard
-                #body
+                #stmts
             }
+        };
+        let block = match async_trait {
+            None => quote!(#(#inner_attrs)* #block),
+            Some(async_trait) => async_trait.wrap(&block, &body_output(output), &private),
         };
         let mut out = TokenStream::new();
         for attr in attrs {
@@ -336,13 +500,21 @@ fn failure(
         // Cannot be a `Result`: panic (`fail` returns `!`, so no `return`).
         _ => return quote!(#private::fail(#error, &#names, #options)),
     };
-    let mut ty = (**ty).clone();
-    EraseImplTrait.visit_type_mut(&mut ty);
+    // The tag's type is fixed by a `return` the type checker sees first (never taken), so the
+    // return type is not named here: inside the body's block, a name from the signature could
+    // resolve to one of the body's items or glob imports instead.
+    let tag = Ident::new("__redis_mutex_tag", Span::mixed_site());
     quote_spanned! {ty.span()=>
-        return {
-            #[allow(unused_imports)]
-            use #private::{ViaPanic as _, ViaResult as _};
-            (&#private::Tag::<#ty>::new()).__redis_mutex_fail(#error, &#names, #options)
+        {
+            let #tag = #private::Tag::new();
+            if false {
+                return #tag.output();
+            }
+            return {
+                #[allow(unused_imports)]
+                use #private::{ViaPanic as _, ViaResult as _};
+                (&#tag).__redis_mutex_fail(#error, &#names, #options)
+            };
         }
     }
 }

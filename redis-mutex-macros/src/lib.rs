@@ -256,6 +256,33 @@ use proc_macro::TokenStream;
 /// order. Not on a `const fn`, and not on a plain `fn` that returns a future (the lock would
 /// cover only the future's creation): write an `async fn`.
 ///
+/// Methods of an `#[async_trait]` trait or impl work as `async fn`s do. `#[async_trait]`
+/// (on the `impl`) expands first and turns the method into a plain `fn` returning
+/// `Pin<Box<dyn Future<Output = T> + Send + 'async_trait>>` with the body
+/// `Box::pin(async move { .. })`; `#[mutex]` recognises that shape and holds the lock inside
+/// the future, while it runs, as for an `async fn` returning `T`:
+///
+/// ```no_run
+/// # use redis_mutex::mutex;
+/// use async_trait::async_trait;
+///
+/// #[async_trait]
+/// trait Ledger {
+///     async fn append(&self, entry: u64) -> redis_mutex::Result<()>;
+/// }
+///
+/// struct Remote;
+///
+/// #[async_trait]
+/// impl Ledger for Remote {
+///     #[mutex("ledger", wait = "2s")]
+///     async fn append(&self, entry: u64) -> redis_mutex::Result<()> {
+///         # let _ = entry;
+///         Ok(())
+///     }
+/// }
+/// ```
+///
 /// * A plain `fn` takes the lock with the blocking API: it can be called from any thread,
 ///   including from inside an async runtime (where it blocks that thread, like any blocking
 ///   call). The lock is released when the guard drops, on every exit.
@@ -289,10 +316,17 @@ use proc_macro::TokenStream;
 ///
 /// Calling an annotated function from inside another one that holds the same lock, in the same
 /// thread or task, does not deadlock: the inner call sees that the lock is held and runs
-/// without taking it again (its `guard` is then `None`). Locks are identified by server address
-/// and full key (prefix + name). Held locks are tracked
+/// without taking it again (its `guard` is then `None`). Locks are identified by server and
+/// full key (prefix + name); a server by what it is, not how its URL is spelled: two URLs whose
+/// hosts resolve to a shared address and port (`localhost` and `127.0.0.1`), or that name the
+/// same unix socket, with the same database, are one server. Host names are resolved on the
+/// first call, once per process. Held locks are tracked
 ///
-/// * for a plain `fn`: per thread, for the duration of the call;
+/// * for a plain `fn`: per thread and tokio task, for the duration of the call. If the call
+///   drives a runtime itself (`block_on` on a current-thread runtime), the `block_on` future is
+///   part of the call, but the tasks polled there are not: they wait like other callers.
+///   Futures of a non-tokio executor polled inside the call cannot be told apart from it, and
+///   re-enter its locks;
 /// * for an `async fn`: per future, for the duration of its body (a tokio `task_local!`
 ///   scope), so locks pass down to the futures the body awaits but not to tasks it spawns
 ///   (`tokio::spawn`, `spawn_blocking`), nor to sibling futures joined with it, which exclude

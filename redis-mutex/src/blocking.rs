@@ -43,6 +43,25 @@ impl Client {
         crate::Client::open(url).map(Client::from)
     }
 
+    /// A builder for a blocking client of `url` with non-default options: the same
+    /// [`ClientBuilder`](crate::ClientBuilder) as the async client's, finished with
+    /// [`build_blocking`](crate::ClientBuilder::build_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let client = redis_mutex::blocking::Client::builder("redis://127.0.0.1/")
+    ///     .ttl(Duration::from_secs(10))
+    ///     .build_blocking()?;
+    /// assert_eq!(client.ttl(), Duration::from_secs(10));
+    /// # Ok::<(), redis_mutex::Error>(())
+    /// ```
+    pub fn builder(url: impl Into<String>) -> crate::ClientBuilder {
+        crate::Client::builder(url)
+    }
+
     /// See [`crate::Client::from_env`].
     ///
     /// # Errors
@@ -155,6 +174,16 @@ impl Mutex {
         self.call(move |m| async move { m.try_lock_until(deadline).await })
     }
 
+    /// See [`crate::Mutex::is_locked`].
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::Mutex::is_locked`].
+    pub fn is_locked(&self) -> Result<bool> {
+        let mutex = self.inner.clone();
+        runtime::block_on(async move { mutex.is_locked().await })
+    }
+
     /// See [`crate::Mutex::with_ttl`].
     ///
     /// # Errors
@@ -245,9 +274,19 @@ impl Guard {
     }
 
     /// Blocks until the lock is lost or `timeout` passes; returns whether it is lost.
-    /// The blocking form of [`crate::Guard::lost`].
-    pub fn wait_lost(&self, timeout: Duration) -> bool {
-        self.inner().wait_lost(timeout)
+    /// The blocking form of [`crate::Guard::lost`], with a timeout as in
+    /// `std::sync::mpsc::Receiver::recv_timeout`.
+    pub fn lost_timeout(&self, timeout: Duration) -> bool {
+        self.inner().lost_timeout(timeout)
+    }
+
+    /// See [`crate::Guard::is_owned`].
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::Guard::is_owned`].
+    pub fn is_owned(&self) -> Result<bool> {
+        runtime::block_on(self.inner().is_owned_task())
     }
 
     /// See [`crate::Guard::is_held`].

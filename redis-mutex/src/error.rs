@@ -18,8 +18,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// | [`Lost`](Error::Lost) | the lease expired or another owner holds the key now | the protected work may have overlapped another holder: compensate |
 /// | [`Unreachable`](Error::Unreachable) | no answer from Redis (connect, I/O, response timeout) | retry with back-off, check the network |
 /// | [`Refused`](Error::Refused) | Redis answered with an error (authentication, ACL, read-only replica, OOM …) | fix credentials or configuration |
+/// | [`Protocol`](Error::Protocol) | Redis answered in a form this crate does not understand | check the server version, or the proxy in between |
 /// | [`WrongType`](Error::WrongType) | the lock's key holds a non-string Redis value | pick another name or prefix |
 /// | [`InvalidUrl`](Error::InvalidUrl), [`InvalidName`](Error::InvalidName), [`InvalidTtl`](Error::InvalidTtl), [`InvalidConfig`](Error::InvalidConfig) | bad input | fix the call |
+/// | [`Runtime`](Error::Runtime) | the crate's runtime thread could not be started | check the process' thread limits |
+/// | [`Forked`](Error::Forked) | used in a child forked after the parent had used the crate | use the crate in the child only after `exec` |
+///
+/// Errors with a cause ([`Unreachable`](Error::Unreachable), [`Refused`](Error::Refused),
+/// [`Runtime`](Error::Runtime)) return it from [`source`](std::error::Error::source) and do not
+/// repeat it in their message, so error reporters (`anyhow`'s `{:#}`, `tracing`'s error
+/// chains) show it once.
 ///
 /// Messages never contain a password taken from a URL.
 ///
@@ -67,24 +75,41 @@ pub enum Error {
 
     /// Redis could not be reached, or did not answer in time; also a `rediss://` server whose
     /// TLS certificate was not accepted (the message then says so, and how to trust its CA).
-    #[error("could not reach Redis at {server}: {source}; {hint}", hint = unreachable_hint(source))]
+    /// The cause is the error's [`source`](std::error::Error::source).
+    #[error("could not reach Redis at {server}: {hint}", hint = unreachable_hint(source))]
     Unreachable {
         /// The server address, password redacted.
         server: String,
-        /// The cause reported by the Redis client.
+        /// The cause reported by the Redis client (a `redis::RedisError` today; not part of
+        /// this crate's API, so that a major release of redis-rs is not one of this crate).
         #[source]
-        source: redis::RedisError,
+        source: BoxError,
     },
 
     /// Redis answered with an error: failed authentication, missing ACL permission, a read-only
     /// replica, out of memory, …
-    #[error("Redis at {server} refused the request: {source}")]
+    #[error(
+        "Redis at {server} refused the request (the cause says why); check credentials, ACL permissions and that the server is a writable primary"
+    )]
     Refused {
         /// The server address, password redacted.
         server: String,
-        /// The error Redis answered with.
+        /// The error Redis answered with (a `redis::RedisError` today; not part of this crate's
+        /// API).
         #[source]
-        source: redis::RedisError,
+        source: BoxError,
+    },
+
+    /// Redis answered, but not in a form this crate understands: a server too old or not
+    /// really Redis, or a proxy that rewrites replies.
+    #[error(
+        "Redis at {server} sent a reply redis-mutex does not understand ({detail}); redis-mutex needs Redis 5 or newer, reached directly or through a proxy that passes scripts through"
+    )]
+    Protocol {
+        /// The server address, password redacted.
+        server: String,
+        /// What was received.
+        detail: String,
     },
 
     /// The lock's key exists and holds a value of another Redis type, so it is not a lock.
@@ -136,18 +161,31 @@ pub enum Error {
         reason: String,
     },
 
-    /// The crate's background runtime thread could not be started.
-    #[error("could not start the redis-mutex runtime thread: {source}")]
+    /// The crate's background runtime thread could not be started (the cause says why).
+    #[error("could not start the redis-mutex runtime thread")]
     Runtime {
         /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+
+    /// This process is a child forked from one that had already used redis-mutex: the
+    /// runtime thread and the connections belong to the parent and do not exist here.
+    #[error(
+        "redis-mutex was used in process {parent} before this process was forked from it; a forked child cannot use the parent's runtime thread or connections: take locks in the child only after `exec`, or in a process that had not used redis-mutex before forking"
+    )]
+    Forked {
+        /// The process id of the parent that started the runtime.
+        parent: u32,
+    },
 }
+
+/// The type-erased cause of [`Error::Unreachable`] and [`Error::Refused`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What to check when Redis cannot be reached: the certificate when the TLS handshake
 /// refused it, else the server and the network.
-fn unreachable_hint(source: &redis::RedisError) -> &'static str {
+fn unreachable_hint(source: &BoxError) -> &'static str {
     if source.to_string().contains("certificate") {
         "the server's TLS certificate was not accepted: trust the CA that signed it with \
          `ClientBuilder::tls_root_certificates` (otherwise only the system's roots are trusted), \
@@ -182,9 +220,11 @@ impl From<Error> for std::io::Error {
             | Error::InvalidName { .. }
             | Error::InvalidTtl { .. }
             | Error::InvalidConfig { .. } => ErrorKind::InvalidInput,
-            Error::Lost { .. } | Error::WrongType { .. } | Error::Runtime { .. } => {
-                ErrorKind::Other
-            }
+            Error::Protocol { .. } => ErrorKind::InvalidData,
+            Error::Lost { .. }
+            | Error::WrongType { .. }
+            | Error::Runtime { .. }
+            | Error::Forked { .. } => ErrorKind::Other,
         };
         std::io::Error::new(kind, error)
     }
@@ -250,14 +290,37 @@ impl Error {
                 server,
             };
         }
+        if matches!(
+            source.kind(),
+            redis::ErrorKind::UnexpectedReturnType | redis::ErrorKind::Parse
+        ) {
+            return Error::Protocol {
+                server,
+                detail: source.to_string(),
+            };
+        }
         if source.is_io_error()
             || source.is_timeout()
             || source.is_connection_dropped()
             || source.is_connection_refusal()
         {
-            Error::Unreachable { server, source }
+            Error::Unreachable {
+                server,
+                source: Box::new(source),
+            }
         } else {
-            Error::Refused { server, source }
+            Error::Refused {
+                server,
+                source: Box::new(source),
+            }
+        }
+    }
+
+    /// An [`Unreachable`](Error::Unreachable) whose cause is `what` (of kind `kind`).
+    pub(crate) fn unreachable(server: &str, kind: std::io::ErrorKind, what: &str) -> Self {
+        Error::Unreachable {
+            server: server.to_owned(),
+            source: Box::new(std::io::Error::new(kind, what.to_owned())),
         }
     }
 }

@@ -60,13 +60,22 @@ struct Held {
 }
 
 impl Guard {
-    /// A guard for an acquisition whose request was sent at `sent`. Starts renewal.
-    pub(crate) fn new(mutex: Mutex, token: Arc<str>, fences: Vec<u64>, sent: Instant) -> Guard {
-        let lease = Lease::new(sent, mutex.settings.ttl);
-        let renewal = mutex.settings.renewal.then(|| {
+    /// A guard for an acquisition with a lease of `lease.1` granted by a request sent at
+    /// `lease.0`. Starts renewal; a lease shorter than the TTL (a hand-over not yet claimed) is
+    /// extended to the TTL at once, also with renewal off.
+    pub(crate) fn new(
+        mutex: Mutex,
+        token: Arc<str>,
+        fences: Vec<u64>,
+        (sent, lease): (Instant, Duration),
+    ) -> Guard {
+        let claim = lease < mutex.settings.ttl;
+        let lease = Lease::new(sent, lease);
+        let renewal = (mutex.settings.renewal || claim).then(|| {
             let span = tracing::debug_span!("redis_mutex::renew", lock = %mutex.spec.names);
-            tokio::spawn(renew(mutex.clone(), token.clone(), lease.clone()).instrument(span))
-                .abort_handle()
+            let keep_renewing = mutex.settings.renewal;
+            let task = renew(mutex.clone(), token.clone(), lease.clone(), keep_renewing);
+            tokio::spawn(task.instrument(span)).abort_handle()
         });
         tracing::debug!(lock = %mutex.spec.names, "acquired");
         Guard {
@@ -155,8 +164,44 @@ impl Guard {
 
     /// Blocks the thread until the lock is no longer held or `timeout` passes; returns whether
     /// it is lost.
-    pub(crate) fn wait_lost(&self, timeout: Duration) -> bool {
+    pub(crate) fn lost_timeout(&self, timeout: Duration) -> bool {
         self.held().lease.wait_expired(timeout)
+    }
+
+    /// Whether every key of the lock still holds this guard's token, asked of Redis now (unlike
+    /// [`is_held`](Guard::is_held), which answers from this process' view of the lease).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unreachable`], [`Error::Refused`] from Redis.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(m: redis_mutex::Mutex) -> redis_mutex::Result<()> {
+    /// let guard = m.lock().await?;
+    /// assert!(guard.is_owned().await?);
+    /// # Ok(()) }
+    /// ```
+    pub async fn is_owned(&self) -> Result<bool> {
+        runtime::run(self.is_owned_task()).await
+    }
+
+    /// The work of [`is_owned`](Guard::is_owned), detached from the guard's lifetime.
+    pub(crate) fn is_owned_task(&self) -> impl Future<Output = Result<bool>> + Send + 'static {
+        let held = self.held();
+        let (mutex, token) = (held.mutex.clone(), held.token.clone());
+        async move {
+            let holders = mutex
+                .client
+                .server
+                .backend
+                .holders(&mutex.spec.keys)
+                .await?;
+            Ok(holders
+                .iter()
+                .all(|holder| holder.as_deref() == Some(&*token)))
+        }
     }
 
     /// Resets the lease to `ttl` from now, if the lock is still ours.
@@ -222,9 +267,6 @@ impl Held {
         let backend = &mutex.client.server.backend;
         let keys = &mutex.spec.keys;
         let released = backend.release(keys, &self.token).await?;
-        if released > 0 {
-            backend.wake_local(keys);
-        }
         observe::released(&mutex.spec.names, self.acquired.elapsed());
         if released == keys.keys.len() {
             tracing::debug!(lock = %mutex.spec.names, "released");
@@ -294,8 +336,9 @@ async fn extend(mutex: &Mutex, token: &str, lease: &Lease, ttl: Duration) -> Res
 }
 
 /// The watchdog: renews the lease once a third of it is used up, until aborted or the lock is
-/// lost. After a failed renewal it retries at a quarter of what is left of the lease.
-async fn renew(mutex: Mutex, token: Arc<str>, lease: Arc<Lease>) {
+/// lost (or, without `keep_renewing`, after the first renewal, which claims a handed-over lock).
+/// After a failed renewal it retries at a quarter of what is left of the lease.
+async fn renew(mutex: Mutex, token: Arc<str>, lease: Arc<Lease>, keep_renewing: bool) {
     let ttl = mutex.settings.ttl;
     let mut retrying = false;
     loop {
@@ -310,6 +353,9 @@ async fn renew(mutex: Mutex, token: Arc<str>, lease: Arc<Lease>) {
                 retrying = false;
                 observe::renewed(&mutex.spec.names);
                 tracing::trace!("renewed");
+                if !keep_renewing {
+                    return;
+                }
             }
             Err(error) if error.is_lost() => return,
             Err(error) => {

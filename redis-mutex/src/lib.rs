@@ -16,6 +16,8 @@
 //! * [`blocking`]: the same for plain threads, also safe inside a tokio runtime.
 //! * `#[mutex("name")]` (feature `macros`, on by default): hold named locks for the duration of
 //!   a function, like the Python decorator this crate started from.
+//! * [`Client::status`], [`Client::force_release`]: operator tools (what a lock name holds,
+//!   forced release), as the `redis-mutex` command uses them; [`flush`] before exiting.
 //!
 //! Use a lock from this crate to keep *processes* (or machines) apart; inside one process,
 //! `std::sync::Mutex` or `tokio::sync::Mutex` are far cheaper.
@@ -65,14 +67,17 @@
 //!
 //! Redis 5 or newer (scripts read the server clock and write after it, which needs Redis 5's
 //! effect replication); tested with Redis 7.0. Keys: `<prefix><name>` (default prefix
-//! `MUTEX_`, as the Python original, which therefore interoperates), plus `{<key>}:…`
-//! companions for the waiter queue and fencing counters, in the lock key's Cluster slot.
+//! `MUTEX_`, as the Python original, which therefore interoperates), plus companions of the
+//! crate's own under `redis-mutex:` (`redis-mutex:{<key>}:queue`, `…:fence`, …) for the waiter
+//! queue and fencing counters, in the lock key's Cluster slot. No lock key may start with
+//! `redis-mutex:` ([`Error::InvalidName`]), so no lock name under any prefix collides with them.
 //!
 //! With Redis ACLs, a user of this crate needs, besides its keys (`~<prefix>*` and
-//! `~{<prefix>*`): the commands it sends, `SET`, `TYPE`, `PTTL`, `EVALSHA`, `SCRIPT|LOAD`,
+//! `~redis-mutex:{<prefix>*`, or `~redis-mutex:*` when the prefix or names carry hash tags):
+//! the commands it sends, `SET`, `TYPE`, `PTTL`, `EVALSHA`, `SCRIPT|LOAD`,
 //! `SUBSCRIBE`, `UNSUBSCRIBE`, `PING`; the commands its scripts run, `GET`, `DEL`, `EXISTS`,
-//! `PEXPIRE`, `INCR`, `TIME`, `ZADD`, `ZREM`, `ZRANGE`, `ZRANGEBYSCORE`, `HSET`, `HGET`, `HDEL`,
-//! `PUBLISH`; and the channels `&{<prefix>*}:released` (release announcements)
+//! `PEXPIRE`, `TIME`, `ZADD`, `ZREM`, `ZRANGE`, `ZRANGEBYSCORE`, `HSET`, `HGET`, `HDEL`,
+//! `PUBLISH`; and the channels `&redis-mutex:{<prefix>*}:released` (release announcements)
 //! and `&redis-mutex:inbox:*` (hand-overs to this process's waiters). Without the channels,
 //! locking still works (announcements are best-effort); waiters then learn of releases by
 //! polling (see [`ClientBuilder::max_poll_interval`]).
@@ -85,6 +90,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod admin;
 mod backend;
 pub mod blocking;
 mod client;
@@ -102,11 +108,14 @@ mod runtime;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use admin::{ForcedRelease, LockStatus};
 pub use client::{Client, ClientBuilder, DEFAULT_URL};
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, Result};
 pub use guard::Guard;
 pub use lock::Mutex;
 pub use names::{IntoLockNames, LockNames};
+pub use protocol::MIN_TTL;
+pub use runtime::flush;
 
 #[cfg(feature = "macros")]
 pub use redis_mutex_macros::mutex;

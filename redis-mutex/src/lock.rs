@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::backend::Wake;
+use crate::backend::{WaitAttempt, Wake};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::guard::Guard;
@@ -95,7 +95,7 @@ impl Patience {
 impl Mutex {
     pub(crate) fn new(client: Client, names: impl IntoLockNames) -> Result<Mutex> {
         let names = LockNames::new(names)?;
-        let keys = KeySet::new(&client.options.prefix, names.as_slice());
+        let keys = KeySet::new(&client.options.prefix, names.as_slice())?;
         let line = client.server.queues.line(&keys.keys);
         let settings = Settings {
             ttl: client.options.ttl,
@@ -114,7 +114,8 @@ impl Mutex {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidTtl`] when `ttl` is under 1 ms or above what Redis accepts.
+    /// [`Error::InvalidTtl`] when `ttl` is under [`MIN_TTL`](crate::MIN_TTL) or above what Redis
+    /// accepts.
     ///
     /// # Examples
     ///
@@ -264,8 +265,36 @@ impl Mutex {
     /// # Cancel safety
     ///
     /// Cancel safe, as [`lock`](Mutex::lock).
-    pub async fn try_lock_until(&self, deadline: impl Into<Instant>) -> Result<Guard> {
-        self.acquire(Patience::Until(deadline.into())).await
+    pub async fn try_lock_until(&self, deadline: std::time::Instant) -> Result<Guard> {
+        self.acquire(Patience::Until(Instant::from_std(deadline)))
+            .await
+    }
+
+    /// Whether anyone holds any of the lock's names right now, as Redis says (by the time the
+    /// answer arrives it may have changed: use it for monitoring, not to decide whether to
+    /// lock; [`try_lock`](Mutex::try_lock) is the atomic way).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongType`] when a key holds a non-string value; [`Error::Unreachable`],
+    /// [`Error::Refused`] from Redis.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo(m: redis_mutex::Mutex) -> redis_mutex::Result<()> {
+    /// if m.is_locked().await? {
+    ///     println!("{} is busy", m.names());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn is_locked(&self) -> Result<bool> {
+        let this = self.clone();
+        runtime::run(async move {
+            let holders = this.client.server.backend.holders(&this.spec.keys).await?;
+            Ok(holders.iter().any(Option::is_some))
+        })
+        .await
     }
 
     async fn acquire(&self, patience: Patience) -> Result<Guard> {
@@ -319,16 +348,31 @@ impl Mutex {
             token: token.clone(),
         };
         // Listen *before* the next attempt, so a release that lands in between still wakes us
-        // (the notification leaves a permit).
+        // (the notification leaves a permit). Registering is local and immediate; Redis'
+        // confirmation is awaited within the wait's bound (and at most the connect plus the
+        // response timeout), and without it the wait goes on by polling.
         let backend = &self.client.server.backend;
-        let subscription = backend
-            .subscribe(&self.spec.keys, token.clone())
-            .await
-            .inspect_err(|error| tracing::debug!(%error, "waiting without release notifications"))
-            .ok();
+        let mut subscription = backend.subscribe(&self.spec.keys, token.clone());
+        let confirmed = match patience {
+            Patience::Until(deadline) => {
+                tokio::time::timeout_at(deadline, subscription.confirmed()).await
+            }
+            _ => Ok(subscription.confirmed().await),
+        };
+        if let Ok(Err(error)) = confirmed {
+            tracing::debug!(%error, "waiting without release notifications for now");
+        }
         let max_poll = self.client.options.max_poll_interval;
+        // A queue entry lapses unless refreshed, so a waiter that died leaves the queue within
+        // `queue_entry`; a hand-over to it holds the lock up no longer than that either.
         let queue_entry = (max_poll * 3).max(Duration::from_secs(1));
+        let mut wait = WaitAttempt {
+            queue_entry,
+            claim: queue_entry.min(self.settings.ttl),
+            number: 0,
+        };
         loop {
+            wait.number += 1;
             let sent = Instant::now();
             let attempt = backend
                 .wait_attempt(
@@ -336,12 +380,13 @@ impl Mutex {
                     &token,
                     self.settings.ttl,
                     self.settings.fencing,
-                    queue_entry,
+                    wait,
                 )
                 .await?;
             let pttl = match attempt {
                 Attempt::Acquired { fences } => {
-                    return Ok(self.acquired(cleanup, &token, fences, sent, started));
+                    let lease = self.settings.ttl;
+                    return Ok(self.acquired(cleanup, &token, fences, (sent, lease), started));
                 }
                 Attempt::Busy { pttl } => pttl,
             };
@@ -359,41 +404,41 @@ impl Mutex {
                 nap = nap.min(deadline - now);
             }
             tracing::trace!(?nap, "waiting for a release");
-            let wake = match &subscription {
-                Some(subscription) => tokio::select! {
-                    wake = subscription.wait() => Some(wake),
-                    () = tokio::time::sleep(nap) => None,
-                },
-                None => {
-                    tokio::time::sleep(nap).await;
-                    None
-                }
+            let wake = tokio::select! {
+                wake = subscription.wait() => Some(wake),
+                () = tokio::time::sleep(nap) => None,
             };
-            // A hand-over: the release ran after this round's attempt found the lock taken, so
-            // the lease lasts at least `ttl` from `sent`. Take it as it is while that bound is
-            // recent; otherwise the next attempt restarts the lease (one more round trip) rather
-            // than hand out a guard with little lease left.
-            if let Some(Wake::Granted { fence }) = wake
-                && sent.elapsed() < self.settings.ttl / 2
+            // A hand-over is acted on only when it names this round's attempt: the release then
+            // ran after that attempt, so the handed lease (`claim`) lasts at least until
+            // `sent + claim`. Take it while that bound is recent; the guard claims the full
+            // lease in the background at once. A grant naming an earlier attempt is stale (the
+            // handed lease may have lapsed and the lock changed hands since), and a grant seen
+            // late may be about to lapse: then the next attempt claims the lock if it is still
+            // ours, and otherwise waits on.
+            if let Some(Wake::Granted(grant)) = wake
+                && self.spec.keys.keys.len() == 1
+                && grant.attempt == wait.number
+                && sent.elapsed() < wait.claim / 2
             {
-                let fences = fence.into_iter().collect();
-                return Ok(self.acquired(cleanup, &token, fences, sent, started));
+                let fences = grant.fence.into_iter().collect();
+                return Ok(self.acquired(cleanup, &token, fences, (sent, wait.claim), started));
             }
         }
     }
 
-    /// Wraps up a successful acquisition whose lease began no earlier than `lease_start`.
+    /// Wraps up a successful acquisition whose lease of `lease.1` began no earlier than
+    /// `lease.0`.
     fn acquired(
         &self,
         cleanup: Cleanup,
         token: &Arc<str>,
         fences: Vec<u64>,
-        lease_start: Instant,
+        lease: (Instant, Duration),
         started: Instant,
     ) -> Guard {
         cleanup.disarm();
         observe::acquired(&self.spec.names, started.elapsed());
-        Guard::new(self.clone(), token.clone(), fences, lease_start)
+        Guard::new(self.clone(), token.clone(), fences, lease)
     }
 
     /// Waits for this process's earlier waiters on the same lock.
@@ -440,7 +485,7 @@ impl Mutex {
             .await?;
         Ok(match attempt {
             Attempt::Acquired { fences } => {
-                Some(self.acquired(cleanup, token, fences, sent, started))
+                Some(self.acquired(cleanup, token, fences, (sent, self.settings.ttl), started))
             }
             Attempt::Busy { .. } => {
                 cleanup.disarm();

@@ -9,7 +9,8 @@
 //! 2. [`enter_blocking`] (plain `fn`) or [`enter`] (`async fn`) with the formatted names and the
 //!    compile-time [`Options`];
 //! 3. on error, [`Tag`] with [`ViaResult`] / [`ViaPanic`] (autoref-based dispatch on the return
-//!    type) or [`fail`];
+//!    type, which a never-taken `return tag.output()` fixes without naming it: see
+//!    [`Tag::output`]) or [`fail`];
 //! 4. for an `async fn`, [`Held::scope`] around the body, with the `on_lost` policy: `None`
 //!    (continue), [`cancel`] (`on_lost = "cancel"`, a compile error unless the return type
 //!    implements [`CarriesLost`]) or, by default, the same autoref dispatch as in 3 (cancel when
@@ -17,20 +18,30 @@
 //!
 //! # Reentrancy
 //!
-//! Each held lock is identified by server address and Redis key. A plain `fn` records the locks
-//! it took in a thread-local stack for the duration of the call; an `async fn` runs its body in
-//! a tokio task-local scope holding everything its async callers and itself hold. A plain `fn`
-//! checks both, an `async fn` only the task-local scope (see `Owner`); either takes only the
-//! locks not already held.
+//! Each held lock is identified by its server and Redis key (prefix + name), the server by what
+//! it is, not how its URL is spelled (see `ServerId`). A plain `fn` records the locks it took
+//! in a thread-local stack for the duration of the call, each with the tokio task it was taken
+//! in (`None` outside any task); an `async fn` runs its body in a tokio task-local scope holding
+//! everything its async callers and itself hold. A plain `fn` checks both (the thread's entries
+//! only when taken in the same task as the check, so a task that a lock-holding plain `fn`
+//! happens to poll through `block_on` waits like any other caller), an `async fn` only the
+//! task-local scope (see `Owner`); either takes only the locks not already held. Futures of
+//! another executor polled inside a plain `fn` (no tokio task id) cannot be told apart from
+//! the call itself: they re-enter its locks.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::marker::PhantomData;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::pin::pin;
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex as StdMutex, OnceLock};
 use std::task::Poll;
 use std::time::Duration;
+
+use redis::ConnectionAddr;
 
 use crate::{Client, Error, Guard, Mutex, Result, blocking};
 
@@ -192,27 +203,165 @@ pub fn with_prefix(client: Result<Client>, prefix: &str) -> Result<Client> {
 // ---------------------------------------------------------------------------------------------
 // Held locks (reentrancy)
 
-/// The locks held by the current `async fn` body and its callers: server + key of each.
-type HeldSet = Arc<[String]>;
+/// What a server is, for telling whether two clients lock in the same key space: the addresses
+/// its host resolves to (or its unix socket), and the database. Not the URL's text, which
+/// spells one server many ways (`localhost` or `127.0.0.1`, a trailing `/`, a password).
+///
+/// Two URLs name the same server when their hosts share an address (IP and port), or their
+/// unix socket paths are the same file, and their databases are the same. Resolving a host
+/// name is the only I/O: done on the first call for a server (not at `Client::open`), once per
+/// process, and off the caller's executor in an `async fn`. A host that does not resolve is
+/// identified by its name and port. Asking Redis for its `run_id` would also tell apart
+/// servers behind one address (a proxy), but costs a round trip and an `INFO` permission on
+/// first use; two addresses of one server (a LAN and a loopback address) remain two servers
+/// here, so a call nested that way waits for itself, bounded by its `wait`.
+#[derive(Debug, PartialEq, Eq)]
+struct ServerId {
+    place: Place,
+    db: i64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Place {
+    /// The addresses the host resolved to, sorted.
+    Tcp(Vec<SocketAddr>),
+    /// The unix socket, canonicalized when it exists.
+    Unix(PathBuf),
+    /// What could not be resolved or parsed, as written.
+    Text(String),
+}
+
+impl ServerId {
+    /// Identifies `server` (a URL, password redacted). Blocking: may resolve a host name.
+    fn resolve(server: &str) -> ServerId {
+        let Ok(info) = redis::IntoConnectionInfo::into_connection_info(server) else {
+            return ServerId {
+                place: Place::Text(server.to_owned()),
+                db: 0,
+            };
+        };
+        let place = match info.addr() {
+            ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+                let mut addrs: Vec<SocketAddr> = (host.as_str(), *port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                addrs.sort_unstable();
+                addrs.dedup();
+                if addrs.is_empty() {
+                    Place::Text(format!("{}:{port}", host.to_ascii_lowercase()))
+                } else {
+                    Place::Tcp(addrs)
+                }
+            }
+            ConnectionAddr::Unix(path) => {
+                Place::Unix(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()))
+            }
+            _ => Place::Text(server.to_owned()),
+        };
+        ServerId {
+            place,
+            db: info.redis_settings().db(),
+        }
+    }
+
+    fn same(&self, other: &ServerId) -> bool {
+        self.db == other.db
+            && match (&self.place, &other.place) {
+                (Place::Tcp(mine), Place::Tcp(theirs)) => {
+                    mine.iter().any(|addr| theirs.contains(addr))
+                }
+                (mine, theirs) => mine == theirs,
+            }
+    }
+}
+
+/// Server identities by the client's server text, resolved once per process.
+fn known_servers() -> &'static StdMutex<HashMap<String, Arc<ServerId>>> {
+    static KNOWN: OnceLock<StdMutex<HashMap<String, Arc<ServerId>>>> = OnceLock::new();
+    KNOWN.get_or_init(Default::default)
+}
+
+fn known_server(server: &str) -> Option<Arc<ServerId>> {
+    let known = known_servers().lock().unwrap_or_else(|e| e.into_inner());
+    known.get(server).cloned()
+}
+
+/// The identity of `server`, resolving it (blocking) on first use.
+fn server_id(server: &str) -> Arc<ServerId> {
+    if let Some(id) = known_server(server) {
+        return id;
+    }
+    let id = Arc::new(ServerId::resolve(server));
+    let mut known = known_servers().lock().unwrap_or_else(|e| e.into_inner());
+    known.entry(server.to_owned()).or_insert(id).clone()
+}
+
+/// [`server_id`] for an `async fn`: the first resolution runs on a thread of its own, so a slow
+/// DNS lookup does not block the caller's executor.
+async fn server_id_async(server: &str) -> Arc<ServerId> {
+    if let Some(id) = known_server(server) {
+        return id;
+    }
+    let (send, receive) = tokio::sync::oneshot::channel();
+    let owned = server.to_owned();
+    let spawned = std::thread::Builder::new()
+        .name("redis-mutex-resolve".into())
+        .spawn(move || {
+            let _ = send.send(server_id(&owned));
+        });
+    match spawned {
+        Ok(_) => match receive.await {
+            Ok(id) => id,
+            Err(_) => server_id(server),
+        },
+        Err(_) => server_id(server),
+    }
+}
+
+/// One held lock: its server and full key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LockId {
+    server: Arc<ServerId>,
+    key: String,
+}
+
+impl LockId {
+    fn same(&self, other: &LockId) -> bool {
+        self.key == other.key
+            && (Arc::ptr_eq(&self.server, &other.server) || self.server.same(&other.server))
+    }
+}
+
+/// The locks held by the current `async fn` body and its callers.
+type HeldSet = Arc<[LockId]>;
 
 tokio::task_local! {
     static TASK_HELD: HeldSet;
 }
 
-thread_local! {
-    /// The locks taken by the plain `fn`s running on this thread, innermost last.
-    static THREAD_HELD: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+/// A lock taken by a plain `fn`, with the tokio task it was taken in (`None` outside any task,
+/// including in a `block_on` future).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ThreadEntry {
+    lock: LockId,
+    task: Option<tokio::task::Id>,
 }
 
-fn lock_id(server: &str, key: &str) -> String {
-    format!("{server}\n{key}")
+thread_local! {
+    /// The locks taken by the plain `fn`s running on this thread, innermost last.
+    static THREAD_HELD: RefCell<Vec<ThreadEntry>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Where a call looks for locks it already holds.
 #[derive(Clone, Copy)]
 enum Owner {
-    /// A plain `fn`: its thread's stack, plus the task-local scope of an `async fn` body it
-    /// runs inside (it runs synchronously within that body's poll, while the lock is held).
+    /// A plain `fn`: its thread's stack, counting only entries taken in the current tokio task
+    /// (or, like the caller, outside any task), plus the task-local scope of an `async fn`
+    /// body it runs inside (it runs synchronously within that body's poll, while the lock is
+    /// held). The task check matters when a plain `fn` holding a lock drives a runtime
+    /// (`block_on` on a current-thread runtime): tasks polled there run on this thread, inside
+    /// the call, but are not part of it.
     Thread,
     /// An `async fn`: the task-local scope only. Not the thread's stack: the future may be
     /// polled on other threads, and outlive the plain `fn` that happened to poll it first.
@@ -220,30 +369,42 @@ enum Owner {
 }
 
 /// Whether the caller already holds the lock `id`.
-fn is_held(id: &str, owner: Owner) -> bool {
-    let in_thread = matches!(owner, Owner::Thread)
-        && THREAD_HELD.with(|held| held.borrow().iter().any(|held| held == id));
+fn is_held(id: &LockId, owner: Owner) -> bool {
+    let in_thread = matches!(owner, Owner::Thread) && {
+        let task = tokio::task::try_id();
+        THREAD_HELD.with(|held| {
+            held.borrow()
+                .iter()
+                .any(|entry| entry.task == task && entry.lock.same(id))
+        })
+    };
     in_thread
         || TASK_HELD
-            .try_with(|held| held.iter().any(|held| held == id))
+            .try_with(|held| held.iter().any(|held| held.same(id)))
             .unwrap_or(false)
 }
 
 /// The configured lock on the names not held yet (`None` when all are), with their ids.
 fn plan(
-    client: Result<Client>,
+    client: &Client,
+    server: &Arc<ServerId>,
     names: &[String],
     options: &Options,
     owner: Owner,
-) -> Result<(Option<Mutex>, Vec<String>)> {
-    let client = client?;
+) -> Result<(Option<Mutex>, Vec<LockId>)> {
     let all = client.mutex(names)?;
-    let (fresh, ids): (Vec<&String>, Vec<String>) = all
+    let (fresh, ids): (Vec<&String>, Vec<LockId>) = all
         .names()
         .as_slice()
         .iter()
         .zip(all.keys())
-        .map(|(name, key)| (name, lock_id(client.server(), key)))
+        .map(|(name, key)| {
+            let id = LockId {
+                server: server.clone(),
+                key: key.clone(),
+            };
+            (name, id)
+        })
         .filter(|(_, id)| !is_held(id, owner))
         .unzip();
     if fresh.is_empty() {
@@ -280,11 +441,13 @@ pub fn enter_blocking(
     names: &[String],
     options: &Options,
 ) -> Result<BlockingHeld> {
-    let (mutex, ids) = plan(client, names, options, Owner::Thread)?;
+    let client = client?;
+    let server = server_id(client.server());
+    let (mutex, ids) = plan(&client, &server, names, options, Owner::Thread)?;
     let Some(mutex) = mutex else {
         return Ok(BlockingHeld {
             guard: None,
-            ids: Vec::new(),
+            entries: Vec::new(),
             not_send: PhantomData,
         });
     };
@@ -294,10 +457,15 @@ pub fn enter_blocking(
         Wait::Try => mutex.try_lock(),
         Wait::For(wait) => mutex.try_lock_for(wait),
     }?;
-    THREAD_HELD.with(|held| held.borrow_mut().extend(ids.iter().cloned()));
+    let task = tokio::task::try_id();
+    let entries: Vec<ThreadEntry> = ids
+        .into_iter()
+        .map(|lock| ThreadEntry { lock, task })
+        .collect();
+    THREAD_HELD.with(|held| held.borrow_mut().extend(entries.iter().cloned()));
     Ok(BlockingHeld {
         guard: Some(guard),
-        ids,
+        entries,
         not_send: PhantomData,
     })
 }
@@ -306,7 +474,7 @@ pub fn enter_blocking(
 /// release).
 pub struct BlockingHeld {
     guard: Option<blocking::Guard>,
-    ids: Vec<String>,
+    entries: Vec<ThreadEntry>,
     /// Bound to the thread whose thread-local it updates.
     not_send: PhantomData<*const ()>,
 }
@@ -320,14 +488,14 @@ impl BlockingHeld {
 
 impl Drop for BlockingHeld {
     fn drop(&mut self) {
-        if self.ids.is_empty() {
+        if self.entries.is_empty() {
             return;
         }
         // `try_with`: during thread teardown the thread-local may already be gone.
         let _ = THREAD_HELD.try_with(|held| {
             let mut held = held.borrow_mut();
-            for id in self.ids.iter().rev() {
-                if let Some(at) = held.iter().rposition(|held| held == id) {
+            for entry in self.entries.iter().rev() {
+                if let Some(at) = held.iter().rposition(|held| held == entry) {
                     held.remove(at);
                 }
             }
@@ -351,7 +519,9 @@ impl fmt::Debug for BlockingHeld {
 /// Opening the client, an invalid name or TTL, and acquisition errors.
 pub async fn enter(client: Result<Client>, names: &[String], options: &Options) -> Result<Held> {
     let inherited = TASK_HELD.try_with(Arc::clone).ok();
-    let (mutex, ids) = plan(client, names, options, Owner::Task)?;
+    let client = client?;
+    let server = server_id_async(client.server()).await;
+    let (mutex, ids) = plan(&client, &server, names, options, Owner::Task)?;
     let guard = match mutex {
         None => None,
         Some(mutex) => Some(match options.wait {
@@ -418,11 +588,18 @@ impl Held {
         })
     }
 
-    /// Releases the locks this call took, waiting for the release. A release error (the lock
-    /// was lost meanwhile) is not reported: the body's result stands; the runtime logs it.
+    /// Releases the locks this call took, waiting for the release. A release error is not
+    /// returned (the body's result stands) but logged: a lost lock by the runtime, any other
+    /// failure (Redis unreachable, say) here, as a `Drop` release would be.
     pub async fn release(self) {
-        if let Some(guard) = self.guard {
-            let _ = guard.release().await;
+        let Some(guard) = self.guard else {
+            return;
+        };
+        let names = guard.names().clone();
+        if let Err(error) = guard.release().await
+            && !error.is_lost()
+        {
+            tracing::warn!(lock = %names, %error, "releasing the lock of an annotated function failed; the lock frees itself when its lease runs out");
         }
     }
 }
@@ -440,6 +617,14 @@ impl<R> Tag<R> {
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
         Tag(PhantomData)
+    }
+
+    /// Never called: generated code writes `if false { return tag.output(); }` so that the
+    /// type checker fixes `R` to the function's return type without the macro naming that type
+    /// among the body's items (which may shadow it).
+    #[cold]
+    pub fn output(&self) -> R {
+        unreachable!("`Tag::output` is only type-checked, never called")
     }
 }
 

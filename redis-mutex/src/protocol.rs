@@ -5,19 +5,21 @@
 //! * The lock key is `<prefix><name>` (default prefix `MUTEX_`, as in the Python original), a
 //!   plain string holding the owner's token and carrying the lease as its TTL. A process running
 //!   the original `SET MUTEX_<name> <id> NX EX 30` therefore excludes us and we exclude it.
-//! * A release publishes on `{<key>}:released` so waiters wake at once.
-//! * Fencing counters live at `{<key>}:fence`.
-//! * Waiters for a single-name lock queue in Redis, first come first served, at
-//!   `{<key>}:queue` (order), `{<key>}:queue-expiry` (when each entry lapses unless refreshed) and
-//!   `{<key>}:queue-info` (each waiter's TTL, fencing flag and inbox channel). A release hands
-//!   the lock straight to the live head of the queue and tells only that waiter's process, on
-//!   its inbox channel (`g:<token>:<fence>`), so the lock changes hands in one round trip, in
-//!   arrival order, across processes. A free lock with no live waiter is announced on the
-//!   release channel as `1`.
-//!
-//! Both companion names carry the lock key as a Redis Cluster hash tag, so they hash to the lock
-//! key's slot (a key without a hash tag hashes whole; `{MUTEX_a}:fence` hashes `MUTEX_a`).
-//! A lock key that already carries a hash tag keeps it: the companion is `<key>:fence`.
+//! * The crate's own keys and channels ("companions") live under `redis-mutex:`, a prefix no
+//!   lock key may start with, so no lock name under any prefix can collide with them. Each
+//!   carries the lock key's Cluster hash tag, so it hashes to the lock key's slot:
+//!   `redis-mutex:{<key>}:<part>` for a key without a hash tag (`redis-mutex:{MUTEX_a}:fence`
+//!   hashes `MUTEX_a`, as `MUTEX_a` does), `redis-mutex:{<tag>}:<part>:<key>` for a key with one.
+//! * A release publishes on the companion channel `released` so waiters wake at once.
+//! * Fencing counters live at the companion key `fence` (see `FENCE_LIB`).
+//! * Waiters for a single-name lock queue in Redis, first come first served, at the companions
+//!   `queue` (order), `queue-expiry` (when each entry lapses unless refreshed) and `queue-info`
+//!   (each waiter's fencing flag, claim window, latest attempt and inbox channel). A release
+//!   hands the lock straight to the live head of the queue and tells only that waiter's
+//!   process, on its inbox channel (`g:<token>:<fence>:<attempt>`), so the lock changes hands
+//!   in one round trip, in arrival order, across processes (see [`WAIT`] for when a waiter may
+//!   act on such a message). A free lock with no live waiter is announced on the release
+//!   channel as `1`.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -36,12 +38,23 @@ pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(30);
 /// half of that leaves ample room for any clock.
 pub(crate) const MAX_TTL: Duration = Duration::from_millis(i64::MAX as u64 / 2);
 
-/// Checks that Redis can take `ttl` as a `PX` argument.
+/// The shortest lease accepted. A lease is renewed every third of its TTL and believed over a
+/// drift margin (1 % + 2 ms) early; below this, a few milliseconds of scheduling delay, a round
+/// trip or a hand-over's claim use the whole lease up, and a guard would be lost as soon as it
+/// is returned (the `#[mutex]` macro checks the same bound at compile time).
+pub const MIN_TTL: Duration = Duration::from_millis(100);
+
+/// Checks that `ttl` is a lease the crate can keep and Redis can take as a `PX` argument.
 pub(crate) fn validate_ttl(ttl: Duration) -> Result<Duration> {
-    if ttl < Duration::from_millis(1) {
+    if ttl < MIN_TTL {
         return Err(Error::InvalidTtl {
             ttl,
-            reason: "a lease must last at least 1 ms; use e.g. Duration::from_secs(30)".into(),
+            reason: format!(
+                "a lease must last at least {} ms (redis_mutex::MIN_TTL), or it runs out before \
+                 it can be renewed; use e.g. Duration::from_secs(30), and keep it well above the \
+                 longest pause you expect",
+                MIN_TTL.as_millis()
+            ),
         });
     }
     if ttl > MAX_TTL {
@@ -81,6 +94,9 @@ pub(crate) fn lock_key(prefix: &str, name: &str) -> String {
     key
 }
 
+/// Where the crate's own keys and channels live: no lock key may start with it.
+pub(crate) const COMPANION_PREFIX: &str = "redis-mutex:";
+
 /// The hash tag Redis Cluster hashes for `key`, if it has one.
 fn hash_tag(key: &str) -> Option<&str> {
     let open = key.find('{')?;
@@ -88,53 +104,95 @@ fn hash_tag(key: &str) -> Option<&str> {
     (close > 0).then(|| &key[open + 1..open + 1 + close])
 }
 
-/// A key or channel name that lands in the same Cluster slot as `key`.
+/// Checks that `key` can be a lock key: outside the companions' namespace, and with companion
+/// names that land in its Cluster slot. Returns what is wrong otherwise.
+pub(crate) fn check_lock_key(key: &str) -> std::result::Result<(), String> {
+    if key.starts_with(COMPANION_PREFIX) {
+        return Err(format!(
+            "its key `{key}` starts with `{COMPANION_PREFIX}`, which redis-mutex reserves for \
+             its own keys (waiter queues, fencing counters); choose another name or key prefix"
+        ));
+    }
+    if hash_tag(key).is_none() && key.contains('}') {
+        return Err(format!(
+            "its key `{key}` contains `}}` outside a `{{hash tag}}`, so redis-mutex could not \
+             keep its queue and fencing counter in the same Redis Cluster slot; remove the `}}` \
+             or use a complete tag such as `{{user}}:42`"
+        ));
+    }
+    Ok(())
+}
+
+/// A key or channel name of the crate's own, for lock key `key` (checked by
+/// [`check_lock_key`]): in the reserved namespace, so no lock key can be one, and in the lock
+/// key's Cluster slot.
+///
+/// * `key` without a hash tag: `redis-mutex:{<key>}:<suffix>` (hashes `key`, as `key` does);
+/// * `key` with hash tag `t`: `redis-mutex:{t}:<suffix>:<key>` (hashes `t`, as `key` does).
+///
+/// Distinct `(key, suffix)` pairs give distinct names: the first `}` ends the tag (a key
+/// without a tag has no `}`), and suffixes have no `:`.
 fn companion(key: &str, suffix: &str) -> String {
-    if hash_tag(key).is_some() || key.contains('}') {
-        // Either `key` already has a tag (which stays the first one), or wrapping it would
-        // produce a different tag: append instead.
-        format!("{key}:{suffix}")
-    } else {
-        format!("{{{key}}}:{suffix}")
+    match hash_tag(key) {
+        Some(tag) => format!("{COMPANION_PREFIX}{{{tag}}}:{suffix}:{key}"),
+        None => format!("{COMPANION_PREFIX}{{{key}}}:{suffix}"),
     }
 }
 
-/// The fencing counter of lock key `key`.
-pub(crate) fn fence_key(key: &str) -> String {
-    companion(key, "fence")
-}
-
-/// The channel a release of lock key `key` is announced on.
-pub(crate) fn release_channel(key: &str) -> String {
-    companion(key, "released")
-}
-
-/// The Redis names one lock uses, computed once per [`Mutex`](crate::Mutex).
+/// The Redis names one lock uses, computed once per [`Mutex`](crate::Mutex). Every list has
+/// one entry per name, in name order.
 #[derive(Debug)]
 pub(crate) struct KeySet {
-    /// The lock keys, in name order.
+    /// The lock keys.
     pub(crate) keys: Vec<String>,
-    /// The fencing counters, one per key.
+    /// The waiter queues (see [`WAIT`]).
+    pub(crate) queues: Vec<String>,
+    /// When each queue entry lapses unless refreshed.
+    pub(crate) queue_expiries: Vec<String>,
+    /// Each queued waiter's settings and inbox.
+    pub(crate) queue_infos: Vec<String>,
+    /// The fencing counters.
     pub(crate) fences: Vec<String>,
-    /// The release channels, one per key.
+    /// The release channels.
     pub(crate) channels: Vec<String>,
-    /// For a single-name lock, the waiter queue: `[order, expiry, info]` (see [`WAIT`]).
-    pub(crate) queue: Option<[String; 3]>,
 }
 
 impl KeySet {
-    pub(crate) fn new(prefix: &str, names: &[String]) -> Self {
+    /// The names of the lock on `names` (sorted, deduplicated) under `prefix`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] when a name's key fails [`check_lock_key`].
+    pub(crate) fn new(prefix: &str, names: &[String]) -> Result<Self> {
         let keys: Vec<String> = names.iter().map(|name| lock_key(prefix, name)).collect();
-        let queue = match keys.as_slice() {
-            [key] => Some(["queue", "queue-expiry", "queue-info"].map(|part| companion(key, part))),
-            _ => None,
-        };
-        KeySet {
-            fences: keys.iter().map(|key| fence_key(key)).collect(),
-            channels: keys.iter().map(|key| release_channel(key)).collect(),
-            keys,
-            queue,
+        for (name, key) in names.iter().zip(&keys) {
+            check_lock_key(key).map_err(|reason| Error::InvalidName {
+                name: name.clone(),
+                reason,
+            })?;
         }
+        let each = |part: &str| keys.iter().map(|key| companion(key, part)).collect();
+        Ok(KeySet {
+            queues: each("queue"),
+            queue_expiries: each("queue-expiry"),
+            queue_infos: each("queue-info"),
+            fences: each("fence"),
+            channels: each("released"),
+            keys,
+        })
+    }
+
+    /// `KEYS` of the queue scripts ([`WAIT`], [`RELEASE`]), in their order.
+    pub(crate) fn queue_script_keys(&self) -> impl Iterator<Item = &String> {
+        [
+            &self.keys,
+            &self.queues,
+            &self.queue_expiries,
+            &self.queue_infos,
+            &self.fences,
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 
@@ -144,7 +202,9 @@ impl KeySet {
 /// fencing counters. Returns `{1, fence...}` when acquired, `{0, i, pttl}` when key `i` is held
 /// (`pttl` as `PTTL` reports it), `{-1, i}` when key `i` holds a non-string value.
 pub(crate) static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{}{}",
+        fence_lib(),
         r"
 local n = tonumber(ARGV[3])
 for i = 1, n do
@@ -160,155 +220,246 @@ for i = 1, n do
 end
 local out = {1}
 if ARGV[4] == '1' then
+  local time = redis.call('TIME')
   for i = 1, n do
-    out[i + 1] = redis.call('INCR', KEYS[n + i])
+    out[i + 1] = fence_after(KEYS[n + i], time)
   end
 end
 return out
-",
-    )
+"
+    ))
 });
 
-/// Lua shared by the queue scripts (after [`QUEUE_HEADER`] and [`QUEUE_PRELUDE`]): drops lapsed
-/// waiters, and hands the free lock to the live head of the queue, telling it on its inbox.
+/// How long a fencing counter is kept after the last token it issued. Without it, tokens are
+/// still issued above the last one as long as the server's clock has not stepped back by more
+/// than this (see [`FENCE_LIB`]).
+pub(crate) const FENCE_MEMORY: Duration = Duration::from_secs(3600);
+
+/// Lua that issues fencing tokens: `fence_after(counter, time)` returns the next token of the
+/// counter key `counter`, given the reply of `TIME`.
+///
+/// A token is the larger of the last token plus one and the server's clock in microseconds.
+/// The counter key lives [`FENCE_MEMORY`] after its last token, so per-entity lock names do
+/// not leave a key behind forever; and when the counter is gone (expired, evicted, or lost in
+/// a restart without persistence) the next token still exceeds every earlier one, because
+/// every earlier token was at most the clock reading when it was issued (plus the number of
+/// tokens issued within the same microsecond). Tokens stay below 2^53, exact in Lua's doubles.
+const FENCE_LIB: &str = r"
+local function fence_after(counter, time)
+  local clock = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  local last = tonumber(redis.call('GET', counter) or '0') or 0
+  local token = math.max(last + 1, clock)
+  redis.call('SET', counter, string.format('%d', token), 'PX', FENCE_MEMORY_MS)
+  return token
+end
+";
+
+/// The Lua prelude of every script that issues fencing tokens.
+fn fence_lib() -> String {
+    FENCE_LIB.replace("FENCE_MEMORY_MS", &FENCE_MEMORY.as_millis().to_string())
+}
+
+/// Lua shared by the queue scripts, after [`FENCE_LIB`].
+///
+/// The scripts take `KEYS` = the lock keys, then the queues, queue expiries, queue infos and
+/// fencing counters, `n` of each (one per name, in name order), and `ARGV` = token, `n`, the
+/// `n` release channels, then their own arguments. `queue(i)` binds name `i`'s names.
+///
+/// A queue entry's info is `multi:fencing:claim:attempt:inbox`: whether the waiter wants
+/// several names, whether it asked for fencing, its claim window in ms, its latest attempt
+/// number, and its process' inbox channel.
 const QUEUE_LIB: &str = r"
-local function purge()
-  for _, dead in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now)) do
-    redis.call('ZREM', queue, dead)
-    redis.call('ZREM', expiry, dead)
-    redis.call('HDEL', info, dead)
+local token, n = ARGV[1], tonumber(ARGV[2])
+local time, now
+local function read_clock()
+  time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+local function queue(i)
+  return {key = KEYS[i], queue = KEYS[n + i], expiry = KEYS[2 * n + i],
+          info = KEYS[3 * n + i], fence = KEYS[4 * n + i], channel = ARGV[2 + i]}
+end
+local function drop(q, who)
+  redis.call('ZREM', q.queue, who)
+  redis.call('ZREM', q.expiry, who)
+  redis.call('HDEL', q.info, who)
+end
+local function purge(q)
+  for _, dead in ipairs(redis.call('ZRANGEBYSCORE', q.expiry, '-inf', now)) do
+    drop(q, dead)
   end
 end
-local function leave(who)
-  if redis.call('HDEL', info, who) == 1 then
-    redis.call('ZREM', queue, who)
-    redis.call('ZREM', expiry, who)
+local function leave(q, who)
+  if redis.call('HDEL', q.info, who) == 1 then
+    redis.call('ZREM', q.queue, who)
+    redis.call('ZREM', q.expiry, who)
   end
 end
-local function grant_head()
+-- Hands the free lock of `q` to the live head of its queue: a single-name waiter gets it with
+-- a lease of its claim window, leaves the queue and is told on its inbox (g:token:fence:attempt);
+-- a multi-name waiter gets the name reserved (its token, for its claim window), stays first in
+-- line, and is woken (w:token) to try for all its names. Returns the head, or nil.
+local function grant_head(q)
   while true do
-    local head = redis.call('ZRANGE', queue, 0, 0)[1]
+    local head = redis.call('ZRANGE', q.queue, 0, 0)[1]
     if not head then return nil end
-    local meta = redis.call('HGET', info, head)
-    redis.call('ZREM', queue, head)
-    redis.call('ZREM', expiry, head)
-    redis.call('HDEL', info, head)
-    local ttl, fencing, inbox = string.match(meta or '', '^(%d+):(%d):(.*)$')
-    if ttl then
-      redis.call('SET', key, head, 'PX', ttl)
+    local meta = redis.call('HGET', q.info, head) or ''
+    local multi, fencing, claim, attempt, inbox =
+      string.match(meta, '^(%d):(%d):(%d+):(%d+):(.*)$')
+    if inbox == '' then inbox = q.channel end
+    if multi == '1' then
+      redis.call('SET', q.key, head, 'PX', claim)
+      redis.pcall('PUBLISH', inbox, 'w:' .. head)
+      return head
+    end
+    drop(q, head)
+    if multi == '0' then
+      redis.call('SET', q.key, head, 'PX', claim)
       local f = ''
-      if fencing == '1' then f = redis.call('INCR', fence) end
-      if inbox == '' then inbox = channel end
-      redis.pcall('PUBLISH', inbox, 'g:' .. head .. ':' .. f)
+      if fencing == '1' then f = string.format('%d', fence_after(q.fence, time)) end
+      redis.pcall('PUBLISH', inbox, 'g:' .. head .. ':' .. f .. ':' .. attempt)
       return head
     end
   end
 end
 ";
 
-/// Binds the locals every queue script starts with.
-const QUEUE_HEADER: &str = r"
-local key, queue = KEYS[1], KEYS[2]
-local token, channel = ARGV[1], ARGV[2]
-";
+/// The prelude of every queue script.
+fn queue_lib() -> String {
+    format!("{}{QUEUE_LIB}", fence_lib())
+}
 
-/// Binds the rest of the queue's keys, and reads Redis' clock in ms.
-const QUEUE_PRELUDE: &str = r"
-local expiry, info, fence = KEYS[3], KEYS[4], KEYS[5]
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-";
-
-/// A waiting attempt on a single-name lock: takes the lock if it is free and we are first in
-/// line, otherwise joins (or stays in) the queue.
+/// A waiting attempt: takes every name of the lock if each is free (or reserved or handed to
+/// us) and nobody is ahead of us in its queue; otherwise joins (or stays in) the queue of every
+/// name, in one step, so that any two waiters stand in the same order in every queue they share.
 ///
-/// `KEYS`: lock, queue, queue-expiry, queue-info, fence. `ARGV`: token, channel, ttl ms,
-/// fencing flag, queue entry lifetime ms, inbox channel (where a hand-over to this waiter is
-/// announced; one per subscriber connection, so other processes are not woken). Replies:
-/// `{1[, fence]}` acquired, with a lease of `ttl` from this call (also when a release had handed
-/// the lock to us before it); `{0, 1, pttl}` waiting; `{-1, 1}` wrong type.
+/// `ARGV` after the channels: ttl ms, fencing flag, queue entry lifetime ms, inbox channel
+/// (where a hand-over to this waiter is announced; one per subscriber connection, so other
+/// processes are not woken), claim window ms, attempt number.
+///
+/// A release hands a single-name lock to the head of the queue with a lease of only the claim
+/// window (so a waiter that died in the queue holds the lock up for that long, not for a whole
+/// TTL), and announces `g:<token>:<fence>:<attempt>`, `attempt` being the number of the
+/// waiter's latest attempt recorded here before the hand-over. The waiter acts on that
+/// announcement only if `attempt` is its latest attempt: the hand-over then happened after that
+/// attempt ran, so its lease lasts at least the claim window from when that attempt was sent.
+/// Any older announcement is stale (the hand-over may have lapsed and the lock changed hands
+/// since) and only prompts another attempt, which claims the lock if it is still ours.
+///
+/// A waiter for several names is first in line for some and not yet for others: each name
+/// released while it is first in line is reserved for it (held with its token for the claim
+/// window, renewed by each of its attempts while it stays first), and it takes all at once
+/// when the last one comes free. It never holds a reservation where someone is ahead of it
+/// (such a reservation goes back), and since all waiters stand in the same order in every queue
+/// they share, no two waiters can each hold a reservation the other needs: no deadlock.
+///
+/// Replies: `{1[, fence...]}` acquired, with a lease of `ttl` from this call (also when
+/// claiming a hand-over); `{0, i, pttl}` waiting, name `i` taken; `{-1, i}` wrong type.
 pub(crate) static WAIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{QUEUE_HEADER}{QUEUE_PRELUDE}{QUEUE_LIB}{}",
+        "{}{}",
+        queue_lib(),
         r"
-local ttl, fencing, window, inbox = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
-purge()
-local kind = redis.call('TYPE', key).ok
-if kind == 'string' then
-  if redis.call('GET', key) == token then
-    -- A release handed the lock to us earlier: start the lease afresh, from this call.
-    leave(token)
-    redis.call('PEXPIRE', key, ttl)
-    if fencing == '1' then return {1, tonumber(redis.call('GET', fence) or '0')} end
-    return {1}
-  end
-elseif kind == 'none' then
-  local head = redis.call('ZRANGE', queue, 0, 0)[1]
-  if head ~= nil and head ~= token then
-    head = grant_head()
-  end
-  if head == nil or head == token then
-    leave(token)
-    redis.call('SET', key, token, 'PX', ttl)
-    if fencing == '1' then return {1, redis.call('INCR', fence)} end
-    return {1}
-  end
-else
-  return {-1, 1}
+local base = 2 + n
+local ttl, fencing, window = ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
+local inbox, claim, attempt = ARGV[base + 4], ARGV[base + 5], ARGV[base + 6]
+read_clock()
+local qs, blocker = {}, nil
+for i = 1, n do
+  qs[i] = queue(i)
+  purge(qs[i])
 end
-redis.call('ZADD', queue, 'NX', tonumber(time[1]) * 1000000 + tonumber(time[2]), token)
-redis.call('ZADD', expiry, now + window, token)
-redis.call('HSET', info, token, ttl .. ':' .. fencing .. ':' .. inbox)
-for _, k in ipairs({queue, expiry, info}) do
-  redis.call('PEXPIRE', k, window * 2)
+for i, q in ipairs(qs) do
+  local kind = redis.call('TYPE', q.key).ok
+  if kind ~= 'string' and kind ~= 'none' then return {-1, i} end
+  local head = redis.call('ZRANGE', q.queue, 0, 0)[1]
+  local ahead = head ~= nil and head ~= token
+  local mine = kind == 'string' and redis.call('GET', q.key) == token
+  if mine and ahead then
+    -- Reserved for us once, but someone is ahead of us now: it goes back.
+    redis.call('DEL', q.key)
+    mine, kind = false, 'none'
+  end
+  if kind == 'none' and ahead then
+    grant_head(q)
+    mine = redis.call('GET', q.key) == token
+  elseif kind == 'none' then
+    mine = true
+  end
+  if not mine and not blocker then blocker = i end
 end
-return {0, 1, redis.call('PTTL', key)}
+if not blocker then
+  local out = {1}
+  for i, q in ipairs(qs) do
+    leave(q, token)
+    redis.call('SET', q.key, token, 'PX', ttl)
+    if fencing == '1' then out[i + 1] = fence_after(q.fence, time) end
+  end
+  return out
+end
+local score = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local multi = '0'
+if n > 1 then multi = '1' end
+local meta = multi .. ':' .. fencing .. ':' .. claim .. ':' .. attempt .. ':' .. inbox
+for _, q in ipairs(qs) do
+  redis.call('ZADD', q.queue, 'NX', score, token)
+  redis.call('ZADD', q.expiry, now + window, token)
+  redis.call('HSET', q.info, token, meta)
+  for _, k in ipairs({q.queue, q.expiry, q.info}) do
+    redis.call('PEXPIRE', k, window * 2)
+  end
+  -- Names reserved for us stay reserved while we are first in line for them.
+  if redis.call('GET', q.key) == token then redis.call('PEXPIRE', q.key, claim) end
+end
+return {0, blocker, redis.call('PTTL', qs[blocker].key)}
 "
     ))
 });
 
-/// Releases a single-name lock held by `token` (and takes `token` out of the queue, so it also
-/// cleans up after an abandoned wait), handing the lock to the live head of the queue. Without
-/// a queue it is a plain compare-and-delete plus the announcement.
+/// Releases the lock of `token` (and takes `token` out of the queues, so it also cleans up
+/// after an abandoned wait, reservations included): each name still holding `token` goes to the
+/// live head of its queue (see [`WAIT`]), or is announced free on its channel. A single name
+/// nobody queues for is a plain compare-and-delete plus the announcement.
 ///
-/// `KEYS`: lock, queue, queue-expiry, queue-info, fence. `ARGV`: token, channel.
-/// Returns 1 when the lock was ours, else 0.
-pub(crate) static RELEASE_QUEUED: LazyLock<Script> = LazyLock::new(|| {
+/// Returns how many names were `token`'s.
+pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{QUEUE_HEADER}{}{QUEUE_PRELUDE}{QUEUE_LIB}{}",
+        "{}{}",
+        queue_lib(),
         r"
-if redis.call('EXISTS', queue) == 0 then
-  if redis.pcall('GET', key) ~= token then return 0 end
-  redis.call('DEL', key)
-  redis.pcall('PUBLISH', channel, '1')
+if n == 1 and redis.call('EXISTS', KEYS[2]) == 0 then
+  if redis.pcall('GET', KEYS[1]) ~= token then return 0 end
+  redis.call('DEL', KEYS[1])
+  redis.pcall('PUBLISH', ARGV[3], '1')
   return 1
 end
-",
-        r"
-leave(token)
-if redis.pcall('GET', key) ~= token then return 0 end
-redis.call('DEL', key)
-purge()
-if not grant_head() then redis.pcall('PUBLISH', channel, '1') end
-return 1
-"
-    ))
-});
-
-/// Deletes each key in `KEYS` that still holds token `ARGV[1]`, and announces each deletion on
-/// the channel named by the matching `ARGV[i + 1]`. Returns how many keys were deleted.
-pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+read_clock()
 local released = 0
-for i = 1, #KEYS do
-  if redis.pcall('GET', KEYS[i]) == ARGV[1] then
-    redis.call('DEL', KEYS[i])
-    redis.pcall('PUBLISH', ARGV[i + 1], '1')
+for i = 1, n do
+  local q = queue(i)
+  leave(q, token)
+  if redis.pcall('GET', q.key) == token then
+    redis.call('DEL', q.key)
+    purge(q)
+    if not grant_head(q) then redis.pcall('PUBLISH', q.channel, '1') end
     released = released + 1
   end
 end
 return released
+"
+    ))
+});
+
+/// The value of each key in `KEYS` (`false`, read as nil, when absent); a key of another type
+/// is a `WRONGTYPE` error naming it.
+pub(crate) static HOLDERS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('GET', KEYS[i])
+end
+return out
 ",
     )
 });
@@ -356,6 +507,13 @@ pub(crate) enum Announcement<'a> {
         token: &'a str,
         /// Its fencing token, if it asked for one.
         fence: Option<u64>,
+        /// The number of the waiter's latest attempt before the hand-over (see [`WAIT`]).
+        attempt: u64,
+    },
+    /// A name the waiter with this token waits for was reserved for it: it should try again.
+    Wake {
+        /// The waiter.
+        token: &'a str,
     },
 }
 
@@ -364,10 +522,39 @@ pub(crate) fn parse_announcement(payload: &str) -> Option<Announcement<'_>> {
     if payload == "1" {
         return Some(Announcement::Free);
     }
-    let (token, fence) = payload.strip_prefix("g:")?.split_once(':')?;
+    if let Some(token) = payload.strip_prefix("w:") {
+        return Some(Announcement::Wake { token });
+    }
+    let mut parts = payload.strip_prefix("g:")?.split(':');
+    let (token, fence, attempt) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
     Some(Announcement::Granted {
         token,
         fence: fence.parse().ok(),
+        attempt: attempt.parse().ok()?,
+    })
+}
+
+/// What `INFO memory` says about eviction, when it puts lock keys at risk: with `maxmemory`
+/// set, every policy but `noeviction` may evict a lock key (the `volatile-*` ones pick among
+/// keys with a TTL, which lock keys always have) and so let a second holder in.
+pub(crate) fn eviction_risk(info: &str) -> Option<String> {
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    let maxmemory: u64 = field("maxmemory")?.parse().ok()?;
+    let policy = field("maxmemory_policy")?;
+    (maxmemory > 0 && policy != "noeviction").then(|| {
+        format!(
+            "maxmemory is {maxmemory} bytes with maxmemory-policy `{policy}`: under memory \
+             pressure Redis may evict a held lock's key and let a second holder in, and may \
+             evict fencing counters; set maxmemory-policy to `noeviction` (or keep locks on a \
+             Redis without maxmemory)"
+        )
     })
 }
 
@@ -409,22 +596,51 @@ mod tests {
 
     #[test]
     fn companions_share_the_lock_keys_hash_tag() {
-        assert_eq!(fence_key("MUTEX_a"), "{MUTEX_a}:fence");
-        assert_eq!(release_channel("MUTEX_a"), "{MUTEX_a}:released");
+        let fence_key = |key: &str| companion(key, "fence");
+        assert_eq!(fence_key("MUTEX_a"), "redis-mutex:{MUTEX_a}:fence");
+        assert_eq!(
+            companion("MUTEX_a", "released"),
+            "redis-mutex:{MUTEX_a}:released"
+        );
         assert_eq!(hash_tag(&fence_key("MUTEX_a")), Some("MUTEX_a"));
         // A key with its own tag keeps it.
-        assert_eq!(fence_key("MUTEX_{user}:1"), "MUTEX_{user}:1:fence");
-        assert_eq!(hash_tag("MUTEX_{user}:1:fence"), Some("user"));
-        // `{}` is not a tag: the whole key is hashed, and wrapping would change that.
+        assert_eq!(
+            fence_key("MUTEX_{user}:1"),
+            "redis-mutex:{user}:fence:MUTEX_{user}:1"
+        );
+        assert_eq!(hash_tag(&fence_key("MUTEX_{user}:1")), Some("user"));
+        // `{}` is not a tag: the whole key is hashed.
         assert_eq!(hash_tag("a{}b"), None);
-        assert_eq!(fence_key("a}b"), "a}b:fence");
+        assert_eq!(hash_tag(&fence_key("a{b")), Some("a{b"));
+    }
+
+    #[test]
+    fn no_lock_key_is_a_companion() {
+        // The findings: `{t}x` vs `{t}x:fence`, `{app}:job` vs `{app}:job:fence`.
+        for (key, other) in [
+            ("{t}x", "{t}x:fence"),
+            ("{app}:job", "{app}:job:fence"),
+            ("{t}y", "{t}y:queue"),
+        ] {
+            for part in ["fence", "released", "queue", "queue-expiry", "queue-info"] {
+                assert_ne!(companion(key, part), other);
+                assert_ne!(companion(key, part), companion(other, part));
+                assert!(check_lock_key(&companion(key, part)).is_err());
+            }
+        }
+        assert!(check_lock_key("redis-mutex:x").is_err());
+        assert!(check_lock_key("a}b").is_err());
+        assert!(check_lock_key("x{}y").is_err());
+        assert!(check_lock_key("MUTEX_{user}:1").is_ok());
+        assert!(check_lock_key("MUTEX_a{b").is_ok());
     }
 
     #[test]
     fn ttl_bounds() {
         assert!(validate_ttl(Duration::ZERO).is_err());
-        assert!(validate_ttl(Duration::from_micros(999)).is_err());
-        assert!(validate_ttl(Duration::from_millis(1)).is_ok());
+        assert!(validate_ttl(Duration::from_millis(3)).is_err());
+        assert!(validate_ttl(MIN_TTL - Duration::from_nanos(1)).is_err());
+        assert!(validate_ttl(MIN_TTL).is_ok());
         assert!(validate_ttl(MAX_TTL).is_ok());
         assert!(validate_ttl(MAX_TTL + Duration::from_millis(1)).is_err());
         assert!(validate_ttl(Duration::MAX).is_err());
@@ -456,38 +672,42 @@ mod tests {
     fn announcements() {
         assert_eq!(parse_announcement("1"), Some(Announcement::Free));
         assert_eq!(
-            parse_announcement("g:abc:7"),
+            parse_announcement("g:abc:7:3"),
             Some(Announcement::Granted {
                 token: "abc",
-                fence: Some(7)
+                fence: Some(7),
+                attempt: 3
             })
         );
         assert_eq!(
-            parse_announcement("g:abc:"),
+            parse_announcement("g:abc::1"),
             Some(Announcement::Granted {
                 token: "abc",
-                fence: None
+                fence: None,
+                attempt: 1
             })
         );
+        // A grant without an attempt number cannot be checked for freshness: not a grant.
+        assert_eq!(parse_announcement("g:abc:7"), None);
+        assert_eq!(parse_announcement("g:abc:7:x"), None);
         assert_eq!(parse_announcement("x"), None);
+        assert_eq!(
+            parse_announcement("w:abc"),
+            Some(Announcement::Wake { token: "abc" })
+        );
     }
 
     #[test]
-    fn only_single_name_locks_queue_in_redis() {
-        let one = KeySet::new("MUTEX_", &["a".to_owned()]);
-        assert_eq!(
-            one.queue,
-            Some([
-                "{MUTEX_a}:queue".to_owned(),
-                "{MUTEX_a}:queue-expiry".to_owned(),
-                "{MUTEX_a}:queue-info".to_owned()
-            ])
-        );
-        assert!(
-            KeySet::new("MUTEX_", &["a".to_owned(), "b".to_owned()])
-                .queue
-                .is_none()
-        );
+    fn every_name_has_its_queue() {
+        let one = KeySet::new("MUTEX_", &["a".to_owned()]).unwrap();
+        assert_eq!(one.queues, ["redis-mutex:{MUTEX_a}:queue"]);
+        assert_eq!(one.queue_expiries, ["redis-mutex:{MUTEX_a}:queue-expiry"]);
+        assert_eq!(one.queue_infos, ["redis-mutex:{MUTEX_a}:queue-info"]);
+        let two = KeySet::new("MUTEX_", &["a".to_owned(), "b".to_owned()]).unwrap();
+        assert_eq!(two.queue_script_keys().count(), 10);
+        assert_eq!(two.queues[1], "redis-mutex:{MUTEX_b}:queue");
+        let reserved = KeySet::new("redis-mutex:", &["a".to_owned()]).unwrap_err();
+        assert!(reserved.to_string().contains("reserves"), "{reserved}");
     }
 
     #[test]

@@ -10,7 +10,9 @@
 
 use std::fmt::Debug;
 use std::future::Future;
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -113,6 +115,33 @@ pub(crate) fn assert_key_holds(server: &RedisServer, key: &str, guard: &impl Api
         get(server, key).as_deref(),
         Some(guard.token()),
         "{key} does not hold the token of {guard:?}"
+    );
+}
+
+/// The key of `lock`'s wait queue in Redis (default prefix).
+pub(crate) fn queue_key(lock: &str) -> String {
+    format!("redis-mutex:{{{}}}:queue", key(lock))
+}
+
+/// The tokens waiting in `lock`'s queue in Redis, first in line first.
+pub(crate) fn queued(server: &RedisServer, lock: &str) -> Vec<String> {
+    redis::cmd("ZRANGE")
+        .arg(queue_key(lock))
+        .arg(0)
+        .arg(-1)
+        .query(&mut server.raw())
+        .expect("raw ZRANGE")
+}
+
+/// Waits (up to [`PROMPTLY`]) until `lock`'s wait queue in Redis holds `waiters` entries.
+#[track_caller]
+pub(crate) fn assert_queued(server: &RedisServer, lock: &str, waiters: i64) {
+    let queue = queue_key(lock);
+    let len = || raw(server, &["ZCARD", &queue]);
+    assert!(
+        eventually(PROMPTLY, || len() == redis::Value::Int(waiters)),
+        "expected {waiters} queued waiters, found {:?}",
+        len()
     );
 }
 
@@ -346,7 +375,7 @@ pub(crate) trait ApiGuard: Debug + Send + Sync + 'static {
     fn extend(&self, ttl: Duration) -> impl Future<Output = Result<()>> + Send;
     fn release(self) -> impl Future<Output = Result<()>> + Send;
     /// Whether the loss of the lock is reported within `timeout`: `lost()` under a timeout, or
-    /// `wait_lost(timeout)`.
+    /// `lost_timeout(timeout)`.
     fn lost_within(&self, timeout: Duration) -> impl Future<Output = bool> + Send;
 }
 
@@ -533,7 +562,7 @@ impl ApiGuard for redis_mutex::blocking::Guard {
         redis_mutex::blocking::Guard::release(self)
     }
     async fn lost_within(&self, timeout: Duration) -> bool {
-        self.wait_lost(timeout)
+        self.lost_timeout(timeout)
     }
 }
 
@@ -649,4 +678,40 @@ pub(crate) fn lock_held(name: &str) -> bool {
         .arg(key(name))
         .query(&mut crate::support::shared().raw())
         .expect("EXISTS")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logs
+
+/// Everything the process logs at `WARN` and above, from every thread (the crate also logs from
+/// its own runtime thread): installs a global subscriber on first use, so a test binary that
+/// calls this cannot install another.
+pub(crate) fn warnings() -> String {
+    static LOG: OnceLock<Arc<StdMutex<Vec<u8>>>> = OnceLock::new();
+    let log = LOG.get_or_init(|| {
+        let log = Arc::new(StdMutex::new(Vec::new()));
+        let sink = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || Capture(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
+        log
+    });
+    String::from_utf8_lossy(&log.lock().expect("log")).into_owned()
+}
+
+/// The writer behind [`warnings`].
+struct Capture(Arc<StdMutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -7,11 +7,11 @@
 //! Redis Cluster client plugs in here without changing the public API.
 
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::admin::KeyState;
 use crate::error::Result;
 use crate::protocol::{Attempt, KeySet};
 
@@ -22,6 +22,17 @@ pub(crate) use subscriber::{Subscription, Wake};
 
 /// A boxed, sendable future, as returned by [`Backend`] methods.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How a waiting attempt stands in the lock's queue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WaitAttempt {
+    /// How long the queue entry lasts unless refreshed by the next attempt.
+    pub(crate) queue_entry: Duration,
+    /// The lease a hand-over to this waiter starts with, until the waiter claims it.
+    pub(crate) claim: Duration,
+    /// This attempt's number, counted per acquisition from 1.
+    pub(crate) number: u64,
+}
 
 /// Where locks live. All methods run on the crate runtime.
 pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
@@ -47,16 +58,16 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
 
     /// An attempt by a caller that is willing to wait: like [`acquire`](Backend::acquire), but
     /// when the lock is taken, joins (or stays in) the lock's waiter queue, where a release may
-    /// hand the lock over (announced as [`Wake::Granted`]; a later `wait_attempt` then finds
-    /// the lock ours and restarts its lease).
-    /// `queue_entry` is how long the queue entry lasts unless this is called again.
+    /// hand the lock over with a lease of `wait.claim` (announced as [`Wake::Granted`] naming
+    /// `wait.attempt`; a later `wait_attempt` then finds the lock ours and claims it, restarting
+    /// its lease at `ttl`).
     fn wait_attempt<'a>(
         &'a self,
         keys: &'a KeySet,
         token: &'a str,
         ttl: Duration,
         fencing: bool,
-        queue_entry: Duration,
+        wait: WaitAttempt,
     ) -> BoxFuture<'a, Result<Attempt>>;
 
     /// Deletes the keys still holding `token`, and takes `token` out of the waiter queue (so it
@@ -72,13 +83,14 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<usize>>;
 
-    /// Registers for release announcements of `keys`, and for hand-overs to `token`.
-    fn subscribe<'a>(
-        &'a self,
-        keys: &'a KeySet,
-        token: Arc<str>,
-    ) -> BoxFuture<'a, Result<Subscription>>;
+    /// Registers for release announcements of `keys`, and for hand-overs to `token`, without
+    /// waiting for Redis (see [`Subscription::confirmed`]).
+    fn subscribe(&self, keys: &KeySet, token: Arc<str>) -> Subscription;
 
-    /// Wakes this process's waiters on `keys` (after a release made here).
-    fn wake_local(&self, keys: &KeySet);
+    /// The token each key of `keys` holds now (`None`: free), in name order.
+    fn holders<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Vec<Option<String>>>>;
+
+    /// Reads the state of the single-name lock `keys` in one atomic step (for
+    /// [`crate::admin`]).
+    fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>>;
 }

@@ -6,10 +6,11 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use super::subscriber::{Subscriber, Subscription};
-use super::{Backend, BoxFuture};
+use super::subscriber::{Subscriber, Subscription, Timeouts};
+use super::{Backend, BoxFuture, WaitAttempt};
+use crate::admin::{self, INSPECT, InspectReply, KeyState};
 use crate::error::{Error, Result};
-use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, KeySet, RELEASE, RELEASE_QUEUED, WAIT};
+use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, HOLDERS, KeySet, RELEASE, WAIT};
 
 /// Connection settings that are part of a server's identity in the connection cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,6 +27,8 @@ pub(crate) struct SingleServer {
     server: String,
     settings: ConnectionSettings,
     commands: OnceCell<ConnectionManager>,
+    /// Serialises first connects; holds how many attempts failed, and the latest failure.
+    connecting: tokio::sync::Mutex<(u64, Option<SharedFailure>)>,
     subscriber: OnceLock<Subscriber>,
 }
 
@@ -37,22 +40,87 @@ impl SingleServer {
             server,
             settings,
             commands: OnceCell::new(),
+            connecting: tokio::sync::Mutex::new((0, None)),
             subscriber: OnceLock::new(),
         }
     }
 
+    /// The shared command connection, connecting first if needed: one connect attempt at a
+    /// time, bounded by the connect timeout as a whole (TCP, TLS and the handshake), and a
+    /// caller that waited for another caller's attempt shares its failure instead of starting
+    /// one more. So a server that accepts connections and never answers fails every call
+    /// within that timeout, however many calls are waiting.
     async fn connection(&self) -> Result<ConnectionManager> {
-        let connect = || async {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(self.settings.connect_timeout))
-                .set_response_timeout(Some(self.settings.response_timeout))
-                .set_number_of_retries(1)
-                .set_max_delay(Duration::from_secs(1));
-            ConnectionManager::new_with_config(self.client.clone(), config)
+        if let Some(conn) = self.commands.get() {
+            return Ok(conn.clone());
+        }
+        let failures_before = self.connecting.try_lock().map(|state| state.0).ok();
+        let mut state = self.connecting.lock().await;
+        if let Some(conn) = self.commands.get() {
+            return Ok(conn.clone());
+        }
+        if failures_before.is_none_or(|before| before != state.0)
+            && let Some(failure) = &state.1
+        {
+            // Another caller's attempt, under way when this call came, just failed.
+            return Err(failure.to_error(&self.server));
+        }
+        let timeout = self.settings.connect_timeout;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(self.settings.response_timeout))
+            .set_number_of_retries(0)
+            .set_max_delay(Duration::from_secs(1));
+        let connected = tokio::time::timeout(
+            timeout,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within the connect timeout ({timeout:?})"),
+            )))
+        });
+        match connected {
+            Ok(conn) => {
+                let _ = self.commands.set(conn.clone());
+                self.check_eviction(conn.clone());
+                Ok(conn)
+            }
+            Err(source) => {
+                let error = Error::from_redis(&self.server, None, source);
+                state.0 += 1;
+                state.1 = Some(SharedFailure {
+                    refused: matches!(error, Error::Refused { .. }),
+                    message: std::error::Error::source(&error)
+                        .map_or_else(|| error.to_string(), ToString::to_string),
+                });
+                Err(error)
+            }
+        }
+    }
+
+    /// Warns (once per server and process) when the server's eviction settings put lock keys
+    /// at risk. Runs in the background; a server that refuses `INFO` is not checked.
+    fn check_eviction(&self, mut conn: ConnectionManager) {
+        let server = self.server.clone();
+        tokio::spawn(async move {
+            match redis::cmd("INFO")
+                .arg("memory")
+                .query_async::<String>(&mut conn)
                 .await
-                .map_err(|source| Error::from_redis(&self.server, None, source))
-        };
-        self.commands.get_or_try_init(connect).await.cloned()
+            {
+                Ok(info) => {
+                    if let Some(risk) = protocol::eviction_risk(&info) {
+                        tracing::warn!(server = %server, "redis-mutex: unsafe eviction settings: {risk}");
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "could not read the eviction settings (INFO memory)");
+                }
+            }
+        });
     }
 
     fn subscriber(&self) -> &Subscriber {
@@ -60,7 +128,10 @@ impl SingleServer {
             Subscriber::spawn(
                 self.client.clone(),
                 self.server.clone(),
-                self.settings.connect_timeout,
+                Timeouts {
+                    connect: self.settings.connect_timeout,
+                    response: self.settings.response_timeout,
+                },
             )
         })
     }
@@ -139,31 +210,22 @@ impl SingleServer {
         self.acquire_reply(keys, &reply)
     }
 
-    /// [`WAIT`] on a single-name lock.
-    async fn wait_queued(
-        &self,
+    /// The queue-script invocation of `script` for `keys` and `token`: its `KEYS`, and its
+    /// `ARGV` up to the channels (see [`protocol::WAIT`]).
+    fn queue_script<'s>(
+        script: &'s redis::Script,
         keys: &KeySet,
-        queue: &[String; 3],
         token: &str,
-        ttl: Duration,
-        fencing: bool,
-        queue_entry: Duration,
-    ) -> Result<Attempt> {
-        let mut conn = self.connection().await?;
-        let reply: Vec<i64> = WAIT
-            .key(&keys.keys[0])
-            .key(queue)
-            .key(&keys.fences[0])
+    ) -> redis::ScriptInvocation<'s> {
+        let mut invocation = script.prepare_invoke();
+        for key in keys.queue_script_keys() {
+            invocation.key(key);
+        }
+        invocation
             .arg(token)
-            .arg(&keys.channels[0])
-            .arg(protocol::ttl_millis(ttl))
-            .arg(if fencing { "1" } else { "0" })
-            .arg(protocol::ttl_millis(queue_entry))
-            .arg(self.subscriber().inbox())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| self.error(keys, e))?;
-        self.acquire_reply(keys, &reply)
+            .arg(keys.keys.len())
+            .arg(&keys.channels);
+        invocation
     }
 
     fn acquire_reply(&self, keys: &KeySet, reply: &[i64]) -> Result<Attempt> {
@@ -173,14 +235,29 @@ impl SingleServer {
                 key: keys.keys[index].clone(),
                 server: self.server.clone(),
             }),
-            None => Err(Error::Refused {
+            None => Err(Error::Protocol {
                 server: self.server.clone(),
-                source: redis::RedisError::from((
-                    redis::ErrorKind::UnexpectedReturnType,
-                    "unexpected reply to the acquire script",
-                    format!("{reply:?}"),
-                )),
+                detail: format!("the acquire script replied {reply:?}"),
             }),
+        }
+    }
+}
+
+/// A failed connect, as told to the callers that waited for it.
+#[derive(Debug)]
+struct SharedFailure {
+    refused: bool,
+    message: String,
+}
+
+impl SharedFailure {
+    fn to_error(&self, server: &str) -> Error {
+        let source = self.message.clone().into();
+        let server = server.to_owned();
+        if self.refused {
+            Error::Refused { server, source }
+        } else {
+            Error::Unreachable { server, source }
         }
     }
 }
@@ -213,33 +290,28 @@ impl Backend for SingleServer {
         token: &'a str,
         ttl: Duration,
         fencing: bool,
-        queue_entry: Duration,
+        wait: WaitAttempt,
     ) -> BoxFuture<'a, Result<Attempt>> {
         Box::pin(async move {
-            match &keys.queue {
-                Some(queue) => {
-                    self.wait_queued(keys, queue, token, ttl, fencing, queue_entry)
-                        .await
-                }
-                None => self.acquire_script(keys, token, ttl, fencing).await,
-            }
+            let mut conn = self.connection().await?;
+            let reply: Vec<i64> = Self::queue_script(&WAIT, keys, token)
+                .arg(protocol::ttl_millis(ttl))
+                .arg(if fencing { "1" } else { "0" })
+                .arg(protocol::ttl_millis(wait.queue_entry))
+                .arg(self.subscriber().inbox())
+                .arg(protocol::ttl_millis(wait.claim))
+                .arg(wait.number)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.error(keys, e))?;
+            self.acquire_reply(keys, &reply)
         })
     }
 
     fn release<'a>(&'a self, keys: &'a KeySet, token: &'a str) -> BoxFuture<'a, Result<usize>> {
         Box::pin(async move {
             let mut conn = self.connection().await?;
-            let mut invocation = match &keys.queue {
-                Some(queue) => {
-                    let mut invocation = RELEASE_QUEUED.key(&keys.keys[0]);
-                    invocation.key(queue).key(&keys.fences[0]);
-                    invocation
-                }
-                None => RELEASE.key(&keys.keys),
-            };
-            invocation
-                .arg(token)
-                .arg(&keys.channels)
+            Self::queue_script(&RELEASE, keys, token)
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| self.error(keys, e))
@@ -264,21 +336,33 @@ impl Backend for SingleServer {
         })
     }
 
-    fn subscribe<'a>(
-        &'a self,
-        keys: &'a KeySet,
-        token: Arc<str>,
-    ) -> BoxFuture<'a, Result<Subscription>> {
-        Box::pin(self.subscriber().subscribe(&keys.channels, Some(token)))
+    fn subscribe(&self, keys: &KeySet, token: Arc<str>) -> Subscription {
+        self.subscriber().subscribe(&keys.channels, Some(token))
     }
 
-    fn wake_local(&self, keys: &KeySet) {
-        // A single-name release already handed the lock to the next waiter in line.
-        if keys.queue.is_some() {
-            return;
-        }
-        if let Some(subscriber) = self.subscriber.get() {
-            subscriber.wake(&keys.channels);
-        }
+    fn holders<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Vec<Option<String>>>> {
+        Box::pin(async move {
+            let mut conn = self.connection().await?;
+            // Through a script, so that a key of another type is WrongType, not an error of MGET.
+            HOLDERS
+                .key(&keys.keys)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.error(keys, e))
+        })
+    }
+
+    fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>> {
+        Box::pin(async move {
+            let mut conn = self.connection().await?;
+            let mut invocation = INSPECT.key(&keys.keys[0]);
+            invocation.key(&keys.fences[0]);
+            invocation.key(&keys.queue_expiries[0]);
+            let reply: InspectReply = invocation
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.error(keys, e))?;
+            admin::parse_inspect_reply(reply).ok_or_else(|| admin::wrong_type(keys, &self.server))
+        })
     }
 }

@@ -7,11 +7,17 @@
 //! which stores a permit when the waiter is not parked yet, so a release that lands between a
 //! failed attempt and the wait is never missed.
 //!
+//! The task never waits for Redis itself: connecting, `SUBSCRIBE` and `UNSUBSCRIBE` run in
+//! tasks of their own, bounded by the connect and response timeouts, and report back. So a
+//! connection that goes silent (a stalled network, a paused server) delays no registration
+//! and no waiter beyond those timeouts: a `SUBSCRIBE` left unanswered marks the connection
+//! broken, waiters fall back to polling, and the task reconnects in the background.
+//!
 //! When the connection drops, the task reconnects with back-off, resubscribes, and wakes every
 //! waiter (releases may have been missed meanwhile); waiters keep their bounded TTL-based poll
 //! as a fallback throughout.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -28,11 +34,18 @@ use crate::protocol::{Announcement, parse_announcement};
 pub(crate) enum Wake {
     /// The lock may be free: try again.
     Released,
-    /// A release handed the lock to this waiter's token, with this fencing token.
-    Granted {
-        /// The fencing token, when the waiter asked for one.
-        fence: Option<u64>,
-    },
+    /// A release handed the lock to this waiter's token.
+    Granted(Grant),
+}
+
+/// A hand-over announced to a waiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Grant {
+    /// The fencing token, when the waiter asked for one.
+    pub(crate) fence: Option<u64>,
+    /// The waiter's latest attempt before the hand-over: only a grant naming the waiter's
+    /// latest attempt is current (see [`crate::protocol::WAIT`]).
+    pub(crate) attempt: u64,
 }
 
 /// One registered waiter, shared between its [`Subscription`] and the subscriber task.
@@ -41,7 +54,7 @@ struct Waiter {
     notify: Notify,
     /// The token a release may hand the lock to.
     token: Option<Arc<str>>,
-    granted: std::sync::Mutex<Option<Option<u64>>>,
+    granted: std::sync::Mutex<Option<Grant>>,
 }
 
 impl Waiter {
@@ -49,27 +62,34 @@ impl Waiter {
         self.notify.notify_one();
     }
 
-    fn grant(&self, fence: Option<u64>) {
-        *self.granted.lock().unwrap_or_else(|p| p.into_inner()) = Some(fence);
+    fn grant(&self, grant: Grant) {
+        *self.granted.lock().unwrap_or_else(|p| p.into_inner()) = Some(grant);
         self.notify.notify_one();
     }
 }
+
+type Done = oneshot::Sender<Result<()>>;
 
 enum Command {
     Subscribe {
         id: u64,
         channels: Vec<String>,
         waiter: Arc<Waiter>,
-        done: oneshot::Sender<Result<()>>,
+        done: Done,
     },
     Unsubscribe {
         id: u64,
         channels: Vec<String>,
         token: Option<Arc<str>>,
     },
-    Wake {
-        channels: Vec<String>,
+    /// A connect started by the task finished.
+    Connected {
+        result: Result<(Sink, Stream)>,
+        /// The channels the new connection listens on.
+        channels: HashSet<String>,
     },
+    /// A command on connection `generation` failed or went unanswered.
+    Broken { generation: u64 },
 }
 
 /// How long a channel stays subscribed after its last waiter left, so that a lock contended
@@ -100,9 +120,24 @@ pub(crate) struct Subscription {
     channels: Vec<String>,
     waiter: Arc<Waiter>,
     commands: mpsc::UnboundedSender<Command>,
+    confirmed: Option<oneshot::Receiver<Result<()>>>,
 }
 
 impl Subscription {
+    /// Completes once Redis confirmed the subscription, or with the reason it could not be made
+    /// (after at most the connect plus the response timeout). Until it completes successfully,
+    /// a release may go unannounced to this waiter. Completes at once when called again.
+    pub(crate) async fn confirmed(&mut self) -> Result<()> {
+        let Some(confirmed) = self.confirmed.take() else {
+            return Ok(());
+        };
+        confirmed.await.unwrap_or_else(|_| {
+            Err(Error::Runtime {
+                source: std::io::Error::other("the subscriber task stopped"),
+            })
+        })
+    }
+
     /// Completes after a release was announced on one of the channels since the last call.
     pub(crate) async fn wait(&self) -> Wake {
         self.waiter.notify.notified().await;
@@ -113,7 +148,7 @@ impl Subscription {
             .unwrap_or_else(|p| p.into_inner())
             .take()
         {
-            Some(fence) => Wake::Granted { fence },
+            Some(grant) => Wake::Granted(grant),
             None => Wake::Released,
         }
     }
@@ -129,20 +164,32 @@ impl Drop for Subscription {
     }
 }
 
+/// The timeouts a subscriber's I/O runs under.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    pub(crate) connect: Duration,
+    pub(crate) response: Duration,
+}
+
 impl Subscriber {
     /// Creates the handle and spawns its task on the current (crate) runtime.
-    pub(crate) fn spawn(client: redis::Client, server: String, connect_timeout: Duration) -> Self {
+    pub(crate) fn spawn(client: redis::Client, server: String, timeouts: Timeouts) -> Self {
         let (commands, rx) = mpsc::unbounded_channel();
         let inbox: Arc<str> = format!("redis-mutex:inbox:{}", crate::protocol::new_token()).into();
         tokio::spawn(
             Task {
                 client,
                 server,
-                connect_timeout,
+                timeouts,
+                commands: commands.downgrade(),
                 waiters: HashMap::new(),
                 idle: HashMap::new(),
                 inbox: inbox.clone(),
                 by_token: HashMap::new(),
+                sink: None,
+                generation: 0,
+                connecting: false,
+                pending: Vec::new(),
                 unavailable_until: None,
             }
             .run(rx),
@@ -159,13 +206,10 @@ impl Subscriber {
         &self.inbox
     }
 
-    /// Registers for releases on `channels`, and for hand-overs to `token`; returns once Redis
-    /// confirmed the subscription.
-    pub(crate) async fn subscribe(
-        &self,
-        channels: &[String],
-        token: Option<Arc<str>>,
-    ) -> Result<Subscription> {
+    /// Registers for releases on `channels`, and for hand-overs to `token`, at once; see
+    /// [`Subscription::confirmed`] for when Redis listens.
+    pub(crate) fn subscribe(&self, channels: &[String], token: Option<Arc<str>>) -> Subscription {
+        let (done, confirmed) = oneshot::channel();
         let subscription = Subscription {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             channels: channels.to_vec(),
@@ -175,8 +219,8 @@ impl Subscriber {
                 granted: std::sync::Mutex::new(None),
             }),
             commands: self.commands.clone(),
+            confirmed: Some(confirmed),
         };
-        let (done, confirmed) = oneshot::channel();
         self.commands
             .send(Command::Subscribe {
                 id: subscription.id,
@@ -185,27 +229,16 @@ impl Subscriber {
                 done,
             })
             .ok();
-        match confirmed.await {
-            Ok(Ok(())) => Ok(subscription),
-            Ok(Err(error)) => Err(error),
-            Err(_) => Err(Error::Runtime {
-                source: std::io::Error::other("the subscriber task stopped"),
-            }),
-        }
-    }
-
-    /// Wakes local waiters on `channels` without a round trip (after a release by this process).
-    pub(crate) fn wake(&self, channels: &[String]) {
-        let _ = self.commands.send(Command::Wake {
-            channels: channels.to_vec(),
-        });
+        subscription
     }
 }
 
 struct Task {
     client: redis::Client,
     server: String,
-    connect_timeout: Duration,
+    timeouts: Timeouts,
+    /// For the I/O tasks to report back; weak, so the task ends with its last handle.
+    commands: mpsc::WeakUnboundedSender<Command>,
     /// channel -> (waiter id -> waiter); subscribed in Redis (when connected).
     waiters: HashMap<String, HashMap<u64, Arc<Waiter>>>,
     /// Subscribed channels without waiters, since when.
@@ -214,6 +247,14 @@ struct Task {
     inbox: Arc<str>,
     /// Waiters by the token a hand-over names.
     by_token: HashMap<Arc<str>, Arc<Waiter>>,
+    /// The connection's command half, while connected.
+    sink: Option<Sink>,
+    /// Counts connections, so a late failure report of an old one is ignored.
+    generation: u64,
+    /// Whether a connect is under way.
+    connecting: bool,
+    /// Registrations waiting for the connect under way: their channels and confirmations.
+    pending: Vec<(Vec<String>, Done)>,
     /// After a failed connect: until when new waiters are told "unavailable" at once.
     unavailable_until: Option<Instant>,
 }
@@ -223,52 +264,62 @@ type Stream = redis::aio::PubSubStream;
 
 impl Task {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let mut connection: Option<(Sink, Stream)> = None;
+        let mut stream: Option<Stream> = None;
         let mut backoff = Duration::from_millis(50);
         loop {
-            let reconnect = connection.is_none() && !self.waiters.is_empty();
+            let reconnect = self.sink.is_none() && !self.connecting && !self.waiters.is_empty();
             let sweep_at = self.idle.values().min().map(|since| *since + LINGER);
             let message = async {
-                match connection.as_mut() {
-                    Some((_, stream)) => stream.next().await,
+                match stream.as_mut() {
+                    Some(stream) => stream.next().await,
                     None => std::future::pending().await,
                 }
             };
             tokio::select! {
                 command = commands.recv() => match command {
-                    Some(command) => self.handle(command, &mut connection).await,
+                    Some(Command::Connected { result, channels }) => {
+                        self.connecting = false;
+                        match result {
+                            Ok((sink, new_stream)) => {
+                                backoff = Duration::from_millis(50);
+                                stream = Some(new_stream);
+                                self.connected(sink, &channels);
+                            }
+                            Err(error) => {
+                                backoff = (backoff * 2).min(Duration::from_secs(2));
+                                self.connect_failed(&error);
+                            }
+                        }
+                    }
+                    Some(Command::Broken { generation }) => {
+                        if generation == self.generation && self.sink.is_some() {
+                            tracing::debug!(server = %self.server, "release notifications unanswered; reconnecting");
+                            self.sink = None;
+                            stream = None;
+                            self.wake_all();
+                        }
+                    }
+                    Some(command) => self.handle(command),
                     None => return,
                 },
                 message = message => match message {
                     Some(message) => self.announce(&message),
                     None => {
                         tracing::debug!(server = %self.server, "release notifications disconnected; reconnecting");
-                        connection = None;
+                        self.sink = None;
+                        stream = None;
                         self.wake_all();
                     }
                 },
                 () = tokio::time::sleep_until(sweep_at.unwrap_or_else(Instant::now)), if sweep_at.is_some() => {
-                    self.sweep(&mut connection).await;
+                    self.sweep();
                 }
-                () = tokio::time::sleep(backoff), if reconnect => {
-                    match self.connect().await {
-                        Ok(conn) => {
-                            connection = Some(conn);
-                            self.unavailable_until = None;
-                            backoff = Duration::from_millis(50);
-                            self.wake_all();
-                        }
-                        Err(error) => {
-                            tracing::debug!(%error, "release notifications still unavailable");
-                            backoff = (backoff * 2).min(Duration::from_secs(2));
-                        }
-                    }
-                }
+                () = tokio::time::sleep(backoff), if reconnect => self.connect(),
             }
         }
     }
 
-    async fn handle(&mut self, command: Command, connection: &mut Option<(Sink, Stream)>) {
+    fn handle(&mut self, command: Command) {
         match command {
             Command::Subscribe {
                 id,
@@ -287,8 +338,7 @@ impl Task {
                     }
                     entry.insert(id, waiter.clone());
                 }
-                let result = self.subscribe(connection, &new).await;
-                let _ = done.send(result);
+                self.listen(new, done);
             }
             Command::Unsubscribe {
                 id,
@@ -309,12 +359,144 @@ impl Task {
                     }
                 }
             }
-            Command::Wake { channels } => channels.iter().for_each(|c| self.wake(c)),
+            Command::Connected { .. } | Command::Broken { .. } => {
+                unreachable!("handled in the run loop")
+            }
+        }
+    }
+
+    /// Makes Redis listen on `channels` (newly registered), then confirms on `done`.
+    fn listen(&mut self, channels: Vec<String>, done: Done) {
+        if let Some(sink) = &self.sink {
+            if channels.is_empty() {
+                let _ = done.send(Ok(()));
+            } else {
+                let sink = sink.clone();
+                self.request(sink, Some(done), move |mut sink| async move {
+                    sink.subscribe(channels).await
+                });
+            }
+            return;
+        }
+        // After a failed connect, waiters poll for a while instead of each waiting out another
+        // connect attempt; the run loop keeps retrying in the background.
+        if self
+            .unavailable_until
+            .is_some_and(|until| Instant::now() < until)
+        {
+            let _ = done.send(Err(unavailable(&self.server)));
+            return;
+        }
+        self.pending.push((channels, done));
+        if !self.connecting {
+            self.connect();
+        }
+    }
+
+    /// Runs one pub/sub command on the current connection in a task of its own, bounded by the
+    /// response timeout; a failure or a silence marks the connection broken.
+    fn request<F, Fut>(&self, sink: Sink, done: Option<Done>, command: F)
+    where
+        F: FnOnce(Sink) -> Fut + Send + 'static,
+        Fut: Future<Output = redis::RedisResult<()>> + Send,
+    {
+        let (generation, commands) = (self.generation, self.commands.clone());
+        let (server, response) = (self.server.clone(), self.timeouts.response);
+        tokio::spawn(async move {
+            let result = match tokio::time::timeout(response, command(sink)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(source)) => Err(Error::from_redis(&server, None, source)),
+                Err(_) => Err(timed_out(&server, "no answer to SUBSCRIBE")),
+            };
+            if result.is_err()
+                && let Some(commands) = commands.upgrade()
+            {
+                let _ = commands.send(Command::Broken { generation });
+            }
+            if let Some(done) = done {
+                let _ = done.send(result);
+            }
+        });
+    }
+
+    /// Starts connecting in the background; the result comes back as [`Command::Connected`].
+    fn connect(&mut self) {
+        let Some(commands) = self.commands.upgrade() else {
+            return;
+        };
+        self.connecting = true;
+        let mut channels: HashSet<String> = self.waiters.keys().cloned().collect();
+        channels.extend(self.pending.iter().flat_map(|(c, _)| c.iter().cloned()));
+        channels.insert(self.inbox.to_string());
+        let (client, server, timeouts) = (self.client.clone(), self.server.clone(), self.timeouts);
+        tokio::spawn(async move {
+            let connect = async {
+                let pubsub = client
+                    .get_async_pubsub()
+                    .await
+                    .map_err(|source| Error::from_redis(&server, None, source))?;
+                let (mut sink, stream) = pubsub.split();
+                sink.subscribe(channels.iter().collect::<Vec<_>>())
+                    .await
+                    .map_err(|source| Error::from_redis(&server, None, source))?;
+                Ok((sink, stream))
+            };
+            let result =
+                tokio::time::timeout(timeouts.connect.saturating_add(timeouts.response), connect)
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out(&server, "no answer while connecting")));
+            let _ = commands.send(Command::Connected { result, channels });
+        });
+    }
+
+    /// A connect succeeded: confirm pending registrations (subscribing what the connect did
+    /// not cover), and wake everyone, since releases may have been missed meanwhile.
+    fn connected(&mut self, sink: Sink, channels: &HashSet<String>) {
+        self.generation += 1;
+        self.unavailable_until = None;
+        self.sink = Some(sink.clone());
+        let mut missing: Vec<String> = self
+            .waiters
+            .keys()
+            .filter(|channel| !channels.contains(*channel))
+            .cloned()
+            .collect();
+        missing.sort();
+        let pending = std::mem::take(&mut self.pending);
+        if missing.is_empty() {
+            pending
+                .into_iter()
+                .for_each(|(_, done)| drop(done.send(Ok(()))));
+        } else {
+            let (done, confirmed) = oneshot::channel();
+            self.request(sink, Some(done), move |mut sink| async move {
+                sink.subscribe(missing).await
+            });
+            let server = self.server.clone();
+            tokio::spawn(async move {
+                let listening = matches!(confirmed.await, Ok(Ok(())));
+                for (_, done) in pending {
+                    let _ = done.send(if listening {
+                        Ok(())
+                    } else {
+                        Err(unavailable(&server))
+                    });
+                }
+            });
+        }
+        self.wake_all();
+    }
+
+    fn connect_failed(&mut self, error: &Error) {
+        tracing::debug!(%error, "release notifications unavailable");
+        self.unavailable_until = Some(Instant::now() + UNAVAILABLE_FOR);
+        for (_, done) in std::mem::take(&mut self.pending) {
+            let _ = done.send(Err(unavailable(&self.server)));
         }
     }
 
     /// Unsubscribes the channels that no waiter needed for [`LINGER`].
-    async fn sweep(&mut self, connection: &mut Option<(Sink, Stream)>) {
+    fn sweep(&mut self) {
         let now = Instant::now();
         let unused: Vec<String> = self
             .idle
@@ -326,83 +508,28 @@ impl Task {
             self.idle.remove(channel);
             self.waiters.remove(channel);
         }
-        if let Some((sink, _)) = connection.as_mut()
-            && sink.unsubscribe(&unused).await.is_err()
-        {
-            *connection = None;
+        if let Some(sink) = &self.sink {
+            self.request(sink.clone(), None, move |mut sink| async move {
+                sink.unsubscribe(unused).await
+            });
         }
-    }
-
-    /// Makes sure the connection exists and listens on `channels`.
-    async fn subscribe(
-        &mut self,
-        connection: &mut Option<(Sink, Stream)>,
-        channels: &[String],
-    ) -> Result<()> {
-        if connection.is_none() {
-            // After a failed connect, waiters poll for a while instead of each waiting out
-            // another connect attempt here; the run loop keeps retrying in the background.
-            if self
-                .unavailable_until
-                .is_some_and(|until| Instant::now() < until)
-            {
-                return Err(Error::Unreachable {
-                    server: self.server.clone(),
-                    source: redis::RedisError::from(std::io::Error::other(
-                        "release notifications are reconnecting",
-                    )),
-                });
-            }
-            // A fresh connection subscribes every registered channel, `channels` included.
-            match self.connect().await {
-                Ok(connected) => {
-                    *connection = Some(connected);
-                    self.unavailable_until = None;
-                    return Ok(());
-                }
-                Err(error) => {
-                    self.unavailable_until = Some(Instant::now() + UNAVAILABLE_FOR);
-                    return Err(error);
-                }
-            }
-        }
-        if channels.is_empty() {
-            return Ok(());
-        }
-        let Some((sink, _)) = connection.as_mut() else {
-            unreachable!("connected above")
-        };
-        if let Err(source) = sink.subscribe(channels).await {
-            *connection = None;
-            return Err(Error::from_redis(&self.server, None, source));
-        }
-        Ok(())
-    }
-
-    async fn connect(&self) -> Result<(Sink, Stream)> {
-        let server = &self.server;
-        let pubsub = tokio::time::timeout(self.connect_timeout, self.client.get_async_pubsub())
-            .await
-            .map_err(|_| Error::Unreachable {
-                server: server.clone(),
-                source: redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)),
-            })?
-            .map_err(|source| Error::from_redis(server, None, source))?;
-        let (mut sink, stream) = pubsub.split();
-        let mut channels: Vec<&str> = self.waiters.keys().map(String::as_str).collect();
-        channels.push(&self.inbox);
-        sink.subscribe(channels)
-            .await
-            .map_err(|source| Error::from_redis(server, None, source))?;
-        Ok((sink, stream))
     }
 
     fn announce(&self, message: &redis::Msg) {
         let payload: String = message.get_payload().unwrap_or_default();
         match parse_announcement(&payload) {
-            Some(Announcement::Granted { token, fence }) => {
+            Some(Announcement::Granted {
+                token,
+                fence,
+                attempt,
+            }) => {
                 if let Some(waiter) = self.by_token.get(token) {
-                    waiter.grant(fence);
+                    waiter.grant(Grant { fence, attempt });
+                }
+            }
+            Some(Announcement::Wake { token }) => {
+                if let Some(waiter) = self.by_token.get(token) {
+                    waiter.wake();
                 }
             }
             // A free lock, or a message from a newer or older protocol: everyone looks.
@@ -422,4 +549,18 @@ impl Task {
             .flat_map(HashMap::values)
             .for_each(|waiter| waiter.wake());
     }
+}
+
+/// The error of a registration made while the connection is down.
+fn unavailable(server: &str) -> Error {
+    Error::unreachable(
+        server,
+        std::io::ErrorKind::NotConnected,
+        "release notifications are reconnecting",
+    )
+}
+
+/// An [`Error::Unreachable`] for a pub/sub request that got no answer in time.
+fn timed_out(server: &str, what: &str) -> Error {
+    Error::unreachable(server, std::io::ErrorKind::TimedOut, what)
 }

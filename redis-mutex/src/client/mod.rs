@@ -381,6 +381,15 @@ impl ClientBuilder {
             options: Arc::new(self.options),
         })
     }
+
+    /// Creates the [blocking](crate::blocking) client, as [`build`](ClientBuilder::build).
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](ClientBuilder::build).
+    pub fn build_blocking(self) -> Result<crate::blocking::Client> {
+        self.build().map(crate::blocking::Client::from)
+    }
 }
 
 /// The URL chosen by [`Client::from_env`].

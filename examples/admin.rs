@@ -9,8 +9,7 @@
 //! Without `REDIS_MUTEX_URL` / `REDIS_URL`, the example starts a throwaway `redis-server` of
 //! its own (from `PATH`, or `REDIS_SERVER_BIN`).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+mod common;
 
 use std::time::Duration;
 
@@ -18,19 +17,8 @@ use redis_mutex::Client;
 
 #[tokio::main]
 async fn main() -> redis_mutex::Result<()> {
-    let configured = ["REDIS_MUTEX_URL", "REDIS_URL"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|url| !url.is_empty()));
-    // Keep a throwaway server alive until the end of main; Drop kills it.
-    let (_server, url) = match configured {
-        Some(url) => (None, url),
-        None => {
-            let server = support::RedisServer::start();
-            let url = server.url();
-            (Some(server), url)
-        }
-    };
-    let client = Client::open(&url)?;
+    let server = common::server();
+    let client = Client::open(&server.url)?;
     let name = format!("admin-example:{}", std::process::id());
     let lock = client.mutex(name.as_str())?.with_fencing(true);
 

@@ -10,8 +10,7 @@
 //! Without `REDIS_MUTEX_URL` / `REDIS_URL`, the example starts a throwaway `redis-server` of
 //! its own (from `PATH`, or `REDIS_SERVER_BIN`).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -138,18 +137,10 @@ fn ship_twice(inside: &AtomicUsize) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // A throwaway server unless one is configured; kept alive until the end of `main`.
-    let _server = if std::env::var_os("REDIS_MUTEX_URL").is_none()
-        && std::env::var_os("REDIS_URL").is_none()
-    {
-        let server = support::RedisServer::start();
-        println!("started a throwaway redis-server at {}", server.url());
-        // SAFETY: no other thread runs yet.
-        unsafe { std::env::set_var("REDIS_MUTEX_URL", server.url()) };
-        Some(server)
-    } else {
-        None
-    };
+    let server = common::server();
+    // `#[mutex]` without `server` reads REDIS_MUTEX_URL on its first call.
+    // SAFETY: no other thread runs yet.
+    unsafe { std::env::set_var("REDIS_MUTEX_URL", &server.url) };
 
     println!("\n#[mutex(\"orders\")] from four threads: one at a time");
     let inside = AtomicUsize::new(0);

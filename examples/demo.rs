@@ -14,8 +14,7 @@
 //! Without `REDIS_MUTEX_URL` / `REDIS_URL` the demo starts a throwaway `redis-server` of its
 //! own. Workers are this same executable, re-run with `REDIS_MUTEX_DEMO_WORKER` set.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+mod common;
 
 use std::io::{BufRead, Write};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -108,23 +107,8 @@ fn coordinator() -> Result<ExitCode, BoxError> {
         return Ok(ExitCode::SUCCESS);
     };
 
-    let configured = std::env::var("REDIS_MUTEX_URL")
-        .or_else(|_| std::env::var("REDIS_URL"))
-        .ok()
-        .filter(|url| !url.is_empty());
-    // Keep the throwaway server alive until the end of main; Drop kills it.
-    let (_server, url, origin) = match configured {
-        Some(url) => (None, url, "from the environment"),
-        None => {
-            let server = support::RedisServer::start();
-            let url = server.url();
-            (
-                Some(server),
-                url,
-                "throwaway redis-server started by the demo",
-            )
-        }
-    };
+    let server = common::server();
+    let url = server.url.clone();
     // The client's own view of the address: password redacted.
     let client = redis_mutex::blocking::Client::open(&url)?;
     let id = std::process::id();
@@ -144,7 +128,7 @@ fn coordinator() -> Result<ExitCode, BoxError> {
         config.iterations,
         config.total()
     );
-    println!("server: {} ({origin})", client.server());
+    println!("server: {}", client.server());
     println!(
         "each increment: GET {key}, pause {work:?}, SET {key} value+1\n",
         key = job.counter_key,

@@ -108,3 +108,36 @@ async fn without_channel_permissions_waiters_fall_back_to_polling() {
     let late = hand_over(&url, Duration::from_millis(300)).await;
     assert!(late < PROMPTLY, "hand-over took {late:?}");
 }
+
+/// Waiters that hear no hand-over (no channel permissions) learn of it by polling: the waiter
+/// the lock was handed to claims it, even though another waiter now stands first in line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_without_notifications_are_served_in_arrival_order() {
+    let url = user("no-channels-order", &["~*", "resetchannels", "+@all"]);
+    let lock = name("acl-order");
+    let holder = client(&url, 11).mutex(lock.as_str()).unwrap();
+    let guard = holder.lock().await.unwrap();
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for id in [12, 13] {
+        let waiter = client(&url, id).mutex(lock.as_str()).unwrap();
+        let order = order.clone();
+        waiters.push(tokio::spawn(async move {
+            let guard = waiter.try_lock_for(PROMPTLY * 2).await.unwrap();
+            order.lock().unwrap().push(id);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            guard.release().await.unwrap();
+        }));
+        // The first waiter queues before the second.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    guard.release().await.unwrap();
+    for waiter in waiters {
+        waiter.await.unwrap();
+    }
+    assert_eq!(
+        *order.lock().unwrap(),
+        [12, 13],
+        "served out of arrival order"
+    );
+}

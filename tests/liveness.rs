@@ -389,47 +389,14 @@ async fn extend_after_the_lease_ran_out_and_was_taken_is_lost<A: Api>() {
 // ---------------------------------------------------------------------------------------------
 // Fencing across processes
 
-/// Set by [`fencing_tokens_strictly_increase_across_processes`] in the child processes it
-/// starts from this same test binary.
-const FENCE_CHILD_URL: &str = "REDIS_MUTEX_TEST_FENCE_URL";
-const FENCE_CHILD_LOCK: &str = "REDIS_MUTEX_TEST_FENCE_LOCK";
-
-/// A child process of the test below (ignored in normal runs; the parent runs it with
-/// `--ignored`): takes the fenced lock a few times, appending each fencing token to a Redis
-/// list while holding the lock.
-#[test]
-#[ignore = "run as a child process by fencing_tokens_strictly_increase_across_processes"]
-fn fencing_child() {
-    let url = std::env::var(FENCE_CHILD_URL).expect("started by the parent test");
-    let lock = std::env::var(FENCE_CHILD_LOCK).expect("started by the parent test");
-    let client = redis_mutex::blocking::Client::open(&url).unwrap();
-    let mutex = client.mutex(lock.as_str()).unwrap().with_fencing(true);
-    let mut con = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    for _ in 0..20 {
-        let guard = mutex.lock().unwrap();
-        let fence = guard.fencing_token().expect("fencing was asked for");
-        redis::cmd("RPUSH")
-            .arg(format!("{lock}:fences"))
-            .arg(fence)
-            .exec(&mut con)
-            .unwrap();
-        guard.release().unwrap();
-    }
-}
-
 #[test]
 fn fencing_tokens_strictly_increase_across_processes() {
     let server = support::shared();
     let lock = name("fence");
     let children: Vec<_> = (0..3)
         .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .args(["fencing_child", "--exact", "--ignored", "--test-threads=1"])
-                .env(FENCE_CHILD_URL, server.url())
-                .env(FENCE_CHILD_LOCK, &lock)
+            Command::new(env!("CARGO_BIN_EXE_lifecycle-child"))
+                .args(["fence", &server.url(), &lock])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()

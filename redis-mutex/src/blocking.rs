@@ -186,6 +186,10 @@ impl Mutex {
 
     /// See [`crate::Mutex::with_ttl`].
     ///
+    /// The only fallible `with_*` method, as in the async API: a TTL is the only setting that
+    /// can be invalid, so it is checked where it is given; the other `with_*` methods accept
+    /// any value.
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidTtl`](crate::Error::InvalidTtl).

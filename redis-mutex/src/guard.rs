@@ -70,11 +70,18 @@ impl Guard {
         (sent, lease): (Instant, Duration),
     ) -> Guard {
         let claim = lease < mutex.settings.ttl;
+        let lease_len = lease;
         let lease = Lease::new(sent, lease);
         let renewal = (mutex.settings.renewal || claim).then(|| {
             let span = tracing::debug_span!("redis_mutex::renew", lock = %mutex.spec.names);
             let keep_renewing = mutex.settings.renewal;
-            let task = renew(mutex.clone(), token.clone(), lease.clone(), keep_renewing);
+            let task = renew(
+                mutex.clone(),
+                token.clone(),
+                lease.clone(),
+                lease_len,
+                keep_renewing,
+            );
             tokio::spawn(task.instrument(span)).abort_handle()
         });
         tracing::debug!(lock = %mutex.spec.names, "acquired");
@@ -338,19 +345,28 @@ async fn extend(mutex: &Mutex, token: &str, lease: &Lease, ttl: Duration) -> Res
 /// The watchdog: renews the lease once a third of it is used up, until aborted or the lock is
 /// lost (or, without `keep_renewing`, after the first renewal, which claims a handed-over lock).
 /// After a failed renewal it retries at a quarter of what is left of the lease.
-async fn renew(mutex: Mutex, token: Arc<str>, lease: Arc<Lease>, keep_renewing: bool) {
+async fn renew(
+    mutex: Mutex,
+    token: Arc<str>,
+    lease: Arc<Lease>,
+    mut lease_len: Duration,
+    keep_renewing: bool,
+) {
     let ttl = mutex.settings.ttl;
     let mut retrying = false;
     loop {
+        // A third into the current lease: a hand-over's short claim lease is extended once a
+        // third of it is used, so a holder that releases sooner never pays for the extension.
         let wait = if retrying {
             (lease.remaining() / 4).max(Duration::from_millis(10))
         } else {
-            lease.remaining().saturating_sub(ttl * 2 / 3)
+            lease.remaining().saturating_sub(lease_len * 2 / 3)
         };
         tokio::time::sleep(wait).await;
         match extend(&mutex, &token, &lease, ttl).await {
             Ok(()) => {
                 retrying = false;
+                lease_len = ttl;
                 observe::renewed(&mutex.spec.names);
                 tracing::trace!("renewed");
                 if !keep_renewing {

@@ -33,8 +33,9 @@
 //!   way returns [`Error::Unreachable`] (after at most the connect or response timeout, 2 s by
 //!   default), never hangs and never panics.
 //! * A guard whose renewals fail keeps the lock until its lease runs out, then reports it lost.
-//! * Release notifications are an optimisation: while they are unavailable, waiters fall back
-//!   to polling at the holder's expiry and at most every `max_poll_interval`.
+//! * Release notifications make hand-overs prompt; waiters also re-check at the holder's expiry
+//!   and at least every [`max_poll_interval`](ClientBuilder::max_poll_interval) (500 ms), so a
+//!   lost notification or a silent notification connection delays a hand-over by at most that.
 //!
 //! # Observability
 //!
@@ -118,6 +119,7 @@ pub use protocol::MIN_TTL;
 pub use runtime::flush;
 
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use redis_mutex_macros::mutex;
 
 /// The README's examples, compiled as doc tests so they cannot rot.

@@ -112,6 +112,11 @@ impl Mutex {
 
     /// The same lock with a lease of `ttl` instead of the client's default.
     ///
+    /// The only fallible `with_*` method, by design: a TTL is the only setting of a lock that
+    /// can be invalid, so it is checked here, where the bad value is given, rather than at
+    /// every `lock()`. [`with_wait`](Mutex::with_wait), [`with_renewal`](Mutex::with_renewal)
+    /// and [`with_fencing`](Mutex::with_fencing) accept any value and return the lock itself.
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidTtl`] when `ttl` is under [`MIN_TTL`](crate::MIN_TTL) or above what Redis

@@ -369,14 +369,19 @@ for i = 1, n do
   qs[i] = queue(i)
   purge(qs[i])
 end
+local reserved = {}
 for i, q in ipairs(qs) do
-  local kind = redis.call('TYPE', q.key).ok
-  if kind ~= 'string' and kind ~= 'none' then return {-1, i} end
+  local value = redis.pcall('GET', q.key)
+  if type(value) == 'table' and value.err then return {-1, i} end
+  local kind = 'string'
+  if not value then kind = 'none' end
   local head = redis.call('ZRANGE', q.queue, 0, 0)[1]
   local ahead = head ~= nil and head ~= token
-  local mine = kind == 'string' and redis.call('GET', q.key) == token
-  if mine and ahead then
-    -- Reserved for us once, but someone is ahead of us now: it goes back.
+  local mine = value == token
+  if mine and ahead and n > 1 then
+    -- Reserved for us once, but someone is ahead of us now (our place lapsed): it goes back.
+    -- (A single name holding our token was handed over to us, which took us out of the
+    -- queue: it is ours whoever stands in line.)
     redis.call('DEL', q.key)
     mine, kind = false, 'none'
   end
@@ -387,6 +392,7 @@ for i, q in ipairs(qs) do
     mine = true
   end
   if not mine and not blocker then blocker = i end
+  reserved[i] = mine and kind == 'string'
 end
 if not blocker then
   local out = {1}
@@ -401,7 +407,7 @@ local score = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local multi = '0'
 if n > 1 then multi = '1' end
 local meta = multi .. ':' .. fencing .. ':' .. claim .. ':' .. attempt .. ':' .. inbox
-for _, q in ipairs(qs) do
+for i, q in ipairs(qs) do
   redis.call('ZADD', q.queue, 'NX', score, token)
   redis.call('ZADD', q.expiry, now + window, token)
   redis.call('HSET', q.info, token, meta)
@@ -409,7 +415,7 @@ for _, q in ipairs(qs) do
     redis.call('PEXPIRE', k, window * 2)
   end
   -- Names reserved for us stay reserved while we are first in line for them.
-  if redis.call('GET', q.key) == token then redis.call('PEXPIRE', q.key, claim) end
+  if reserved[i] then redis.call('PEXPIRE', q.key, claim) end
 end
 return {0, blocker, redis.call('PTTL', qs[blocker].key)}
 "
@@ -419,7 +425,9 @@ return {0, blocker, redis.call('PTTL', qs[blocker].key)}
 /// Releases the lock of `token` (and takes `token` out of the queues, so it also cleans up
 /// after an abandoned wait, reservations included): each name still holding `token` goes to the
 /// live head of its queue (see [`WAIT`]), or is announced free on its channel. A single name
-/// nobody queues for is a plain compare-and-delete plus the announcement.
+/// nobody queues for is a plain compare-and-delete (`EXISTS`, `GET`, `DEL`): no announcement
+/// is needed then, since every waiter of this crate queues before it waits (one that has not
+/// queued yet finds the name free at its next attempt), and other clients poll.
 ///
 /// Returns how many names were `token`'s.
 pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
@@ -430,7 +438,6 @@ pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 if n == 1 and redis.call('EXISTS', KEYS[2]) == 0 then
   if redis.pcall('GET', KEYS[1]) ~= token then return 0 end
   redis.call('DEL', KEYS[1])
-  redis.pcall('PUBLISH', ARGV[3], '1')
   return 1
 end
 read_clock()

@@ -6,13 +6,16 @@
 //!
 //! `lifecycle-child fork URL NAME`: takes and releases the lock, forks, and tries the lock in the
 //! child; prints the child's error and exits 0 when it got `Error::Forked`, 1 otherwise.
+//!
+//! `lifecycle-child fence URL NAME`: takes the fenced lock 20 times with the blocking API,
+//! appending each fencing token to the Redis list `NAME:fences` while holding the lock.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [mode, url, name] = args.as_slice() else {
-        eprintln!("usage: lifecycle-child drop-at-exit|fork URL NAME");
+        eprintln!("usage: lifecycle-child drop-at-exit|fork|fence URL NAME");
         return ExitCode::from(64);
     };
     let client = redis_mutex::Client::open(url).expect("a valid URL");
@@ -30,6 +33,27 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         "fork" => fork_and_lock(&client, name),
+        "fence" => {
+            let mutex = client
+                .blocking()
+                .mutex(name.as_str())
+                .unwrap()
+                .with_fencing(true);
+            let mut con = redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection())
+                .expect("a raw connection");
+            for _ in 0..20 {
+                let guard = mutex.lock().unwrap();
+                let fence = guard.fencing_token().expect("fencing was asked for");
+                redis::cmd("RPUSH")
+                    .arg(format!("{name}:fences"))
+                    .arg(fence)
+                    .exec(&mut con)
+                    .expect("RPUSH");
+                guard.release().unwrap();
+            }
+            ExitCode::SUCCESS
+        }
         _ => ExitCode::from(64),
     }
 }

@@ -26,6 +26,19 @@
 //! (`--save "" --appendonly no`), and is killed (and waited for) when dropped, also while a
 //! panic unwinds. The binary is `$REDIS_SERVER_BIN`, else `redis-server` from `PATH`.
 //!
+//! # Why hand-written
+//!
+//! The published crate closest to this, `redis-test` (from the redis-rs repository), starts a
+//! `redis-server` on a random port (TCP, unix socket or TLS, picked by `REDISRS_SERVER_TYPE` or its
+//! builder), waits for it through its `TestContext`, and kills it on drop. It has no password
+//! option (a config file, or the extra-arguments hook of its 2.0 release candidate, could pass
+//! one), and none of what the fault and liveness tests need: retrying a port lost to a race,
+//! pausing and resuming the process (`SIGSTOP`/`SIGCONT`), restarting it in place with the same
+//! options (it can only start a new server on a given address), a server shared by a test binary
+//! and killed at exit, the URL of each address form (with its password) that the crate under test
+//! accepts. Other helpers found run Redis in Docker (testcontainers) or from a config file only
+//! (`embedded_redis_client`). So this harness stays, with no dependency beyond `redis`.
+//!
 //! # Limitation: the child outlives a killed test process
 //!
 //! Nothing ties the `redis-server` child to the test process at the OS level (no

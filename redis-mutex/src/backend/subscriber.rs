@@ -16,6 +16,16 @@
 //! When the connection drops, the task reconnects with back-off, resubscribes, and wakes every
 //! waiter (releases may have been missed meanwhile); waiters keep their bounded TTL-based poll
 //! as a fallback throughout.
+//!
+//! Why not redis-rs's own subscriptions on the multiplexed connection: redis-rs 1.x can subscribe
+//! there (`ConnectionManager::subscribe`, messages on a push sender, resubscription after a
+//! reconnect on request, each call bounded by the response timeout), but only over RESP3, which
+//! needs Redis 6, and this crate supports Redis 5. The connection used here is redis-rs's RESP2
+//! `aio::PubSub`. The rest of this module would remain either way: the push sender delivers every
+//! message of the connection on one channel, so counting waiters per channel, lingering, waking all
+//! waiters of a channel but handing a lock over only to the waiter whose token it names, telling
+//! each waiter when its own channels are confirmed, waking everyone after a reconnect, and keeping
+//! registrations from ever waiting on Redis are ours.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

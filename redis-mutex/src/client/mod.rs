@@ -270,9 +270,14 @@ impl ClientBuilder {
         self
     }
 
-    /// The longest a waiter sleeps between two attempts when no release notification comes
-    /// (default 500 ms, at most 24 h). Waiters normally wake on a notification, or when the
-    /// holder's TTL runs out; this bounds the wait when notifications are unavailable.
+    /// The longest a waiter sleeps between two attempts when no notification comes (default
+    /// 500 ms, at most 24 h). Waiters wake on a hand-over or release notification, or when the holder's lease
+    /// runs out; besides, every waiter re-runs its (cheap, one-script) attempt at least this
+    /// often, also while notifications work, as a safety net: it refreshes its place in the
+    /// queue, and it notices a hand-over whose notification was lost or one whose grantee died.
+    ///
+    /// A waiter's place in the queue lapses 3 times this (at least 1 s) after its last attempt,
+    /// and a hand-over to a waiter that died holds the lock up for as long.
     pub fn max_poll_interval(mut self, interval: Duration) -> Self {
         self.options.max_poll_interval = interval;
         self

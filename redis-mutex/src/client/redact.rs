@@ -1,4 +1,12 @@
 //! Removing secrets from Redis URLs before they reach a message, a log line or `Debug` output.
+//!
+//! Hand-written because redis-rs (1.8) has nothing that does the job for every URL we show:
+//! `ConnectionAddr`'s `Display` prints only `host:port` or the socket path, the same for
+//! `redis://` and `rediss://`, without user name or database (`redis://app@h:6379/2` and
+//! `rediss://h:6379/0` both print `h:6379`); `ConnectionInfo` has no `Display`, and its `Debug`
+//! (which does hide the password) dumps every connection setting. Both exist only for a URL
+//! redis-rs could parse, while an [`Error::InvalidUrl`](crate::Error::InvalidUrl) must show the
+//! URL it refused, and the text of redis-rs's own errors is passed through here as well.
 
 /// Replaces the password of `url` (userinfo after the first `:`, a lone userinfo, and `pass` /
 /// `password` query values) with `***`. Works on malformed URLs too.
@@ -125,6 +133,21 @@ mod tests {
         assert!(!is_password_key("p%6"));
         assert!(!is_password_key("%"));
         assert!(is_password_key("%70%41%73%53"));
+    }
+
+    /// Why `redact` is not redis-rs's `ConnectionAddr` display (see the module docs): it keeps
+    /// the password out, but also the scheme, the user and the database.
+    #[test]
+    fn redis_rs_shows_less_than_the_url() {
+        use redis::IntoConnectionInfo;
+        for (url, shown) in [
+            ("redis://app:secret@h:6379/2", "h:6379"),
+            ("redis+unix:///tmp/r.sock?db=1&pass=secret", "/tmp/r.sock"),
+        ] {
+            let info = url.into_connection_info().expect("a valid URL");
+            assert_eq!(info.addr().to_string(), shown);
+        }
+        assert!("redis://u:p@[::1".into_connection_info().is_err());
     }
 
     #[test]

@@ -181,3 +181,16 @@ fn unusable_root_certificates_are_invalid_config() {
         assert!(!err.to_string().contains("pw-1234"), "{what}: {err}");
     }
 }
+
+#[test]
+fn turning_certificate_verification_off_is_refused() {
+    for url in [
+        "rediss://127.0.0.1:1/#insecure",
+        "rediss://:pw-5678@localhost/0#insecure",
+    ] {
+        let err = Client::open(url).unwrap_err();
+        assert!(matches!(err, Error::InvalidUrl { .. }), "{url}: {err:?}");
+        assert!(err.to_string().contains("tls_root_certificates"), "{err}");
+        assert!(!err.to_string().contains("pw-5678"), "{err}");
+    }
+}

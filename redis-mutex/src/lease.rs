@@ -99,7 +99,8 @@ impl Lease {
     /// Blocks until the lease is lost or has run out, or `timeout` passes. Returns whether it is
     /// over.
     pub(crate) fn wait_expired(&self, timeout: Duration) -> bool {
-        let end = std::time::Instant::now() + timeout;
+        // `None`: past what the clock can represent (`Duration::MAX`), so no end.
+        let end = std::time::Instant::now().checked_add(timeout);
         let mut lost = self.lost_flag.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let remaining = self.remaining();
@@ -107,12 +108,13 @@ impl Lease {
                 return true;
             }
             let now = std::time::Instant::now();
-            if now >= end {
+            let left = end.map_or(Duration::MAX, |end| end.saturating_duration_since(now));
+            if left.is_zero() {
                 return false;
             }
             // Renewals move the deadline without signalling the condvar: re-check at least at
             // the current deadline.
-            let wait = remaining.min(end - now);
+            let wait = remaining.min(left);
             lost = self
                 .lost_cv
                 .wait_timeout(lost, wait)

@@ -60,7 +60,9 @@
 //!
 //! * `macros` (default): the `#[mutex]` attribute.
 //! * `metrics`: the metrics above.
-//! * `tls`: `rediss://` URLs, through rustls.
+//! * `tls`: `rediss://` URLs, through rustls (with its `ring` provider, installed as the
+//!   process default unless the application installed one). Server certificates are checked
+//!   against the system's roots, or the CAs given to `ClientBuilder::tls_root_certificates`.
 //!
 //! # Redis
 //!

@@ -82,6 +82,16 @@ enum Patience {
     Forever,
 }
 
+impl Patience {
+    /// Until `wait` from now; forever when that instant is past what the clock can represent
+    /// (`Duration::MAX`), rather than panicking on the overflow.
+    fn within(wait: Duration) -> Patience {
+        Instant::now()
+            .checked_add(wait)
+            .map_or(Patience::Forever, Patience::Until)
+    }
+}
+
 impl Mutex {
     pub(crate) fn new(client: Client, names: impl IntoLockNames) -> Result<Mutex> {
         let names = LockNames::new(names)?;
@@ -198,7 +208,7 @@ impl Mutex {
     /// ```
     pub async fn lock(&self) -> Result<Guard> {
         let patience = match self.settings.wait {
-            Some(wait) => Patience::Until(Instant::now() + wait),
+            Some(wait) => Patience::within(wait),
             None => Patience::Forever,
         };
         self.acquire(patience).await
@@ -248,7 +258,7 @@ impl Mutex {
     /// # Ok(()) }
     /// ```
     pub async fn try_lock_for(&self, wait: Duration) -> Result<Guard> {
-        self.acquire(Patience::Until(Instant::now() + wait)).await
+        self.acquire(Patience::within(wait)).await
     }
 
     /// Acquires the lock, waiting at most until `deadline`.

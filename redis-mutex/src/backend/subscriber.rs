@@ -451,9 +451,10 @@ impl Task {
                     .map_err(|source| Error::from_redis(&server, None, source))?;
                 Ok((sink, stream))
             };
-            let result = tokio::time::timeout(timeouts.connect + timeouts.response, connect)
-                .await
-                .unwrap_or_else(|_| Err(timed_out(&server, "no answer while connecting")));
+            let result =
+                tokio::time::timeout(timeouts.connect.saturating_add(timeouts.response), connect)
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out(&server, "no answer while connecting")));
             let _ = commands.send(Command::Connected { result, channels });
         });
     }

@@ -19,6 +19,9 @@ mod tls;
 
 pub(crate) use redact::redact;
 
+/// The longest [`ClientBuilder::max_poll_interval`] accepted.
+const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The URL used when neither `REDIS_MUTEX_URL` nor `REDIS_URL` is set.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379/";
 
@@ -268,7 +271,7 @@ impl ClientBuilder {
     }
 
     /// The longest a waiter sleeps between two attempts when no notification comes (default
-    /// 500 ms). Waiters wake on a hand-over or release notification, or when the holder's lease
+    /// 500 ms, at most 24 h). Waiters wake on a hand-over or release notification, or when the holder's lease
     /// runs out; besides, every waiter re-runs its (cheap, one-script) attempt at least this
     /// often, also while notifications work, as a safety net: it refreshes its place in the
     /// queue, and it notices a hand-over whose notification was lost or one whose grantee died.
@@ -335,7 +338,8 @@ impl ClientBuilder {
     /// # Errors
     ///
     /// [`Error::InvalidUrl`] for an unusable URL, [`Error::InvalidTtl`] for an unusable TTL,
-    /// [`Error::InvalidConfig`] for a zero timeout or poll interval (or unusable TLS roots).
+    /// [`Error::InvalidConfig`] for a zero timeout or poll interval, a poll interval over 24 h,
+    /// or unusable TLS roots.
     ///
     /// # Examples
     ///
@@ -361,6 +365,16 @@ impl ClientBuilder {
                     reason: "it must be longer than zero; e.g. `Duration::from_secs(2)`".into(),
                 });
             }
+        }
+        if self.options.max_poll_interval > MAX_POLL_INTERVAL {
+            // A waiter's queue entry lasts three poll intervals, in milliseconds of Redis time.
+            return Err(Error::InvalidConfig {
+                option: "max_poll_interval",
+                reason: format!(
+                    "it must be at most {MAX_POLL_INTERVAL:?}; waiters also wake when the lock \
+                     is released or its holder's lease runs out"
+                ),
+            });
         }
         let server = cached_server(ServerKey {
             url: self.url,
@@ -427,6 +441,7 @@ fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
     };
     #[cfg(feature = "tls")]
     if tls {
+        tls::refuse_insecure(&client, &display)?;
         tls::ensure_crypto_provider();
     }
     let server = Arc::new(Server {

@@ -10,7 +10,16 @@
 
 /// Replaces the password of `url` (userinfo after the first `:`, a lone userinfo, and `pass` /
 /// `password` query values) with `***`. Works on malformed URLs too.
+///
+/// Reads the URL as the URL parser behind redis-rs does where that could hide a password: tabs
+/// and line breaks are dropped (the parser ignores them, so `?\tpass=` is a `pass`), and query
+/// keys are percent-decoded (`p%61ss` is `pass`).
 pub(crate) fn redact(url: &str) -> String {
+    let url: String = url
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let url = url.as_str();
     let (scheme, rest) = match url.find("://") {
         Some(i) => url.split_at(i + 3),
         None => ("", url),
@@ -40,7 +49,7 @@ pub(crate) fn redact(url: &str) -> String {
         let params: Vec<String> = query
             .split('&')
             .map(|param| match param.split_once('=') {
-                Some((name, _)) if matches!(name, "pass" | "password") => format!("{name}=***"),
+                Some((name, _)) if is_password_key(name) => format!("{name}=***"),
                 _ => param.to_owned(),
             })
             .collect();
@@ -49,9 +58,36 @@ pub(crate) fn redact(url: &str) -> String {
     out
 }
 
+/// Whether a query key names a password, percent-decoded and in any case.
+fn is_password_key(key: &str) -> bool {
+    let mut decoded = Vec::with_capacity(key.len());
+    let mut rest = key.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        let escaped = match tail {
+            [high, low, ..] if byte == b'%' => hex(*high).zip(hex(*low)),
+            _ => None,
+        };
+        match escaped {
+            Some((high, low)) => {
+                decoded.push(high << 4 | low);
+                rest = &tail[2..];
+            }
+            None => {
+                decoded.push(byte);
+                rest = tail;
+            }
+        }
+    }
+    decoded.eq_ignore_ascii_case(b"pass") || decoded.eq_ignore_ascii_case(b"password")
+}
+
+fn hex(digit: u8) -> Option<u8> {
+    char::from(digit).to_digit(16).map(|value| value as u8)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{is_password_key, redact};
 
     #[test]
     fn passwords_are_hidden() {
@@ -70,6 +106,33 @@ mod tests {
             "redis+unix:///tmp/r.sock?db=1&pass=***"
         );
         assert_eq!(redact("user:secret@[::1"), "user:***@[::1");
+    }
+
+    /// Found by fuzzing (tests/fuzz_inputs.rs): the URL parser drops tabs and line breaks and
+    /// decodes query keys, so these still carry a password that redis-rs sends.
+    #[test]
+    fn passwords_hidden_the_way_the_url_parser_reads_them() {
+        for (url, shown) in [
+            ("redis+unix:///s?\tpass=secret", "redis+unix:///s?pass=***"),
+            (
+                "redis+unix:///s?pa\nss=secret&db=1",
+                "redis+unix:///s?pass=***&db=1",
+            ),
+            (
+                "redis+unix:///s?p%61ss=secret",
+                "redis+unix:///s?p%61ss=***",
+            ),
+            (
+                "redis+unix:///s?PASSWORD=secret",
+                "redis+unix:///s?PASSWORD=***",
+            ),
+            ("redis://u:sec\tret@h/", "redis://u:***@h/"),
+        ] {
+            assert_eq!(redact(url), shown);
+        }
+        assert!(!is_password_key("p%6"));
+        assert!(!is_password_key("%"));
+        assert!(is_password_key("%70%41%73%53"));
     }
 
     /// Why `redact` is not redis-rs's `ConnectionAddr` display (see the module docs): it keeps

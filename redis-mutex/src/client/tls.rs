@@ -42,6 +42,21 @@ pub(super) fn client_with_roots(
         .map_err(|error| invalid(redact(&error.to_string())))
 }
 
+/// Refuses a `rediss://…#insecure` URL, which would turn certificate verification off when
+/// another crate enables redis-rs's `tls-rustls-insecure` feature (and otherwise fails only at
+/// the first connection).
+pub(super) fn refuse_insecure(client: &redis::Client, display: &str) -> Result<()> {
+    match client.get_connection_info().addr() {
+        redis::ConnectionAddr::TcpTls { insecure: true, .. } => Err(Error::InvalidUrl {
+            url: display.to_owned(),
+            reason: "`#insecure` (no certificate verification) is not supported; trust the \
+                     server's CA with `ClientBuilder::tls_root_certificates` instead"
+                .into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Installs rustls's `ring` provider as the process default unless one is installed already:
 /// redis-rs builds its TLS configuration from the process default, and rustls panics when there
 /// is none it can choose by itself (as when several providers are compiled in).

@@ -53,6 +53,36 @@ async fn an_evicting_server_is_warned_about_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_behind_a_plain_url_is_refused_not_half_used() {
+    let node = RedisServer::builder()
+        .arg("--cluster-enabled")
+        .arg("yes")
+        .arg("--cluster-config-file")
+        .arg("nodes.conf")
+        .start();
+    let client = common::client(&node);
+    for _ in 0..2 {
+        let err = client
+            .mutex(name("cluster").as_str())
+            .unwrap()
+            .try_lock()
+            .await
+            .unwrap_err();
+        assert!(err.is_invalid_input(), "{err:?}");
+        assert!(err.to_string().contains("Cluster node"), "{err}");
+    }
+    for url in [
+        "redis+cluster://127.0.0.1:7000,127.0.0.1:7001",
+        "redis+sentinel://127.0.0.1:26379/mymaster",
+        "redis+redlock://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002",
+    ] {
+        let err = redis_mutex::Client::open(url).unwrap_err();
+        assert!(err.is_invalid_input(), "{url}: {err:?}");
+        assert!(err.to_string().contains("not supported"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fencing_tokens_keep_increasing_across_a_restart_without_persistence() {
     let mut server = RedisServer::start();
     let client = redis_mutex::Client::builder(server.url().as_str())

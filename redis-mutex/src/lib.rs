@@ -79,7 +79,10 @@
 //! `SUBSCRIBE`, `UNSUBSCRIBE`, `PING`; the commands its scripts run, `GET`, `DEL`, `EXISTS`,
 //! `PEXPIRE`, `TIME`, `ZADD`, `ZREM`, `ZRANGE`, `ZRANGEBYSCORE`, `HSET`, `HGET`, `HDEL`,
 //! `PUBLISH`; and the channels `&redis-mutex:{<prefix>*}:released` (release announcements)
-//! and `&redis-mutex:inbox:*` (hand-overs to this process's waiters). Without the channels,
+//! and `&redis-mutex:inbox:*` (hand-overs to this process's waiters). `INFO` is optional: on
+//! its first connection a client reads `INFO cluster` (a Cluster node is refused with
+//! [`Error::InvalidUrl`]: Cluster, Sentinel and Redlock are not supported yet) and
+//! `INFO memory` (an eviction policy that can evict locks is warned about). Without the channels,
 //! locking still works (announcements are best-effort); waiters then learn of releases by
 //! polling (see [`ClientBuilder::max_poll_interval`]).
 //!

@@ -565,6 +565,11 @@ pub(crate) fn eviction_risk(info: &str) -> Option<String> {
     })
 }
 
+/// Whether `INFO cluster` says the server runs in cluster mode.
+pub(crate) fn is_cluster_node(info: &str) -> bool {
+    info.lines().any(|line| line.trim() == "cluster_enabled:1")
+}
+
 /// Interprets a `PTTL` reply: `-2` (gone) is zero, `-1` (no expiry) is `None`.
 pub(crate) fn pttl_from_reply(reply: i64) -> Option<Duration> {
     match reply {
@@ -715,6 +720,13 @@ mod tests {
         assert_eq!(two.queues[1], "redis-mutex:{MUTEX_b}:queue");
         let reserved = KeySet::new("redis-mutex:", &["a".to_owned()]).unwrap_err();
         assert!(reserved.to_string().contains("reserves"), "{reserved}");
+    }
+
+    #[test]
+    fn cluster_mode() {
+        assert!(is_cluster_node("# Cluster\r\ncluster_enabled:1\r\n"));
+        assert!(!is_cluster_node("# Cluster\r\ncluster_enabled:0\r\n"));
+        assert!(!is_cluster_node(""));
     }
 
     #[test]

@@ -81,22 +81,49 @@ impl SingleServer {
                 std::io::ErrorKind::TimedOut,
                 format!("no answer within the connect timeout ({timeout:?})"),
             )))
-        });
+        })
+        .map_err(|source| Error::from_redis(&self.server, None, source));
+        let connected = match connected {
+            Ok(conn) => self.refuse_cluster_node(conn).await,
+            Err(error) => Err(error),
+        };
         match connected {
             Ok(conn) => {
                 let _ = self.commands.set(conn.clone());
                 self.check_eviction(conn.clone());
                 Ok(conn)
             }
-            Err(source) => {
-                let error = Error::from_redis(&self.server, None, source);
+            Err(error) => {
                 state.0 += 1;
-                state.1 = Some(SharedFailure {
-                    refused: matches!(error, Error::Refused { .. }),
-                    message: std::error::Error::source(&error)
-                        .map_or_else(|| error.to_string(), ToString::to_string),
-                });
+                state.1 = Some(SharedFailure::of(&error));
                 Err(error)
+            }
+        }
+    }
+
+    /// Fails with [`Error::InvalidUrl`] when the server is a Redis Cluster node: a lock there
+    /// would half-work (keys of other slots are refused with `MOVED`). A server that refuses
+    /// `INFO` is not checked.
+    async fn refuse_cluster_node(&self, mut conn: ConnectionManager) -> Result<ConnectionManager> {
+        let info: redis::RedisResult<String> = redis::cmd("INFO")
+            .arg("cluster")
+            .query_async(&mut conn)
+            .await;
+        match info {
+            Ok(info) if protocol::is_cluster_node(&info) => Err(Error::InvalidUrl {
+                url: self.server.clone(),
+                reason: "the server is a Redis Cluster node, which this version of redis-mutex \
+                         does not support (locks on most names would be refused with MOVED); \
+                         point it at a standalone server or a primary without cluster mode"
+                    .into(),
+            }),
+            Ok(_) => Ok(conn),
+            Err(error) if error.is_io_error() || error.is_timeout() => {
+                Err(Error::from_redis(&self.server, None, error))
+            }
+            Err(error) => {
+                tracing::debug!(%error, "could not check for cluster mode (INFO cluster)");
+                Ok(conn)
             }
         }
     }
@@ -246,18 +273,43 @@ impl SingleServer {
 /// A failed connect, as told to the callers that waited for it.
 #[derive(Debug)]
 struct SharedFailure {
-    refused: bool,
+    kind: FailureKind,
     message: String,
 }
 
+#[derive(Debug, Clone, Copy)]
+enum FailureKind {
+    Unreachable,
+    Refused,
+    Invalid,
+}
+
 impl SharedFailure {
+    fn of(error: &Error) -> Self {
+        let (kind, message) = match error {
+            Error::Refused { source, .. } => (FailureKind::Refused, source.to_string()),
+            Error::InvalidUrl { reason, .. } => (FailureKind::Invalid, reason.clone()),
+            Error::Unreachable { source, .. } => (FailureKind::Unreachable, source.to_string()),
+            other => (FailureKind::Unreachable, other.to_string()),
+        };
+        SharedFailure { kind, message }
+    }
+
     fn to_error(&self, server: &str) -> Error {
-        let source = self.message.clone().into();
         let server = server.to_owned();
-        if self.refused {
-            Error::Refused { server, source }
-        } else {
-            Error::Unreachable { server, source }
+        match self.kind {
+            FailureKind::Refused => Error::Refused {
+                server,
+                source: self.message.clone().into(),
+            },
+            FailureKind::Invalid => Error::InvalidUrl {
+                url: server,
+                reason: self.message.clone(),
+            },
+            FailureKind::Unreachable => Error::Unreachable {
+                server,
+                source: self.message.clone().into(),
+            },
         }
     }
 }

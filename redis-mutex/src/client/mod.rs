@@ -413,6 +413,17 @@ struct ServerKey {
     tls_roots: Option<TlsRoots>,
 }
 
+/// The deployment a URL of a scheme for several servers names, when it is one.
+fn unsupported_deployment(url: &str) -> Option<&'static str> {
+    let scheme = url.split_once("://")?.0.to_ascii_lowercase();
+    match scheme.as_str() {
+        "redis+cluster" | "rediss+cluster" => Some("Redis Cluster"),
+        "redis+sentinel" | "rediss+sentinel" => Some("Redis Sentinel"),
+        "redis+redlock" | "rediss+redlock" => Some("Redlock over several masters"),
+        _ => None,
+    }
+}
+
 fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
     static CACHE: OnceLock<StdMutex<HashMap<ServerKey, Arc<Server>>>> = OnceLock::new();
     let mut cache = CACHE
@@ -423,6 +434,15 @@ fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
         return Ok(server.clone());
     }
     let display = redact(&key.url);
+    if let Some(deployment) = unsupported_deployment(&key.url) {
+        return Err(Error::InvalidUrl {
+            url: display,
+            reason: format!(
+                "{deployment} is not supported by this version of redis-mutex; point it at one \
+                 Redis server (`redis://`, `rediss://` or `redis+unix://`)"
+            ),
+        });
+    }
     let tls = key.url.starts_with("rediss://");
     if !cfg!(feature = "tls") && tls {
         return Err(Error::InvalidUrl {

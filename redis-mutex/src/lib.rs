@@ -25,7 +25,9 @@
 //! # Guarantees
 //!
 //! See [`Mutex`] for what the lock guarantees and what no lease-based lock can, and
-//! [`Mutex::with_fencing`] for the remedy.
+//! [`Mutex::with_fencing`] for the remedy. `docs/SAFETY.md` in the repository states every
+//! guarantee with its assumptions (clocks, pauses, failover, eviction, persistence) and the test
+//! that shows it.
 //!
 //! # Failure behaviour
 //!

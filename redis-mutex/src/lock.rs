@@ -31,8 +31,12 @@ use crate::runtime;
 /// * **Crash safety.** A holder that dies frees the lock when its lease runs out (the TTL).
 /// * **No deadlock between multi-name locks.** The names are sorted and taken in one atomic step,
 ///   so `["a", "b"]` and `["b", "a"]` never wait for each other while holding a part.
-/// * **Prompt hand-over.** A release is announced over pub/sub; waiters wake at once instead of
-///   polling, and otherwise at the holder's expiry.
+/// * **Fair, prompt hand-over.** Waiters queue in Redis, first come first served (a waiter for
+///   several names too, without ever deadlocking); a release hands the lock to the next live
+///   waiter and tells it over pub/sub. A hand-over is acted on only while it is current, so a
+///   paused or slow waiter never takes a lock that went to someone else meanwhile. Waiters also
+///   re-check at the holder's expiry and every
+///   [`max_poll_interval`](crate::ClientBuilder::max_poll_interval).
 ///
 /// Like every lease-based lock, it cannot stop a paused holder (a long GC pause, a stopped VM)
 /// from acting after its lease ran out. Where that matters, turn on

@@ -444,11 +444,17 @@ read_clock()
 local released = 0
 for i = 1, n do
   local q = queue(i)
-  leave(q, token)
-  if redis.pcall('GET', q.key) == token then
-    redis.call('DEL', q.key)
+  local ours = redis.pcall('GET', q.key) == token
+  -- A single name holding our token was taken or handed over, which took us out of its queue;
+  -- otherwise (an abandoned wait, a multi-name reservation) we may still stand in line.
+  if not ours or n > 1 then leave(q, token) end
+  if ours then
     purge(q)
-    if not grant_head(q) then redis.pcall('PUBLISH', q.channel, '1') end
+    -- Handing over overwrites the key; only a name nobody waits for is deleted.
+    if not grant_head(q) then
+      redis.call('DEL', q.key)
+      redis.pcall('PUBLISH', q.channel, '1')
+    end
     released = released + 1
   end
 end

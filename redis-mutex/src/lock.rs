@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -67,6 +68,9 @@ pub(crate) struct Spec {
     pub(crate) names: LockNames,
     pub(crate) keys: KeySet,
     pub(crate) line: Arc<Line>,
+    /// Whether this lock's latest waiting acquisition found it taken at its first attempt: the
+    /// next one then joins the Redis queue at once instead of trying a plain `SET NX` first.
+    pub(crate) contended: AtomicBool,
 }
 
 /// How the lock is taken and held.
@@ -109,7 +113,12 @@ impl Mutex {
         };
         Ok(Mutex {
             client,
-            spec: Arc::new(Spec { names, keys, line }),
+            spec: Arc::new(Spec {
+                names,
+                keys,
+                line,
+                contended: AtomicBool::new(false),
+            }),
             settings,
         })
     }
@@ -335,9 +344,12 @@ impl Mutex {
         };
 
         // The fast path: one plain attempt. Skipped after waiting in line, when the lock was
-        // just taken by the task ahead of us: joining the Redis queue at once lets the holder's
-        // release hand the lock straight to us.
-        if !waited_in_line {
+        // just taken by the task ahead of us, and while the lock is contended (the previous
+        // waiting acquisition found it taken): joining the Redis queue at once (the wait script
+        // also takes a free lock) saves a round trip and lets the holder's release hand the
+        // lock straight to us.
+        let contended = !once && self.spec.contended.load(Ordering::Relaxed);
+        if !waited_in_line && !contended {
             if let Some(guard) = self.attempt(&token, started, once).await? {
                 return Ok(guard);
             }
@@ -347,6 +359,7 @@ impl Mutex {
                     names: self.spec.names.clone(),
                 });
             }
+            self.spec.contended.store(true, Ordering::Relaxed);
         }
 
         // From here until acquired, `token` may sit in the lock's queue in Redis, or be handed
@@ -392,6 +405,15 @@ impl Mutex {
                     wait,
                 )
                 .await?;
+            if wait.number == 1 && contended {
+                // The first attempt of an acquisition that skipped the fast path: it says
+                // whether the lock is still contended.
+                let busy = matches!(attempt, Attempt::Busy { .. });
+                self.spec.contended.store(busy, Ordering::Relaxed);
+                if busy {
+                    observe::contended(&self.spec.names);
+                }
+            }
             let pttl = match attempt {
                 Attempt::Acquired { fences } => {
                     let lease = self.settings.ttl;

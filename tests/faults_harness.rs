@@ -132,6 +132,10 @@ fn events_read_back_as_written() {
             key: None,
             ttl_ms: 1000,
         },
+        Event::Releasing {
+            at: 4,
+            lost_seen: true,
+        },
         Event::Released {
             at: 4,
             outcome: Outcome::Lost,
@@ -199,6 +203,26 @@ fn the_checker_excuses_only_a_frozen_told_and_fenced_first_holder() {
     history.end("b", 30 * MS, false);
     assert!(history.check().is_empty());
     assert!(history.sections()[0].killed);
+
+    // A holder killed after its section ended, while its release handed the lock on, held
+    // nothing after the end it reported; one killed before reporting held until the kill.
+    for (reported, clean) in [(true, true), (false, false)] {
+        let history = History::new();
+        history.begin("a", "ta", Some(1), 0);
+        if reported {
+            history.record(
+                "a",
+                &Event::Releasing {
+                    at: 8 * MS,
+                    lost_seen: false,
+                },
+            );
+        }
+        history.begin("b", "tb", Some(2), 10 * MS);
+        history.killed("a", 12 * MS);
+        history.end("b", 30 * MS, false);
+        assert_eq!(history.check().is_empty(), clean, "reported: {reported}");
+    }
 }
 
 /// Three workers hold "the lock" for 150 ms four times each, starting together.

@@ -88,6 +88,9 @@ pub(crate) enum Event {
         outcome: Outcome,
         lost_seen: bool,
     },
+    /// The critical section ended `at` (as for `Released`), and the release is about to be
+    /// sent: a worker killed between the release and its report still has its section end.
+    Releasing { at: u64, lost_seen: bool },
     /// The lock method failed after `elapsed_ms`.
     Failed {
         at: u64,
@@ -132,6 +135,9 @@ impl fmt::Display for Event {
                 opt(fence.as_ref()),
                 opt(key.as_ref())
             ),
+            Event::Releasing { at, lost_seen } => {
+                write!(f, "releasing at={at} lost_seen={lost_seen}")
+            }
             Event::Released {
                 at,
                 outcome,
@@ -215,6 +221,10 @@ impl FromStr for Event {
                 held: f.get("held")?,
                 key: f.opt("key")?,
                 ttl_ms: f.get("ttl_ms")?,
+            },
+            "releasing" => Event::Releasing {
+                at: f.get("at")?,
+                lost_seen: f.get("lost_seen")?,
             },
             "released" => Event::Released {
                 at: f.get("at")?,

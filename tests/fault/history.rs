@@ -41,6 +41,8 @@ pub(crate) struct Section {
     /// The holder was killed inside the section (which ends at the kill, or at the start of
     /// the freeze it was killed in).
     pub(crate) killed: bool,
+    /// The holder reported the section's end and was releasing (a kill then ends nothing).
+    pub(crate) releasing: bool,
     /// What the lock key held right after the holder acquired it, when the holder looked.
     pub(crate) key: Option<String>,
 }
@@ -121,6 +123,7 @@ impl History {
             end: None,
             told_lost: false,
             killed: false,
+            releasing: false,
             key: None,
         });
         inner.open.insert(holder.to_owned(), index);
@@ -139,8 +142,22 @@ impl History {
         let mut inner = self.inner();
         if let Some(index) = inner.open.remove(holder) {
             let section = &mut inner.sections[index];
+            if !section.releasing {
+                section.end = Some(at);
+            }
+            section.told_lost |= told_lost;
+        }
+    }
+
+    /// `holder`'s section ended at `at` and its release is on the way: a kill from now on does
+    /// not extend the section (the release may already have handed the lock on).
+    pub(crate) fn ending(&self, holder: &str, at: u64, told_lost: bool) {
+        let mut inner = self.inner();
+        if let Some(&index) = inner.open.get(holder) {
+            let section = &mut inner.sections[index];
             section.end = Some(at);
             section.told_lost = told_lost;
+            section.releasing = true;
         }
     }
 
@@ -157,6 +174,9 @@ impl History {
                 self.begin(holder, token, *fence, *at);
                 self.key_seen(holder, key.clone());
             }
+            // The section ends before the release is sent; the release's outcome may still tell
+            // the holder it had lost the lock.
+            Event::Releasing { at, lost_seen } => self.ending(holder, *at, *lost_seen),
             Event::Released { at, .. } => self.end(holder, *at, event.told_lost()),
             _ => {}
         }
@@ -194,7 +214,9 @@ impl History {
             .and_then(|&(from, until)| until.is_none().then_some(from));
         if let Some(index) = inner.open.remove(holder) {
             let section = &mut inner.sections[index];
-            section.end = Some(frozen_since.unwrap_or(at).max(section.start));
+            if !section.releasing {
+                section.end = Some(frozen_since.unwrap_or(at).max(section.start));
+            }
             section.killed = true;
         }
     }

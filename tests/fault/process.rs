@@ -203,9 +203,23 @@ impl Worker {
     pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
+            let at = now();
             let _ = child.wait();
+            // Everything the worker wrote before it died is recorded before its death: a section
+            // it reported ended (its release on the way) must not be stretched to the kill.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let mut log = self.shared.log();
+            while !log.eof && Instant::now() < deadline {
+                log = self
+                    .shared
+                    .changed
+                    .wait_timeout(log, Duration::from_millis(50))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            drop(log);
             if let Some(history) = &self.history {
-                history.killed(&self.label, now());
+                history.killed(&self.label, at);
             }
         }
     }

@@ -288,6 +288,7 @@ fn section(spec: &Spec, locker: &dyn Locker) -> Result<(), ()> {
         spec.hold,
         at.saturating_add(nanos(remaining)),
     );
+    emit(&Event::Releasing { at: end, lost_seen });
     let outcome = match held.release() {
         Ok(()) => Outcome::Ok,
         Err(error) if error.is_lost() => Outcome::Lost,

@@ -131,3 +131,8 @@ pub use redis_mutex_macros::mutex;
 #[cfg(all(doctest, feature = "macros"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// The crate README's (crates.io's) example, compiled as a doc test too.
+#[cfg(all(doctest, feature = "macros"))]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeDoctests;

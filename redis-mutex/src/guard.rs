@@ -60,18 +60,17 @@ struct Held {
 }
 
 impl Guard {
-    /// A guard for an acquisition with a lease of `lease.1` granted by a request sent at
-    /// `lease.0`. Starts renewal; a lease shorter than the TTL (a hand-over not yet claimed) is
-    /// extended to the TTL at once, also with renewal off.
+    /// A guard for an acquisition with a lease of `lease_len` granted by a request sent at
+    /// `sent`. Starts renewal; a lease shorter than the TTL (a hand-over not yet claimed) is
+    /// extended to the TTL a third into it, also with renewal off.
     pub(crate) fn new(
         mutex: Mutex,
         token: Arc<str>,
         fences: Vec<u64>,
-        (sent, lease): (Instant, Duration),
+        (sent, lease_len): (Instant, Duration),
     ) -> Guard {
-        let claim = lease < mutex.settings.ttl;
-        let lease_len = lease;
-        let lease = Lease::new(sent, lease);
+        let lease = Lease::new(sent, lease_len);
+        let claim = lease_len < mutex.settings.ttl;
         let renewal = (mutex.settings.renewal || claim).then(|| {
             let span = tracing::debug_span!("redis_mutex::renew", lock = %mutex.spec.names);
             let keep_renewing = mutex.settings.renewal;

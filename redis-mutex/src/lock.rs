@@ -30,8 +30,9 @@ use crate::runtime;
 ///   acquisition; only that token's holder can release or extend it, so a holder whose lease ran
 ///   out can never delete its successor's key.
 /// * **Crash safety.** A holder that dies frees the lock when its lease runs out (the TTL).
-/// * **No deadlock between multi-name locks.** The names are sorted and taken in one atomic step,
-///   so `["a", "b"]` and `["b", "a"]` never wait for each other while holding a part.
+/// * **All-or-nothing multi-name locks, without deadlock.** A guard holds every name or none.
+///   Waiters join the queue of every name in one atomic step, so all waiters stand in the same
+///   order in every queue and `["a", "b"]` and `["b", "a"]` never wait for each other.
 /// * **Fair, prompt hand-over.** Waiters queue in Redis, first come first served (a waiter for
 ///   several names too, without ever deadlocking); a release hands the lock to the next live
 ///   waiter and tells it over pub/sub. A hand-over is acted on only while it is current, so a
@@ -441,8 +442,8 @@ impl Mutex {
             };
             // A hand-over is acted on only when it names this round's attempt: the release then
             // ran after that attempt, so the handed lease (`claim`) lasts at least until
-            // `sent + claim`. Take it while that bound is recent; the guard claims the full
-            // lease in the background at once. A grant naming an earlier attempt is stale (the
+            // `sent + claim`. Take it while that bound is recent; the guard extends it to the
+            // full lease in the background, a third into it. A grant naming an earlier attempt is stale (the
             // handed lease may have lapsed and the lock changed hands since), and a grant seen
             // late may be about to lapse: then the next attempt claims the lock if it is still
             // ours, and otherwise waits on.

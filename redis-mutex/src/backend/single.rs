@@ -84,13 +84,12 @@ impl SingleServer {
         })
         .map_err(|source| Error::from_redis(&self.server, None, source));
         let connected = match connected {
-            Ok(conn) => self.refuse_cluster_node(conn).await,
+            Ok(conn) => self.check_server(conn).await,
             Err(error) => Err(error),
         };
         match connected {
             Ok(conn) => {
                 let _ = self.commands.set(conn.clone());
-                self.check_eviction(conn.clone());
                 Ok(conn)
             }
             Err(error) => {
@@ -101,53 +100,41 @@ impl SingleServer {
         }
     }
 
-    /// Fails with [`Error::InvalidUrl`] when the server is a Redis Cluster node: a lock there
-    /// would half-work (keys of other slots are refused with `MOVED`). A server that refuses
-    /// `INFO` is not checked.
-    async fn refuse_cluster_node(&self, mut conn: ConnectionManager) -> Result<ConnectionManager> {
-        let info: redis::RedisResult<String> = redis::cmd("INFO")
+    /// Checks a new connection's server in one round trip (`INFO cluster` and `INFO memory`):
+    /// a Redis Cluster node is refused with [`Error::InvalidUrl`], since a lock there would
+    /// half-work (keys of other slots are refused with `MOVED`); eviction settings that put lock
+    /// keys at risk are warned about (once per server and process: this runs on the first
+    /// connect only). A server that refuses `INFO` is not checked.
+    async fn check_server(&self, mut conn: ConnectionManager) -> Result<ConnectionManager> {
+        let info: redis::RedisResult<(String, String)> = redis::pipe()
+            .cmd("INFO")
             .arg("cluster")
+            .cmd("INFO")
+            .arg("memory")
             .query_async(&mut conn)
             .await;
         match info {
-            Ok(info) if protocol::is_cluster_node(&info) => Err(Error::InvalidUrl {
+            Ok((cluster, _)) if protocol::is_cluster_node(&cluster) => Err(Error::InvalidUrl {
                 url: self.server.clone(),
                 reason: "the server is a Redis Cluster node, which this version of redis-mutex \
                          does not support (locks on most names would be refused with MOVED); \
                          point it at a standalone server or a primary without cluster mode"
                     .into(),
             }),
-            Ok(_) => Ok(conn),
+            Ok((_, memory)) => {
+                if let Some(risk) = protocol::eviction_risk(&memory) {
+                    tracing::warn!(server = %self.server, "redis-mutex: unsafe eviction settings: {risk}");
+                }
+                Ok(conn)
+            }
             Err(error) if error.is_io_error() || error.is_timeout() => {
                 Err(Error::from_redis(&self.server, None, error))
             }
             Err(error) => {
-                tracing::debug!(%error, "could not check for cluster mode (INFO cluster)");
+                tracing::debug!(%error, "could not check the server's settings (INFO)");
                 Ok(conn)
             }
         }
-    }
-
-    /// Warns (once per server and process) when the server's eviction settings put lock keys
-    /// at risk. Runs in the background; a server that refuses `INFO` is not checked.
-    fn check_eviction(&self, mut conn: ConnectionManager) {
-        let server = self.server.clone();
-        tokio::spawn(async move {
-            match redis::cmd("INFO")
-                .arg("memory")
-                .query_async::<String>(&mut conn)
-                .await
-            {
-                Ok(info) => {
-                    if let Some(risk) = protocol::eviction_risk(&info) {
-                        tracing::warn!(server = %server, "redis-mutex: unsafe eviction settings: {risk}");
-                    }
-                }
-                Err(error) => {
-                    tracing::debug!(%error, "could not read the eviction settings (INFO memory)");
-                }
-            }
-        });
     }
 
     fn subscriber(&self) -> &Subscriber {

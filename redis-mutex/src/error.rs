@@ -19,6 +19,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// | [`Unreachable`](Error::Unreachable) | no answer from Redis (connect, I/O, response timeout) | retry with back-off, check the network |
 /// | [`Refused`](Error::Refused) | Redis answered with an error (authentication, ACL, read-only replica, OOM …) | fix credentials or configuration |
 /// | [`Protocol`](Error::Protocol) | Redis answered in a form this crate does not understand | check the server version, or the proxy in between |
+/// | [`NotReplicated`](Error::NotReplicated) | too few replicas acknowledged an acquisition in time ([`replica_acks`](crate::ClientBuilder::replica_acks)); it was released | retry later, check the replicas |
 /// | [`WrongType`](Error::WrongType) | the lock's key holds a non-string Redis value | pick another name or prefix |
 /// | [`InvalidUrl`](Error::InvalidUrl), [`InvalidName`](Error::InvalidName), [`InvalidTtl`](Error::InvalidTtl), [`InvalidConfig`](Error::InvalidConfig) | bad input | fix the call |
 /// | [`Runtime`](Error::Runtime) | the crate's runtime thread could not be started | check the process' thread limits |
@@ -112,6 +113,25 @@ pub enum Error {
         detail: String,
     },
 
+    /// The lock was acquired on the master, but fewer replicas than
+    /// [`ClientBuilder::replica_acks`](crate::ClientBuilder::replica_acks) asks for acknowledged
+    /// it in time, so a failover could have lost it: it was released again, and is not held.
+    #[error(
+        "lock key `{key}` was acquired on Redis at {server}, but only {acknowledged} of the {required} replicas required acknowledged it within {timeout:?}, so it was released (a failover could have lost it); check that the replicas are up and keep up with the master, or lower `replica_acks`"
+    )]
+    NotReplicated {
+        /// The Redis key (the lock's first, for a multi-name lock).
+        key: String,
+        /// The master's address, password redacted.
+        server: String,
+        /// How many replicas acknowledged the acquisition.
+        acknowledged: u32,
+        /// How many were required.
+        required: u32,
+        /// How long they had.
+        timeout: Duration,
+    },
+
     /// The lock's key exists and holds a value of another Redis type, so it is not a lock.
     #[error(
         "key `{key}` on Redis at {server} holds a non-string value, so it cannot be a lock; choose another lock name or key prefix"
@@ -125,7 +145,7 @@ pub enum Error {
 
     /// A Redis URL could not be used.
     #[error(
-        "invalid Redis URL `{url}`: {reason}; expected e.g. `redis://[user:password@]host[:port][/db]`, `rediss://…` or `redis+unix:///path/to/socket`"
+        "invalid Redis URL `{url}`: {reason}; expected e.g. `redis://[user:password@]host[:port][/db]`, `rediss://…`, `redis+unix:///path/to/socket` or `redis+sentinel://host:port[,host:port…]/<master-name>[/<db>]`"
     )]
     InvalidUrl {
         /// The URL, password redacted.
@@ -197,7 +217,7 @@ fn unreachable_hint(source: &BoxError) -> &'static str {
 
 /// For functions that return `std::io::Result`: the lock error becomes the source of an
 /// `io::Error` of the closest kind (`WouldBlock` for [`Busy`](Error::Busy), `TimedOut` for
-/// [`Timeout`](Error::Timeout), `InvalidInput` for bad input, `ConnectionRefused` /
+/// [`Timeout`](Error::Timeout) and [`NotReplicated`](Error::NotReplicated), `InvalidInput` for bad input, `ConnectionRefused` /
 /// `NotConnected` for connection problems, `Other` otherwise).
 ///
 /// # Examples
@@ -221,6 +241,7 @@ impl From<Error> for std::io::Error {
             | Error::InvalidTtl { .. }
             | Error::InvalidConfig { .. } => ErrorKind::InvalidInput,
             Error::Protocol { .. } => ErrorKind::InvalidData,
+            Error::NotReplicated { .. } => ErrorKind::TimedOut,
             Error::Lost { .. }
             | Error::WrongType { .. }
             | Error::Runtime { .. }
@@ -255,6 +276,12 @@ impl Error {
     /// [`Error::Refused`]).
     pub fn is_connection(&self) -> bool {
         matches!(self, Error::Unreachable { .. } | Error::Refused { .. })
+    }
+
+    /// `true` when too few replicas acknowledged an acquisition in time
+    /// ([`Error::NotReplicated`]); the lock is not held.
+    pub fn is_not_replicated(&self) -> bool {
+        matches!(self, Error::NotReplicated { .. })
     }
 
     /// `true` for bad input or configuration (URL, name, TTL, client options).

@@ -50,6 +50,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod sentinel;
+
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{self, File};
@@ -128,6 +130,8 @@ pub(crate) struct RedisServerBuilder {
     tls: bool,
     port: Option<u16>,
     extra_args: Vec<String>,
+    /// Run as a sentinel with this configuration file.
+    sentinel_config: Option<String>,
 }
 
 impl RedisServerBuilder {
@@ -156,6 +160,22 @@ impl RedisServerBuilder {
     /// Listen on this port instead of a free one (no retry if it is taken).
     pub(crate) fn port(mut self, port: u16) -> Self {
         self.port = Some(port);
+        self
+    }
+
+    /// Start as a replica of the server on 127.0.0.1:`port` (`--replicaof`). Readiness is
+    /// `PING`, as for a master: wait for the initial sync yourself when a test needs it.
+    pub(crate) fn replica_of(self, port: u16) -> Self {
+        self.arg("--replicaof")
+            .arg("127.0.0.1")
+            .arg(port.to_string())
+    }
+
+    /// Run as a sentinel (`redis-server sentinel.conf --sentinel`) whose configuration file (in
+    /// its temp dir, rewritten by Sentinel as it learns) starts as `config`, e.g. the lines of
+    /// [`sentinel::config`]. A sentinel has no data set; [`RedisServer::raw`] talks to it.
+    pub(crate) fn sentinel(mut self, config: impl Into<String>) -> Self {
+        self.sentinel_config = Some(config.into());
         self
     }
 
@@ -485,6 +505,11 @@ impl RedisServer {
         .iter()
         .map(ToString::to_string)
         .collect();
+        if self.options.sentinel_config.is_some() {
+            // The configuration file must come first.
+            let config = self.dir.join("sentinel.conf").display().to_string();
+            args.splice(0..0, [config, "--sentinel".to_owned()]);
+        }
         args.push("--dir".into());
         args.push(self.dir.display().to_string());
         if let Some(pw) = &self.options.password {
@@ -522,6 +547,12 @@ impl RedisServer {
         let log_err = log.try_clone().map_err(StartError::Io)?;
         if let Some(socket) = &self.socket {
             let _ = fs::remove_file(socket);
+        }
+        let config = self.dir.join("sentinel.conf");
+        if let Some(text) = &self.options.sentinel_config
+            && !config.exists()
+        {
+            fs::write(&config, text).map_err(StartError::Io)?;
         }
         let child = Command::new(&bin)
             .args(self.args())

@@ -15,6 +15,7 @@ use crate::admin::KeyState;
 use crate::error::Result;
 use crate::protocol::{Attempt, KeySet};
 
+pub(crate) mod sentinel;
 pub(crate) mod single;
 mod subscriber;
 

@@ -137,7 +137,7 @@ impl SingleServer {
         }
     }
 
-    fn subscriber(&self) -> &Subscriber {
+    pub(crate) fn subscriber(&self) -> &Subscriber {
         self.subscriber.get_or_init(|| {
             Subscriber::spawn(
                 self.client.clone(),

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::Duration;
 
 use crate::backend::Backend;
+use crate::backend::sentinel::{ReplicaAcks, SentinelBackend, SentinelConfig};
 use crate::backend::single::{ConnectionSettings, SingleServer};
 use crate::error::{Error, Result};
 use crate::lock::Mutex;
@@ -14,6 +15,7 @@ use crate::protocol;
 use crate::queue::LocalQueues;
 
 mod redact;
+mod sentinel_url;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -75,7 +77,9 @@ impl Client {
     /// A client for `url` with default options (see [`ClientBuilder`]).
     ///
     /// Accepts `redis://[user:password@]host[:port][/db]`, `rediss://…` (feature `tls`),
-    /// and `redis+unix:///path/to/socket[?db=N&pass=…]`.
+    /// `redis+unix:///path/to/socket[?db=N&pass=…]`, and for a master watched by Redis Sentinel
+    /// `redis+sentinel://[user:password@]host:port[,host:port…]/<master-name>[/<db>]`
+    /// (`rediss+sentinel://…` with TLS; see [the crate docs](crate#redis-sentinel)).
     ///
     /// # Errors
     ///
@@ -117,6 +121,7 @@ impl Client {
                 response_timeout: Duration::from_secs(2),
             },
             tls_roots: None,
+            sentinel: SentinelOptions::default(),
             options: Options {
                 prefix: protocol::DEFAULT_PREFIX.to_owned(),
                 ttl: protocol::DEFAULT_TTL,
@@ -223,7 +228,26 @@ pub struct ClientBuilder {
     settings: ConnectionSettings,
     /// PEM certificates that replace the system's TLS roots (feature `tls`).
     tls_roots: Option<TlsRoots>,
+    sentinel: SentinelOptions,
     options: Options,
+}
+
+/// What a `redis+sentinel://` URL cannot say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+struct SentinelOptions {
+    username: Option<String>,
+    password: Option<Secret>,
+    replica_acks: Option<ReplicaAcks>,
+}
+
+/// A password, shown in `Debug` as `***`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Secret(String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
 }
 
 /// PEM root certificates, shown in `Debug` by size only.
@@ -332,6 +356,73 @@ impl ClientBuilder {
         self
     }
 
+    /// The password the sentinels of a `redis+sentinel://` URL require (`requirepass` in their
+    /// configuration). The URL's own `user:password@` is the master's (and its replicas').
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Self::build) returns [`Error::InvalidConfig`] when the URL is not a
+    /// `redis+sentinel://` or `rediss+sentinel://` URL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = redis_mutex::Client::builder("redis+sentinel://:master-pw@10.0.0.1:26379/mymaster")
+    ///     .sentinel_password("sentinel-pw")
+    ///     .build()?;
+    /// # Ok::<(), redis_mutex::Error>(())
+    /// ```
+    pub fn sentinel_password(mut self, password: impl Into<String>) -> Self {
+        self.sentinel.password = Some(Secret(password.into()));
+        self
+    }
+
+    /// The ACL user the sentinels of a `redis+sentinel://` URL are asked as, with
+    /// [`sentinel_password`](Self::sentinel_password) (default: none, the `default` user).
+    ///
+    /// # Errors
+    ///
+    /// As [`sentinel_password`](Self::sentinel_password).
+    pub fn sentinel_username(mut self, username: impl Into<String>) -> Self {
+        self.sentinel.username = Some(username.into());
+        self
+    }
+
+    /// Makes an acquisition count only once at least `replicas` replicas of the master have it
+    /// (`WAIT replicas timeout` after acquiring, as Redisson does), for `redis+sentinel://`
+    /// URLs. Replication is asynchronous, so without this a failover right after an
+    /// acquisition can promote a replica that never saw the lock, and a second caller can then
+    /// take it; with it, that needs a failover to a replica that had not acknowledged yet (Sentinel
+    /// picks the replica with the most data) or the loss of the acknowledged replicas.
+    ///
+    /// When fewer replicas acknowledge within `timeout`, the lock is released again and the
+    /// acquisition fails with [`Error::NotReplicated`] (also when the call would otherwise
+    /// wait on: a failed confirmation is reported, not retried). Costs one more round trip
+    /// per acquisition, plus the replicas' delay; a lock handed over by a release is taken by
+    /// the waiter's next attempt (within
+    /// [`max_poll_interval`](Self::max_poll_interval)) instead of at the release's notification,
+    /// so that it is confirmed too.
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Self::build) returns [`Error::InvalidConfig`] for zero `replicas` or a zero
+    /// `timeout`, and for a URL that is not a `redis+sentinel://` or `rediss+sentinel://` URL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let client = redis_mutex::Client::builder("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster")
+    ///     .replica_acks(1, Duration::from_millis(100))
+    ///     .build()?;
+    /// # Ok::<(), redis_mutex::Error>(())
+    /// ```
+    pub fn replica_acks(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.sentinel.replica_acks = Some(ReplicaAcks { replicas, timeout });
+        self
+    }
+
     /// Creates the client, reusing the connections of an earlier client of the same URL,
     /// timeouts and TLS roots.
     ///
@@ -376,10 +467,12 @@ impl ClientBuilder {
                 ),
             });
         }
+        check_sentinel_options(&self.url, &self.sentinel)?;
         let server = cached_server(ServerKey {
             url: self.url,
             settings: self.settings,
             tls_roots: self.tls_roots,
+            sentinel: self.sentinel,
         })?;
         Ok(Client {
             server,
@@ -411,6 +504,42 @@ struct ServerKey {
     url: String,
     settings: ConnectionSettings,
     tls_roots: Option<TlsRoots>,
+    sentinel: SentinelOptions,
+}
+
+/// Refuses Sentinel options on a URL of another kind, and unusable ones.
+fn check_sentinel_options(url: &str, options: &SentinelOptions) -> Result<()> {
+    let invalid = |option, reason: &str| {
+        Err(Error::InvalidConfig {
+            option,
+            reason: reason.to_owned(),
+        })
+    };
+    if !sentinel_url::is_sentinel_url(url) {
+        let for_sentinel = "it applies to `redis+sentinel://` URLs only";
+        if options.replica_acks.is_some() {
+            return invalid("replica_acks", for_sentinel);
+        }
+        if options.password.is_some() {
+            return invalid("sentinel_password", for_sentinel);
+        }
+        if options.username.is_some() {
+            return invalid("sentinel_username", for_sentinel);
+        }
+    }
+    match options.replica_acks {
+        Some(acks) if acks.replicas == 0 => invalid(
+            "replica_acks",
+            "the number of replicas must be at least 1; to not wait for replicas, do not call \
+             `replica_acks`",
+        ),
+        Some(acks) if acks.timeout.is_zero() => invalid(
+            "replica_acks",
+            "the timeout must be longer than zero (Redis' `WAIT` would wait forever); e.g. \
+             `Duration::from_millis(100)`",
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// The deployment a URL of a scheme for several servers names, when it is one.
@@ -418,7 +547,6 @@ fn unsupported_deployment(url: &str) -> Option<&'static str> {
     let scheme = url.split_once("://")?.0.to_ascii_lowercase();
     match scheme.as_str() {
         "redis+cluster" | "rediss+cluster" => Some("Redis Cluster"),
-        "redis+sentinel" | "rediss+sentinel" => Some("Redis Sentinel"),
         "redis+redlock" | "rediss+redlock" => Some("Redlock over several masters"),
         _ => None,
     }
@@ -439,37 +567,100 @@ fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
             url: display,
             reason: format!(
                 "{deployment} is not supported by this version of redis-mutex; point it at one \
-                 Redis server (`redis://`, `rediss://` or `redis+unix://`)"
+                 Redis server (`redis://`, `rediss://` or `redis+unix://`) or at the sentinels \
+                 of a master (`redis+sentinel://`)"
             ),
         });
     }
-    let tls = key.url.starts_with("rediss://");
-    if !cfg!(feature = "tls") && tls {
-        return Err(Error::InvalidUrl {
-            url: display,
-            reason: "`rediss://` (TLS) needs the `tls` feature of redis-mutex".into(),
-        });
-    }
-    let client = redis::Client::open(key.url.as_str()).map_err(|error| Error::InvalidUrl {
-        url: display.clone(),
-        reason: redact(&error.to_string()),
-    })?;
-    #[cfg(feature = "tls")]
-    let client = match &key.tls_roots {
-        Some(roots) => tls::client_with_roots(&key.url, &display, roots)?,
-        None => client,
+    let backend: Box<dyn Backend> = if sentinel_url::is_sentinel_url(&key.url) {
+        Box::new(sentinel_backend(&key, display)?)
+    } else {
+        let client = open_client(&key.url, &display, key.tls_roots.as_ref())?;
+        Box::new(SingleServer::new(client, display, key.settings))
     };
-    #[cfg(feature = "tls")]
-    if tls {
-        tls::refuse_insecure(&client, &display)?;
-        tls::ensure_crypto_provider();
-    }
     let server = Arc::new(Server {
-        backend: Box::new(SingleServer::new(client, display, key.settings)),
+        backend,
         queues: LocalQueues::default(),
     });
     cache.insert(key, server.clone());
     Ok(server)
+}
+
+/// The `redis::Client` of one server's URL (`redis://`, `rediss://`, `redis+unix://`), with
+/// its TLS roots; `display` is the URL as messages show it.
+fn open_client(url: &str, display: &str, tls_roots: Option<&TlsRoots>) -> Result<redis::Client> {
+    let tls = url.starts_with("rediss://");
+    if !cfg!(feature = "tls") && tls {
+        return Err(Error::InvalidUrl {
+            url: display.to_owned(),
+            reason: "`rediss://` (TLS) needs the `tls` feature of redis-mutex".into(),
+        });
+    }
+    let client = redis::Client::open(url).map_err(|error| Error::InvalidUrl {
+        url: display.to_owned(),
+        reason: redact(&error.to_string()),
+    })?;
+    #[cfg(feature = "tls")]
+    let client = match tls_roots {
+        Some(roots) => tls::client_with_roots(url, display, roots)?,
+        None => client,
+    };
+    #[cfg(not(feature = "tls"))]
+    let _ = tls_roots;
+    #[cfg(feature = "tls")]
+    if tls {
+        tls::refuse_insecure(&client, display)?;
+        tls::ensure_crypto_provider();
+    }
+    Ok(client)
+}
+
+/// The backend of a `redis+sentinel://` URL: its sentinels' clients, and how to make the
+/// master's.
+fn sentinel_backend(key: &ServerKey, display: String) -> Result<SentinelBackend> {
+    let url = sentinel_url::SentinelUrl::parse(&key.url).map_err(|reason| Error::InvalidUrl {
+        url: display.clone(),
+        reason: redact(&reason),
+    })?;
+    let sentinels = url
+        .sentinels
+        .iter()
+        .map(|address| {
+            let client = open_client(&url.sentinel_url(address), address, key.tls_roots.as_ref())?;
+            let info = client.get_connection_info().clone();
+            let mut auth = info.redis_settings().clone();
+            if let Some(username) = &key.sentinel.username {
+                auth = auth.set_username(username);
+            }
+            if let Some(Secret(password)) = &key.sentinel.password {
+                auth = auth.set_password(password);
+            }
+            let client = redis::Client::open(info.set_redis_settings(auth)).map_err(|error| {
+                Error::InvalidUrl {
+                    url: display.clone(),
+                    reason: redact(&error.to_string()),
+                }
+            })?;
+            Ok((address.clone(), client))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // The master's URL is checked now, at a made-up address, so that bad credentials or a bad
+    // database are an error of `build`, not of the first lock operation.
+    open_client(
+        &url.master_url("127.0.0.1", 1),
+        &display,
+        key.tls_roots.as_ref(),
+    )?;
+    let tls_roots = key.tls_roots.clone();
+    Ok(SentinelBackend::new(SentinelConfig {
+        display,
+        master_name: url.master_name.clone(),
+        sentinels,
+        master_url: Box::new(move |host, port| url.master_url(host, port)),
+        open: Box::new(move |url, display| open_client(url, display, tls_roots.as_ref())),
+        settings: key.settings,
+        acks: key.sentinel.replica_acks,
+    }))
 }
 
 #[cfg(all(test, feature = "tls"))]

@@ -1,0 +1,572 @@
+//! A master watched by Redis Sentinel: found through the sentinels, followed after a failover.
+//!
+//! Every lock operation is [`SingleServer`]'s, on the current master: this module only decides
+//! which server that is. The master is asked of the sentinels (`SENTINEL
+//! get-master-addr-by-name`, each sentinel in the URL's order until one answers) on first use,
+//! and checked to be a master (`INFO replication`, since a sentinel may name a master that was
+//! just demoted). When a command fails in a way a failover explains (no connection, no answer,
+//! or `READONLY` from a demoted master, whose clients Sentinel disconnects when it reconfigures
+//! it), the sentinels are asked again; if they name another master, the command is retried
+//! there once, and later commands go there too.
+//!
+//! With [`ReplicaAcks`], an acquisition counts only once enough replicas have it: after the
+//! acquiring command, `WAIT` (see [`SentinelBackend::confirm`]). Hand-overs are then taken by the
+//! waiter's own next attempt rather than from the release's notification, so that they are
+//! confirmed too.
+
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use super::single::{ConnectionSettings, SingleServer};
+use super::subscriber::{Subscriber, Timeouts};
+use super::{Backend, BoxFuture, Subscription, WaitAttempt};
+use crate::admin::KeyState;
+use crate::error::{Error, Result};
+use crate::protocol::{self, Attempt, EXTEND, KeySet};
+
+/// How many replicas must acknowledge an acquisition, and how long they have
+/// ([`ClientBuilder::replica_acks`](crate::ClientBuilder::replica_acks)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ReplicaAcks {
+    pub(crate) replicas: u32,
+    pub(crate) timeout: Duration,
+}
+
+/// Makes the `redis::Client` of a server URL (TLS roots and checks included); the second
+/// argument is the URL as shown in messages.
+pub(crate) type OpenClient = Box<dyn Fn(&str, &str) -> Result<redis::Client> + Send + Sync>;
+
+/// The deployment behind a `redis+sentinel://` URL.
+pub(crate) struct SentinelBackend {
+    inner: Arc<Inner>,
+    /// Started with the first command (on the crate runtime).
+    watching: std::sync::Once,
+}
+
+/// What [`SentinelBackend`] shares with its watcher task.
+struct Inner {
+    /// The URL, password redacted.
+    display: String,
+    master_name: String,
+    /// One client per sentinel, in the URL's order.
+    sentinels: Vec<(String, redis::Client)>,
+    /// The master's URL at an address, with the URL's credentials and database.
+    master_url: Box<dyn Fn(&str, u16) -> String + Send + Sync>,
+    open: OpenClient,
+    settings: ConnectionSettings,
+    acks: Option<ReplicaAcks>,
+    current: RwLock<Option<Arc<Master>>>,
+    /// Where waiters listen while no master is known: a sentinel, where no release is
+    /// announced (see [`Backend::subscribe`]).
+    no_master: OnceLock<Subscriber>,
+    /// Serialises asking the sentinels.
+    resolving: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for SentinelBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentinelBackend")
+            .field("server", &self.inner.display)
+            .field("master_name", &self.inner.master_name)
+            .field("acks", &self.inner.acks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The master in use: its server, and the connection that waits for replicas.
+#[derive(Debug)]
+struct Master {
+    /// `host:port`, as the sentinels named it.
+    address: String,
+    server: SingleServer,
+    client: redis::Client,
+    /// Only `EXTEND` + `WAIT` pairs run here, so that a `WAIT` holds up no other command.
+    acks: OnceCell<ConnectionManager>,
+}
+
+/// What a [`SentinelBackend`] is made of, as parsed from its URL and builder.
+pub(crate) struct SentinelConfig {
+    pub(crate) display: String,
+    pub(crate) master_name: String,
+    pub(crate) sentinels: Vec<(String, redis::Client)>,
+    pub(crate) master_url: Box<dyn Fn(&str, u16) -> String + Send + Sync>,
+    pub(crate) open: OpenClient,
+    pub(crate) settings: ConnectionSettings,
+    pub(crate) acks: Option<ReplicaAcks>,
+}
+
+impl SentinelBackend {
+    /// Prepares the backend; no I/O happens until the first command.
+    pub(crate) fn new(config: SentinelConfig) -> Self {
+        SentinelBackend {
+            inner: Arc::new(Inner::new(config)),
+            watching: std::sync::Once::new(),
+        }
+    }
+
+    /// The shared state, starting the watcher first if needed.
+    fn inner(&self) -> &Arc<Inner> {
+        self.watching.call_once(|| {
+            tokio::spawn(watch(Arc::downgrade(&self.inner)));
+        });
+        &self.inner
+    }
+}
+
+impl Inner {
+    fn new(config: SentinelConfig) -> Self {
+        Inner {
+            no_master: OnceLock::new(),
+            display: config.display,
+            master_name: config.master_name,
+            sentinels: config.sentinels,
+            master_url: config.master_url,
+            open: config.open,
+            settings: config.settings,
+            acks: config.acks,
+            current: RwLock::new(None),
+            resolving: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn current(&self) -> Option<Arc<Master>> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The master in use, asking the sentinels first if there is none yet.
+    async fn master(&self) -> Result<Arc<Master>> {
+        match self.current() {
+            Some(master) => Ok(master),
+            None => self.rediscover(None).await,
+        }
+    }
+
+    /// Asks the sentinels for the master, unless another caller already replaced `failed`
+    /// (or found the first master) meanwhile. Returns the master to use now.
+    async fn rediscover(&self, failed: Option<&Arc<Master>>) -> Result<Arc<Master>> {
+        let _one_at_a_time = self.resolving.lock().await;
+        let current = self.current();
+        if let Some(current) = &current
+            && failed.is_none_or(|failed| !Arc::ptr_eq(failed, current))
+        {
+            return Ok(current.clone());
+        }
+        let (host, port) = self.ask_sentinels().await?;
+        let address = format!("{host}:{port}");
+        if let Some(current) = current
+            && current.address == address
+        {
+            return Ok(current);
+        }
+        let url = (self.master_url)(&host, port);
+        let shown = format!(
+            "{address} (master `{}` of {})",
+            self.master_name, self.display
+        );
+        let client = (self.open)(&url, &shown)?;
+        self.check_role(&client, &shown).await?;
+        tracing::info!(master = %shown, "redis-mutex: using the master named by the sentinels");
+        let master = Arc::new(Master {
+            address,
+            server: SingleServer::new(client.clone(), shown, self.settings),
+            client,
+            acks: OnceCell::new(),
+        });
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(master.clone());
+        Ok(master)
+    }
+
+    /// The master's address from the first sentinel that names one.
+    async fn ask_sentinels(&self) -> Result<(String, u16)> {
+        let mut failures = Vec::new();
+        for (address, sentinel) in &self.sentinels {
+            let reply: Result<Option<(String, u16)>> = self
+                .query(
+                    sentinel,
+                    address,
+                    redis::cmd("SENTINEL")
+                        .arg("get-master-addr-by-name")
+                        .arg(&self.master_name),
+                )
+                .await;
+            match reply {
+                Ok(Some(master)) => return Ok(master),
+                Ok(None) => failures.push(format!(
+                    "{address} knows no master named `{}`",
+                    self.master_name
+                )),
+                Err(error) => failures.push(format!("{address}: {}", error_chain(&error))),
+            }
+        }
+        Err(Error::Unreachable {
+            server: self.display.clone(),
+            source: format!(
+                "no sentinel named a master `{}` ({})",
+                self.master_name,
+                failures.join("; ")
+            )
+            .into(),
+        })
+    }
+
+    /// Refuses a server that is not a master (a sentinel's answer during a failover may
+    /// name a master that was just demoted).
+    async fn check_role(&self, client: &redis::Client, shown: &str) -> Result<()> {
+        let info: String = self
+            .query(client, shown, redis::cmd("INFO").arg("replication"))
+            .await?;
+        if info.lines().any(|line| line.trim() == "role:master") {
+            Ok(())
+        } else {
+            Err(Error::unreachable(
+                shown,
+                std::io::ErrorKind::Other,
+                "the sentinels name it as the master, but it is a replica (a failover is under \
+                 way?); try again shortly",
+            ))
+        }
+    }
+
+    /// One command on a connection of its own, bounded by the connect and response timeouts.
+    async fn query<T: redis::FromRedisValue>(
+        &self,
+        client: &redis::Client,
+        shown: &str,
+        command: &redis::Cmd,
+    ) -> Result<T> {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.settings.connect_timeout))
+            .set_response_timeout(Some(self.settings.response_timeout));
+        let bound = self.settings.connect_timeout + self.settings.response_timeout;
+        let reply = tokio::time::timeout(bound, async {
+            let mut conn = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            command.query_async(&mut conn).await
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {bound:?}"),
+            )))
+        });
+        reply.map_err(|error| Error::from_redis(shown, None, error))
+    }
+
+    /// Runs `op` on the master; when it fails in a way a failover explains and the sentinels
+    /// now name another master, runs it once more there.
+    async fn on_master<'a, T>(
+        &'a self,
+        op: impl Fn(Arc<Master>) -> BoxFuture<'a, Result<T>>,
+    ) -> Result<T> {
+        let master = self.master().await?;
+        match op(master.clone()).await {
+            Err(error) if after_failover(&error) => {
+                let Ok(next) = self.rediscover(Some(&master)).await else {
+                    return Err(error);
+                };
+                if Arc::ptr_eq(&next, &master) {
+                    return Err(error);
+                }
+                tracing::debug!(%error, "redis-mutex: retrying on the new master");
+                op(next).await
+            }
+            result => result,
+        }
+    }
+
+    /// With [`ReplicaAcks`], an [`Attempt::Acquired`] holds only once the replicas have it:
+    /// on the acks connection, `EXTEND` (a write that also checks the lock is still ours, so
+    /// that the `WAIT` after it covers the acquisition, whatever connection took it) and `WAIT`.
+    /// When too few replicas acknowledge in time, the keys are released and the acquisition
+    /// fails with [`Error::NotReplicated`]; a lock found gone meanwhile is reported busy.
+    async fn confirm(
+        &self,
+        master: &Master,
+        keys: &KeySet,
+        token: &str,
+        ttl: Duration,
+        attempt: Attempt,
+    ) -> Result<Attempt> {
+        let (Some(acks), Attempt::Acquired { .. }) = (self.acks, &attempt) else {
+            return Ok(attempt);
+        };
+        let confirmed = self.wait_for_replicas(master, keys, token, ttl, acks).await;
+        if matches!(confirmed, Ok(Some(acknowledged)) if acknowledged >= acks.replicas) {
+            return Ok(attempt);
+        }
+        if let Err(error) = master.server.release(keys, token).await {
+            tracing::debug!(%error, "release of an unconfirmed acquisition failed; the key expires with its TTL");
+        }
+        match confirmed? {
+            None => Ok(Attempt::Busy { pttl: None }),
+            Some(acknowledged) => Err(Error::NotReplicated {
+                key: keys.keys[0].clone(),
+                server: master.server.server().to_owned(),
+                acknowledged,
+                required: acks.replicas,
+                timeout: acks.timeout,
+            }),
+        }
+    }
+
+    /// How many replicas acknowledged the acquisition (`None`: the lock was no longer ours).
+    async fn wait_for_replicas(
+        &self,
+        master: &Master,
+        keys: &KeySet,
+        token: &str,
+        ttl: Duration,
+        acks: ReplicaAcks,
+    ) -> Result<Option<u32>> {
+        let error = |source| Error::from_redis(master.server.server(), Some(&keys.keys[0]), source);
+        let mut conn = master
+            .acks
+            .get_or_try_init(|| async {
+                let timeout = self.settings.response_timeout + acks.timeout;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.settings.connect_timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(0);
+                ConnectionManager::new_with_config(master.client.clone(), config).await
+            })
+            .await
+            .map_err(error)?
+            .clone();
+        let extended: usize = EXTEND
+            .key(&keys.keys)
+            .arg(token)
+            .arg(protocol::ttl_millis(ttl))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(error)?;
+        if extended < keys.keys.len() {
+            return Ok(None);
+        }
+        let acknowledged: u32 = redis::cmd("WAIT")
+            .arg(acks.replicas)
+            .arg(
+                u64::try_from(acks.timeout.as_millis())
+                    .unwrap_or(u64::MAX)
+                    .max(1),
+            )
+            .query_async(&mut conn)
+            .await
+            .map_err(error)?;
+        Ok(Some(acknowledged))
+    }
+}
+
+/// Follows failovers as the sentinels announce them: subscribed to `+switch-master` on one
+/// sentinel at a time (the next one when its connection fails), it switches to the new master
+/// as soon as a failover of this master is announced. Without it, a client would notice a
+/// failover only when a command fails; a master demoted while it is up keeps taking writes
+/// (which the failover discards) until Sentinel reconfigures it, some seconds later.
+///
+/// Ends when the backend is dropped.
+async fn watch(inner: std::sync::Weak<Inner>) {
+    const RETRY: Duration = Duration::from_secs(1);
+    for turn in 0.. {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let (address, sentinel) = &strong.sentinels[turn % strong.sentinels.len()];
+        let (address, sentinel, name) = (
+            address.clone(),
+            sentinel.clone(),
+            strong.master_name.clone(),
+        );
+        let subscribed = tokio::time::timeout(
+            strong.settings.connect_timeout + strong.settings.response_timeout,
+            async {
+                let mut pubsub = sentinel.get_async_pubsub().await?;
+                pubsub.subscribe("+switch-master").await?;
+                redis::RedisResult::Ok(pubsub)
+            },
+        )
+        .await;
+        drop(strong);
+        let mut messages = match subscribed {
+            Ok(Ok(pubsub)) => pubsub.into_on_message(),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, sentinel = %address, "redis-mutex: cannot watch for failovers");
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+            Err(_) => {
+                tracing::debug!(sentinel = %address, "redis-mutex: cannot watch for failovers (timeout)");
+                continue;
+            }
+        };
+        while let Some(message) = messages.next().await {
+            let payload: String = message.get_payload().unwrap_or_default();
+            // `<master-name> <old-ip> <old-port> <new-ip> <new-port>`
+            let fields: Vec<&str> = payload.split(' ').collect();
+            let [switched, _, _, host, port] = fields[..] else {
+                continue;
+            };
+            let Some(inner) = inner.upgrade() else {
+                return;
+            };
+            let current = inner.current();
+            let moved = current
+                .as_ref()
+                .is_some_and(|master| master.address != format!("{host}:{port}"));
+            if switched == name && moved {
+                tracing::info!(master = %name, new = %format!("{host}:{port}"), "redis-mutex: the sentinels announced a failover");
+                if let Err(error) = inner.rediscover(current.as_ref()).await {
+                    tracing::debug!(%error, "redis-mutex: could not switch to the new master yet");
+                }
+            }
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Whether `error` is what a command sees when the master it was sent to has failed over: no
+/// connection or no answer, or a demoted master's `READONLY`.
+fn after_failover(error: &Error) -> bool {
+    match error {
+        Error::Unreachable { .. } => true,
+        Error::Refused { source, .. } => source.to_string().contains("READONLY"),
+        _ => false,
+    }
+}
+
+/// An error and its causes, for a message that gathers several.
+fn error_chain(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl Backend for SentinelBackend {
+    fn server(&self) -> &str {
+        &self.inner.display
+    }
+
+    fn acquire<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+        fencing: bool,
+        probe: bool,
+    ) -> BoxFuture<'a, Result<Attempt>> {
+        let inner = self.inner();
+        Box::pin(inner.on_master(move |master| {
+            Box::pin(async move {
+                let attempt = master
+                    .server
+                    .acquire(keys, token, ttl, fencing, probe)
+                    .await?;
+                inner.confirm(&master, keys, token, ttl, attempt).await
+            })
+        }))
+    }
+
+    fn wait_attempt<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+        fencing: bool,
+        wait: WaitAttempt,
+    ) -> BoxFuture<'a, Result<Attempt>> {
+        let inner = self.inner();
+        Box::pin(inner.on_master(move |master| {
+            Box::pin(async move {
+                let attempt = master
+                    .server
+                    .wait_attempt(keys, token, ttl, fencing, wait)
+                    .await?;
+                inner.confirm(&master, keys, token, ttl, attempt).await
+            })
+        }))
+    }
+
+    fn release<'a>(&'a self, keys: &'a KeySet, token: &'a str) -> BoxFuture<'a, Result<usize>> {
+        let inner = self.inner();
+        Box::pin(inner.on_master(move |master| {
+            Box::pin(async move { master.server.release(keys, token).await })
+        }))
+    }
+
+    fn extend<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<usize>> {
+        let inner = self.inner();
+        Box::pin(inner.on_master(move |master| {
+            Box::pin(async move { master.server.extend(keys, token, ttl).await })
+        }))
+    }
+
+    fn subscribe(&self, keys: &KeySet, token: Arc<str>) -> Subscription {
+        // With replica acknowledgements, a hand-over is not taken from its notification (that
+        // would skip the `WAIT`): the waiter is not told about it, and takes the lock with its
+        // next attempt, which confirms it.
+        let inner = self.inner();
+        let token = if inner.acks.is_some() {
+            None
+        } else {
+            Some(token)
+        };
+        match inner.current() {
+            Some(master) => master.server.subscriber().subscribe(&keys.channels, token),
+            // Registering must not wait for Redis. Waiters subscribe after an attempt, which
+            // found the master, except after another task's attempt that failed: this one
+            // then waits by polling, on a subscription where no release is ever announced.
+            None => inner
+                .no_master
+                .get_or_init(|| {
+                    let (address, sentinel) = &inner.sentinels[0];
+                    Subscriber::spawn(
+                        sentinel.clone(),
+                        address.clone(),
+                        Timeouts {
+                            connect: inner.settings.connect_timeout,
+                            response: inner.settings.response_timeout,
+                        },
+                    )
+                })
+                .subscribe(&keys.channels, token),
+        }
+    }
+
+    fn holders<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Vec<Option<String>>>> {
+        let inner = self.inner();
+        Box::pin(
+            inner.on_master(move |master| {
+                Box::pin(async move { master.server.holders(keys).await })
+            }),
+        )
+    }
+
+    fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>> {
+        let inner = self.inner();
+        Box::pin(
+            inner.on_master(move |master| {
+                Box::pin(async move { master.server.inspect(keys).await })
+            }),
+        )
+    }
+}

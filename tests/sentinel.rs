@@ -1,0 +1,303 @@
+//! Redis Sentinel (`redis+sentinel://`) against a real deployment on loopback: one master, one
+//! replica and three sentinels (quorum 2) per test, started and stopped by the test
+//! (tests/support/sentinel.rs).
+//!
+//! Locks before and after a forced `SENTINEL FAILOVER`; a lock whose key is gone on the new
+//! master reported lost; `replica_acks` (`WAIT`) succeeding and failing; mutual exclusion
+//! between two clients; `#[mutex(server = "redis+sentinel://…")]`; malformed URLs.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use redis_mutex::{Client, Error, mutex};
+use support::RedisServer;
+use support::sentinel::Deployment;
+
+/// The sentinel port of the macro test, fixed because the URL is a literal.
+const MACRO_SENTINEL_PORT: u16 = 46_379;
+
+fn client(deployment: &Deployment) -> Client {
+    builder(deployment).build().expect("a client")
+}
+
+/// Short timeouts, so that a command sent to a demoted master fails fast.
+fn builder(deployment: &Deployment) -> redis_mutex::ClientBuilder {
+    Client::builder(deployment.url())
+        .connect_timeout(Duration::from_millis(500))
+        .response_timeout(Duration::from_millis(500))
+}
+
+fn get(server: &RedisServer, key: &str) -> Option<String> {
+    redis::cmd("GET")
+        .arg(key)
+        .query(&mut server.raw())
+        .expect("GET")
+}
+
+/// Waits until the replica has `key` (replication is asynchronous).
+fn wait_replicated(deployment: &Deployment, key: &str, value: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while get(deployment.replica(), key).as_deref() != Some(value) {
+        assert!(Instant::now() < deadline, "{key} never reached the replica");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_work_before_and_after_a_failover_and_follow_the_new_master() {
+    let deployment = Deployment::start("before-after");
+    let client = client(&deployment);
+    let orders = client.mutex("orders").unwrap();
+
+    let guard = orders.lock().await.expect("lock before the failover");
+    assert_eq!(
+        get(deployment.master(), "MUTEX_orders").as_deref(),
+        Some(guard.token())
+    );
+    guard.release().await.expect("release before the failover");
+    let old_master = deployment.master().port();
+
+    deployment.failover();
+    assert_ne!(deployment.master().port(), old_master);
+
+    // The old master is still up and still a master (Sentinel demotes it only some seconds
+    // later): the client follows the sentinels' `+switch-master` announcement, so its locks
+    // land on the new master within moments of the failover.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let guard = loop {
+        let guard = orders.lock().await.expect("lock after the failover");
+        if get(deployment.master(), "MUTEX_orders").as_deref() == Some(guard.token()) {
+            break guard;
+        }
+        assert!(Instant::now() < deadline, "still locking on the old master");
+        guard.release().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(orders.is_locked().await.unwrap());
+    assert!(guard.is_owned().await.unwrap());
+    guard.release().await.expect("release after the failover");
+    assert!(!orders.is_locked().await.unwrap());
+    let blocking = client.blocking().mutex("orders").unwrap();
+    drop(blocking.try_lock().expect("the blocking API too"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_whose_key_is_gone_on_the_new_master_is_reported_lost() {
+    let deployment = Deployment::start("lost");
+    let client = builder(&deployment)
+        .ttl(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let kept = client.mutex("kept").unwrap().lock().await.unwrap();
+    let gone = client.mutex("gone").unwrap().lock().await.unwrap();
+    wait_replicated(&deployment, "MUTEX_kept", kept.token());
+    wait_replicated(&deployment, "MUTEX_gone", gone.token());
+
+    deployment.failover();
+    // As if the acquisition had not reached the replica before it was promoted.
+    let _: () = redis::cmd("DEL")
+        .arg("MUTEX_gone")
+        .query(&mut deployment.master().raw())
+        .unwrap();
+
+    tokio::time::timeout(Duration::from_secs(5), gone.lost())
+        .await
+        .expect("the next renewal (every second) finds the key gone");
+    assert!(!gone.is_held());
+    let error = gone.release().await.unwrap_err();
+    assert!(error.is_lost(), "{error:?}");
+
+    // The lock whose key was replicated survives the failover, renewed on the new master.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(kept.is_held(), "kept across the failover");
+    assert_eq!(
+        get(deployment.master(), "MUTEX_kept").as_deref(),
+        Some(kept.token())
+    );
+    kept.release().await.expect("released on the new master");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_acks_confirm_an_acquisition_or_release_it_and_fail() {
+    let deployment = Deployment::start("acks");
+    let timeout = Duration::from_millis(200);
+    let client = builder(&deployment)
+        .replica_acks(1, timeout)
+        .max_poll_interval(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let jobs = client.mutex("jobs").unwrap();
+
+    // The replica is up: acquisitions are confirmed, also a waiter's after a release.
+    let guard = jobs.lock().await.expect("confirmed by the replica");
+    assert_eq!(
+        get(deployment.replica(), "MUTEX_jobs").as_deref(),
+        Some(guard.token()),
+        "on the replica once acquired"
+    );
+    let waiter = {
+        let jobs = jobs.clone();
+        tokio::spawn(async move { jobs.lock().await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    guard.release().await.unwrap();
+    let handed = tokio::time::timeout(Duration::from_secs(2), waiter)
+        .await
+        .expect("the waiter takes the lock at its next attempt")
+        .unwrap()
+        .expect("confirmed");
+    assert_eq!(
+        get(deployment.replica(), "MUTEX_jobs").as_deref(),
+        Some(handed.token())
+    );
+    handed.release().await.unwrap();
+
+    // The replica is frozen: it acknowledges nothing.
+    deployment.replica().pause();
+    let started = Instant::now();
+    let error = jobs.try_lock().await.unwrap_err();
+    let took = started.elapsed();
+    assert!(error.is_not_replicated(), "{error:?}");
+    assert!(
+        !error.is_connection() && !error.is_contention(),
+        "{error:?}"
+    );
+    assert!(matches!(
+        error,
+        Error::NotReplicated {
+            acknowledged: 0,
+            required: 1,
+            ..
+        }
+    ));
+    assert!(error.to_string().contains("replicas"), "{error}");
+    assert!(took >= timeout && took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(
+        get(deployment.master(), "MUTEX_jobs"),
+        None,
+        "released, not left held"
+    );
+    let error = jobs.lock().await.unwrap_err();
+    assert!(error.is_not_replicated(), "lock() too: {error:?}");
+    assert!(!jobs.is_locked().await.unwrap());
+    deployment.replica().resume();
+    drop(
+        jobs.lock()
+            .await
+            .expect("confirmed again once the replica is back"),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_exclude_each_other_through_the_sentinels() {
+    let deployment = Deployment::start("exclusion");
+    // Different timeouts: two clients that share no connection.
+    let clients = [
+        client(&deployment),
+        builder(&deployment)
+            .connect_timeout(Duration::from_millis(600))
+            .build()
+            .unwrap(),
+    ];
+    let inside = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for task in 0..8 {
+        let lock = clients[task % 2].mutex("shared").unwrap();
+        let (inside, done) = (inside.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..10 {
+                let guard = lock.lock().await.unwrap();
+                assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                inside.store(false, Ordering::SeqCst);
+                guard.release().await.unwrap();
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(done.load(Ordering::SeqCst), 80);
+}
+
+#[mutex("macro", server = "redis+sentinel://127.0.0.1:46379/macro-sentinel", guard = lock)]
+fn on_a_literal_sentinel_url(deployment: &Deployment) -> (Option<String>, String) {
+    let token = lock.expect("taken here").token().to_owned();
+    (get(deployment.master(), "MUTEX_macro"), token)
+}
+
+#[test]
+fn the_macro_takes_a_sentinel_url() {
+    let deployment = Deployment::start_with_sentinel_ports(
+        "macro-sentinel",
+        [Some(MACRO_SENTINEL_PORT), None, None],
+    );
+    let (value, token) = on_a_literal_sentinel_url(&deployment);
+    assert_eq!(value.as_deref(), Some(token.as_str()), "held on the master");
+}
+
+#[test]
+fn malformed_sentinel_urls_are_typed_errors() {
+    for (url, expected) in [
+        ("redis+sentinel://127.0.0.1:26379", "no master name"),
+        ("redis+sentinel://127.0.0.1:26379/", "no master name"),
+        ("redis+sentinel:///mymaster", "no sentinel address"),
+        (
+            "redis+sentinel://127.0.0.1:70000/mymaster",
+            "not in 1-65535",
+        ),
+        ("redis+sentinel://127.0.0.1:1/mymaster/x", "not a number"),
+        ("redis+sentinel://u:hunter2@h:1,/m", "has no host"),
+    ] {
+        let error = Client::open(url).unwrap_err();
+        assert!(
+            matches!(error, Error::InvalidUrl { .. }),
+            "{url}: {error:?}"
+        );
+        assert!(error.to_string().contains(expected), "{url}: {error}");
+        assert!(!format!("{error} {error:?}").contains("hunter2"));
+    }
+    let client = Client::open("redis+sentinel://u:hunter2@h1:1,h2/m/2").expect("well formed");
+    assert_eq!(client.server(), "redis+sentinel://u:***@h1:1,h2/m/2");
+    assert!(!format!("{client:?}").contains("hunter2"));
+
+    for builder in [
+        Client::builder("redis://127.0.0.1/").replica_acks(1, Duration::from_millis(10)),
+        Client::builder("redis://127.0.0.1/").sentinel_password("pw"),
+        Client::builder("redis+sentinel://h:1/m").replica_acks(0, Duration::from_millis(10)),
+        Client::builder("redis+sentinel://h:1/m").replica_acks(1, Duration::ZERO),
+    ] {
+        let error = builder.build().unwrap_err();
+        assert!(matches!(error, Error::InvalidConfig { .. }), "{error:?}");
+    }
+    let shown = format!(
+        "{:?}",
+        Client::builder("redis+sentinel://h:1/m").sentinel_password("hunter2")
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_sentinels_are_a_connection_error() {
+    let url = format!(
+        "redis+sentinel://127.0.0.1:{},127.0.0.1:{}/nowhere",
+        support::free_port(),
+        support::free_port()
+    );
+    let client = Client::builder(url)
+        .connect_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let error = client.mutex("x").unwrap().try_lock().await.unwrap_err();
+    assert!(error.is_connection(), "{error:?}");
+    let chain = format!("{error}: {}", std::error::Error::source(&error).unwrap());
+    assert!(
+        chain.contains("no sentinel named a master `nowhere`"),
+        "{chain}"
+    );
+}

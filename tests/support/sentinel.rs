@@ -1,0 +1,230 @@
+//! A Sentinel deployment on loopback: one master, one replica, three sentinels (quorum 2), all
+//! throwaway [`RedisServer`]s, killed when dropped.
+//!
+//! ```ignore
+//! let deployment = support::sentinel::Deployment::start("mymaster");
+//! let url = deployment.url();           // "redis+sentinel://127.0.0.1:P1,…/mymaster"
+//! deployment.failover();                // SENTINEL FAILOVER; returns once the replica is master
+//! ```
+//!
+//! Timings are short so that tests are fast: a master is down for the sentinels after 1 s
+//! without an answer, and a failover times out after 2 s.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::{RedisServer, STARTUP_TIMEOUT};
+
+/// How long [`Deployment::failover`] and the readiness waits may take.
+pub(crate) const FAILOVER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A sentinel's configuration file for master `name` on 127.0.0.1:`master_port`.
+pub(crate) fn config(name: &str, master_port: u16) -> String {
+    format!(
+        "sentinel monitor {name} 127.0.0.1 {master_port} 2\n\
+         sentinel down-after-milliseconds {name} 1000\n\
+         sentinel failover-timeout {name} 2000\n\
+         sentinel parallel-syncs {name} 1\n"
+    )
+}
+
+/// One master, one replica of it, three sentinels watching it.
+pub(crate) struct Deployment {
+    name: String,
+    /// The two data servers; which one is master changes with failovers.
+    pub(crate) servers: [RedisServer; 2],
+    pub(crate) sentinels: Vec<RedisServer>,
+}
+
+impl Deployment {
+    /// Starts the deployment for master `name` and waits until the replica is in sync and
+    /// every sentinel knows it.
+    ///
+    /// # Panics
+    ///
+    /// If a server does not start, or the deployment is not ready within [`FAILOVER_TIMEOUT`].
+    pub(crate) fn start(name: &str) -> Self {
+        Self::start_with_sentinel_ports(name, [None, None, None])
+    }
+
+    /// As [`start`](Self::start), with the sentinels on these ports where given (e.g. for a
+    /// URL that must be a literal).
+    pub(crate) fn start_with_sentinel_ports(name: &str, ports: [Option<u16>; 3]) -> Self {
+        let master = RedisServer::start();
+        let replica = RedisServer::builder().replica_of(master.port()).start();
+        let sentinels = ports
+            .iter()
+            .map(|port| {
+                let builder = RedisServer::builder().sentinel(config(name, master.port()));
+                match port {
+                    Some(port) => builder.port(*port),
+                    None => builder,
+                }
+                .start()
+            })
+            .collect();
+        let deployment = Deployment {
+            name: name.to_owned(),
+            servers: [master, replica],
+            sentinels,
+        };
+        deployment.wait_ready();
+        deployment
+    }
+
+    /// `redis+sentinel://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/NAME`.
+    pub(crate) fn url(&self) -> String {
+        let hosts: Vec<String> = self.sentinels.iter().map(RedisServer::addr).collect();
+        format!("redis+sentinel://{}/{}", hosts.join(","), self.name)
+    }
+
+    /// The master's port, as the first sentinel names it.
+    pub(crate) fn master_port(&self) -> u16 {
+        let (_, port): (String, u16) = redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg(&self.name)
+            .query(&mut self.sentinels[0].raw())
+            .expect("SENTINEL get-master-addr-by-name");
+        port
+    }
+
+    /// The data server that is master now.
+    pub(crate) fn master(&self) -> &RedisServer {
+        let port = self.master_port();
+        self.servers
+            .iter()
+            .find(|server| server.port() == port)
+            .expect("the master is one of the deployment's servers")
+    }
+
+    /// The data server that is a replica now.
+    pub(crate) fn replica(&self) -> &RedisServer {
+        let port = self.master_port();
+        self.servers
+            .iter()
+            .find(|server| server.port() != port)
+            .expect("two servers")
+    }
+
+    /// Forces a failover (`SENTINEL FAILOVER`) and returns once every sentinel names the
+    /// former replica as master and it says it is one (about a second). The former master
+    /// is still up, and still a master: Sentinel demotes it some seconds later (about 15 s
+    /// here), as it would a master that comes back after a failover.
+    ///
+    /// # Panics
+    ///
+    /// If that does not happen within [`FAILOVER_TIMEOUT`].
+    pub(crate) fn failover(&self) {
+        let new = self.replica().port();
+        let _: () = redis::cmd("SENTINEL")
+            .arg("FAILOVER")
+            .arg(&self.name)
+            .query(&mut self.sentinels[0].raw())
+            .expect("SENTINEL FAILOVER");
+        self.wait_until("the failover", || {
+            let named = self.sentinels.iter().all(|sentinel| {
+                redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg(&self.name)
+                    .query::<(String, u16)>(&mut sentinel.raw())
+                    .is_ok_and(|(_, port)| port == new)
+            });
+            named && role(self.server(new)) == "role:master"
+        });
+    }
+
+    fn server(&self, port: u16) -> &RedisServer {
+        self.servers
+            .iter()
+            .find(|server| server.port() == port)
+            .expect("a server of the deployment")
+    }
+
+    /// Waits until the replica is in sync and every sentinel counts it and the other sentinels.
+    fn wait_ready(&self) {
+        let master = self.servers[0].port();
+        self.wait_until("the deployment to be ready", || {
+            replicating(&self.servers[1], master)
+                && self.sentinels.iter().all(|sentinel| {
+                    let info: redis::RedisResult<Vec<(String, redis::Value)>> =
+                        redis::cmd("SENTINEL")
+                            .arg("MASTER")
+                            .arg(&self.name)
+                            .query::<redis::Value>(&mut sentinel.raw())
+                            .map(pairs);
+                    info.is_ok_and(|fields| {
+                        field(&fields, "num-slaves") == "1"
+                            && field(&fields, "num-other-sentinels") == "2"
+                    })
+                })
+        });
+    }
+
+    fn wait_until(&self, what: &str, mut ready: impl FnMut() -> bool) {
+        let deadline = Instant::now() + FAILOVER_TIMEOUT.max(STARTUP_TIMEOUT);
+        while !ready() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; sentinel log:\n{}",
+                self.sentinels[0].log_tail()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The `role:` line of `INFO replication`.
+fn role(server: &RedisServer) -> String {
+    info_replication(server)
+        .lines()
+        .find(|line| line.starts_with("role:"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// Whether `server` is a replica of 127.0.0.1:`master` with its link up.
+fn replicating(server: &RedisServer, master: u16) -> bool {
+    let info = info_replication(server);
+    info.contains(&format!("master_port:{master}\r")) && info.contains("master_link_status:up")
+}
+
+fn info_replication(server: &RedisServer) -> String {
+    redis::cmd("INFO")
+        .arg("replication")
+        .query(&mut server.raw())
+        .unwrap_or_default()
+}
+
+/// A flat `[key, value, key, value, …]` reply as pairs.
+fn pairs(value: redis::Value) -> Vec<(String, redis::Value)> {
+    let items = match value {
+        redis::Value::Array(items) => items,
+        redis::Value::Map(map) => map.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+        _ => Vec::new(),
+    };
+    items
+        .chunks(2)
+        .filter_map(|pair| match pair {
+            [key, value] => Some((text(key), value.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn field(fields: &[(String, redis::Value)], name: &str) -> String {
+    fields
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| text(value))
+        .unwrap_or_default()
+}
+
+fn text(value: &redis::Value) -> String {
+    match value {
+        redis::Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        redis::Value::SimpleString(text) => text.clone(),
+        redis::Value::Int(n) => n.to_string(),
+        _ => String::new(),
+    }
+}

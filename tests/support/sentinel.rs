@@ -7,7 +7,7 @@
 //! deployment.failover();                // SENTINEL FAILOVER; returns once the replica is master
 //! ```
 //!
-//! Timings are short so that tests are fast: a master is down for the sentinels after 1 s
+//! Timings are short so that tests are fast: a master is down for the sentinels after 5 s
 //! without an answer, and a failover times out after 2 s.
 
 use std::thread;
@@ -22,7 +22,7 @@ pub(crate) const FAILOVER_TIMEOUT: Duration = Duration::from_secs(20);
 pub(crate) fn config(name: &str, master_port: u16) -> String {
     format!(
         "sentinel monitor {name} 127.0.0.1 {master_port} 2\n\
-         sentinel down-after-milliseconds {name} 1000\n\
+         sentinel down-after-milliseconds {name} 5000\n\
          sentinel failover-timeout {name} 2000\n\
          sentinel parallel-syncs {name} 1\n"
     )
@@ -50,8 +50,14 @@ impl Deployment {
     /// As [`start`](Self::start), with the sentinels on these ports where given (e.g. for a
     /// URL that must be a literal).
     pub(crate) fn start_with_sentinel_ports(name: &str, ports: [Option<u16>; 3]) -> Self {
-        let master = RedisServer::start();
-        let replica = RedisServer::builder().replica_of(master.port()).start();
+        // No 5 s wait for more replicas before a full sync (the default for diskless syncs).
+        let data = || {
+            RedisServer::builder()
+                .arg("--repl-diskless-sync-delay")
+                .arg("0")
+        };
+        let master = data().start();
+        let replica = data().replica_of(master.port()).start();
         let sentinels = ports
             .iter()
             .map(|port| {
@@ -106,8 +112,10 @@ impl Deployment {
             .expect("two servers")
     }
 
-    /// Forces a failover (`SENTINEL FAILOVER`) and returns once every sentinel names the
-    /// former replica as master and it says it is one (about a second). The former master
+    /// Forces a failover (`SENTINEL FAILOVER`, through the first sentinel, which clients ask
+    /// first: a forced failover needs no agreement) and returns once that sentinel names the
+    /// former replica as master and it says it is one (about a second; the other sentinels
+    /// learn of it within seconds). The former master
     /// is still up, and still a master: Sentinel demotes it some seconds later (about 15 s
     /// here), as it would a master that comes back after a failover.
     ///
@@ -122,14 +130,7 @@ impl Deployment {
             .query(&mut self.sentinels[0].raw())
             .expect("SENTINEL FAILOVER");
         self.wait_until("the failover", || {
-            let named = self.sentinels.iter().all(|sentinel| {
-                redis::cmd("SENTINEL")
-                    .arg("get-master-addr-by-name")
-                    .arg(&self.name)
-                    .query::<(String, u16)>(&mut sentinel.raw())
-                    .is_ok_and(|(_, port)| port == new)
-            });
-            named && role(self.server(new)) == "role:master"
+            self.master_port() == new && role(self.server(new)) == "role:master"
         });
     }
 
@@ -140,21 +141,27 @@ impl Deployment {
             .expect("a server of the deployment")
     }
 
-    /// Waits until the replica is in sync and every sentinel counts it and the other sentinels.
+    /// Waits until the replica is in sync and every sentinel knows it. (The sentinels find
+    /// each other later, within a few seconds: the failover needs no agreement, see
+    /// [`failover`](Self::failover).)
     fn wait_ready(&self) {
         let master = self.servers[0].port();
         self.wait_until("the deployment to be ready", || {
             replicating(&self.servers[1], master)
+                // Right after the sync, a replica may not acknowledge writes yet for a moment.
+                && acknowledged(&self.servers[0])
                 && self.sentinels.iter().all(|sentinel| {
-                    let info: redis::RedisResult<Vec<(String, redis::Value)>> =
-                        redis::cmd("SENTINEL")
-                            .arg("MASTER")
-                            .arg(&self.name)
-                            .query::<redis::Value>(&mut sentinel.raw())
-                            .map(pairs);
-                    info.is_ok_and(|fields| {
-                        field(&fields, "num-slaves") == "1"
-                            && field(&fields, "num-other-sentinels") == "2"
+                    // The replica as the sentinel last saw it: connected, in sync (which
+                    // `SENTINEL FAILOVER` requires, or it answers NOGOODSLAVE).
+                    let replicas: redis::RedisResult<Vec<redis::Value>> = redis::cmd("SENTINEL")
+                        .arg("REPLICAS")
+                        .arg(&self.name)
+                        .query(&mut sentinel.raw());
+                    replicas.is_ok_and(|replicas| {
+                        replicas.into_iter().map(pairs).any(|fields| {
+                            field(&fields, "flags") == "slave"
+                                && field(&fields, "master-link-status") == "ok"
+                        })
                     })
                 })
         });
@@ -171,6 +178,17 @@ impl Deployment {
             thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Whether a replica of `master` acknowledges a write within 100 ms (`WAIT`).
+fn acknowledged(master: &RedisServer) -> bool {
+    let mut con = master.raw();
+    redis::cmd("SET")
+        .arg("redis-mutex-test:ready")
+        .arg(1)
+        .exec(&mut con)
+        .and_then(|()| redis::cmd("WAIT").arg(1).arg(100).query::<i64>(&mut con))
+        .is_ok_and(|replicas| replicas == 1)
 }
 
 /// The `role:` line of `INFO replication`.

@@ -377,7 +377,63 @@ fn parse_server(input: ParseStream<'_>) -> syn::Result<LitStr> {
             format!("`server` takes a URL, not a host name: write `\"redis://{url}/\"`"),
         ));
     }
+    if let Err(reason) = check_sentinel_url(&url) {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "invalid Sentinel URL: {reason}; write \
+                 `\"redis+sentinel://host:port[,host:port…]/<master-name>[/<db>]\"`"
+            ),
+        ));
+    }
     Ok(lit)
+}
+
+/// The syntax of a `redis+sentinel://` URL (other URLs pass): sentinels `host[:port]`, a
+/// master name, an optional database. The run-time parser (`redis_mutex`'s
+/// `client/sentinel_url.rs`) decides the rest; this catches at compile time what it would
+/// refuse at run time.
+fn check_sentinel_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(());
+    };
+    if !["redis+sentinel", "rediss+sentinel"]
+        .iter()
+        .any(|sentinel| scheme.eq_ignore_ascii_case(sentinel))
+    {
+        return Ok(());
+    }
+    if rest.contains(['?', '#']) {
+        return Err("a Sentinel URL takes no query or fragment".into());
+    }
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let hosts = authority.rsplit_once('@').map_or(authority, |(_, hosts)| hosts);
+    for address in hosts.split(',') {
+        let (host, port) = match address.rsplit_once(':') {
+            Some((host, port)) if !port.ends_with(']') => (host, Some(port)),
+            _ => (address, None),
+        };
+        if host.is_empty() {
+            return Err(format!("sentinel address `{address}` has no host"));
+        }
+        if port.is_some_and(|port| port.parse::<u16>().is_err() || port == "0") {
+            return Err(format!("sentinel address `{address}`: the port is not in 1-65535"));
+        }
+    }
+    let mut segments = path.split('/');
+    if segments.next().unwrap_or_default().is_empty() {
+        return Err("no master name after the sentinels".into());
+    }
+    if segments
+        .next()
+        .is_some_and(|db| !db.is_empty() && db.parse::<u32>().is_err())
+    {
+        return Err("the database after the master name is not a number".into());
+    }
+    if segments.any(|segment| !segment.is_empty()) {
+        return Err("too many path segments".into());
+    }
+    Ok(())
 }
 
 fn parse_duration(input: ParseStream<'_>, name: &str) -> syn::Result<(LitStr, Duration)> {
@@ -718,6 +774,28 @@ mod tests {
         assert!(errors(r#""a", server = "redis://h", client = c()"#)[0].contains("together"));
         assert!(errors(r#""a", blocking = false"#)[0].contains(r#"wait = "0s""#));
         assert!(errors(r#""a", server = "10.0.0.5""#)[0].contains(r#""redis://10.0.0.5/""#));
+        for (url, expected) in [
+            ("redis+sentinel://h:26379", "no master name"),
+            ("rediss+sentinel://h:26379/", "no master name"),
+            ("redis+sentinel:///m", "has no host"),
+            ("redis+sentinel://h:1,/m", "has no host"),
+            ("redis+sentinel://h:70000/m", "not in 1-65535"),
+            ("redis+sentinel://h:0/m", "not in 1-65535"),
+            ("redis+sentinel://h:1/m/x", "not a number"),
+            ("redis+sentinel://h:1/m/1/x", "too many"),
+            ("redis+sentinel://h:1/m?db=1", "no query"),
+        ] {
+            let error = &errors(&format!(r#""a", server = "{url}""#))[0];
+            assert!(error.contains(expected), "{url}: {error}");
+            assert!(error.contains("invalid Sentinel URL"), "{url}: {error}");
+        }
+        for url in [
+            "redis+sentinel://h:1,[::1]:2,h3/m",
+            "REDIS+SENTINEL://u:p@h:1/m/2/",
+            "redis://anything/goes",
+        ] {
+            assert!(errors(&format!(r#""a", server = "{url}""#)).is_empty(), "{url}");
+        }
         assert!(errors(r#""a", ttl = "0s""#)[0].contains("at least 100ms"));
         assert!(errors(r#""a", ttl = "99ms""#)[0].contains("at least 100ms"));
         assert!(errors(r#""a", ttl = "100ms""#).is_empty());

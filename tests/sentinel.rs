@@ -154,6 +154,13 @@ async fn replica_acks_confirm_an_acquisition_or_release_it_and_fail() {
         Some(handed.token())
     );
     handed.release().await.unwrap();
+    // Also after the master forgot its scripts (as after a restart).
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut deployment.master().raw())
+        .unwrap();
+    let guard = jobs.lock().await.expect("confirmed after SCRIPT FLUSH");
+    guard.release().await.unwrap();
 
     // The replica is frozen: it acknowledges nothing.
     deployment.replica().pause();

@@ -407,7 +407,9 @@ fn check_sentinel_url(url: &str) -> Result<(), String> {
         return Err("a Sentinel URL takes no query or fragment".into());
     }
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let hosts = authority.rsplit_once('@').map_or(authority, |(_, hosts)| hosts);
+    let hosts = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, hosts)| hosts);
     for address in hosts.split(',') {
         let (host, port) = match address.rsplit_once(':') {
             Some((host, port)) if !port.ends_with(']') => (host, Some(port)),
@@ -417,7 +419,9 @@ fn check_sentinel_url(url: &str) -> Result<(), String> {
             return Err(format!("sentinel address `{address}` has no host"));
         }
         if port.is_some_and(|port| port.parse::<u16>().is_err() || port == "0") {
-            return Err(format!("sentinel address `{address}`: the port is not in 1-65535"));
+            return Err(format!(
+                "sentinel address `{address}`: the port is not in 1-65535"
+            ));
         }
     }
     let mut segments = path.split('/');
@@ -794,7 +798,10 @@ mod tests {
             "REDIS+SENTINEL://u:p@h:1/m/2/",
             "redis://anything/goes",
         ] {
-            assert!(errors(&format!(r#""a", server = "{url}""#)).is_empty(), "{url}");
+            assert!(
+                errors(&format!(r#""a", server = "{url}""#)).is_empty(),
+                "{url}"
+            );
         }
         assert!(errors(r#""a", ttl = "0s""#)[0].contains("at least 100ms"));
         assert!(errors(r#""a", ttl = "99ms""#)[0].contains("at least 100ms"));

@@ -36,9 +36,10 @@ pub(crate) struct ReplicaAcks {
     pub(crate) timeout: Duration,
 }
 
-/// Makes the `redis::Client` of a server URL (TLS roots and checks included); the second
-/// argument is the URL as shown in messages.
-pub(crate) type OpenClient = Box<dyn Fn(&str, &str) -> Result<redis::Client> + Send + Sync>;
+/// Makes the `redis::Client` of the master at `host` and `port` (the URL's credentials and
+/// database, TLS roots and checks included); the last argument is the master as messages
+/// show it.
+pub(crate) type OpenMaster = Box<dyn Fn(&str, u16, &str) -> Result<redis::Client> + Send + Sync>;
 
 /// The deployment behind a `redis+sentinel://` URL.
 pub(crate) struct SentinelBackend {
@@ -54,9 +55,7 @@ struct Inner {
     master_name: String,
     /// One client per sentinel, in the URL's order.
     sentinels: Vec<(String, redis::Client)>,
-    /// The master's URL at an address, with the URL's credentials and database.
-    master_url: Box<dyn Fn(&str, u16) -> String + Send + Sync>,
-    open: OpenClient,
+    open_master: OpenMaster,
     settings: ConnectionSettings,
     acks: Option<ReplicaAcks>,
     current: RwLock<Option<Arc<Master>>>,
@@ -93,8 +92,7 @@ pub(crate) struct SentinelConfig {
     pub(crate) display: String,
     pub(crate) master_name: String,
     pub(crate) sentinels: Vec<(String, redis::Client)>,
-    pub(crate) master_url: Box<dyn Fn(&str, u16) -> String + Send + Sync>,
-    pub(crate) open: OpenClient,
+    pub(crate) open_master: OpenMaster,
     pub(crate) settings: ConnectionSettings,
     pub(crate) acks: Option<ReplicaAcks>,
 }
@@ -124,8 +122,7 @@ impl Inner {
             display: config.display,
             master_name: config.master_name,
             sentinels: config.sentinels,
-            master_url: config.master_url,
-            open: config.open,
+            open_master: config.open_master,
             settings: config.settings,
             acks: config.acks,
             current: RwLock::new(None),
@@ -165,12 +162,11 @@ impl Inner {
         {
             return Ok(current);
         }
-        let url = (self.master_url)(&host, port);
         let shown = format!(
             "{address} (master `{}` of {})",
             self.master_name, self.display
         );
-        let client = (self.open)(&url, &shown)?;
+        let client = (self.open_master)(&host, port, &shown)?;
         self.check_role(&client, &shown).await?;
         tracing::info!(master = %shown, "redis-mutex: using the master named by the sentinels");
         let master = Arc::new(Master {
@@ -287,8 +283,9 @@ impl Inner {
     }
 
     /// With [`ReplicaAcks`], an [`Attempt::Acquired`] holds only once the replicas have it:
-    /// on the acks connection, `EXTEND` (a write that also checks the lock is still ours, so
-    /// that the `WAIT` after it covers the acquisition, whatever connection took it) and `WAIT`.
+    /// on the acks connection, in one round trip, `EXTEND` (a write that also checks the lock
+    /// is still ours: `WAIT` waits for the writes of its own connection, and this one comes
+    /// after the acquisition, whatever connection took it) and `WAIT`.
     /// When too few replicas acknowledge in time, the keys are released and the acquisition
     /// fails with [`Error::NotReplicated`]; a lock found gone meanwhile is reported busy.
     async fn confirm(
@@ -339,31 +336,40 @@ impl Inner {
                     .set_connection_timeout(Some(self.settings.connect_timeout))
                     .set_response_timeout(Some(timeout))
                     .set_number_of_retries(0);
-                ConnectionManager::new_with_config(master.client.clone(), config).await
+                let mut conn =
+                    ConnectionManager::new_with_config(master.client.clone(), config).await?;
+                EXTEND.load_async(&mut conn).await?;
+                Ok(conn)
             })
             .await
             .map_err(error)?
             .clone();
-        let extended: usize = EXTEND
-            .key(&keys.keys)
+        // One round trip: the script by its hash (loaded above), then `WAIT`.
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVALSHA")
+            .arg(EXTEND.get_hash())
+            .arg(keys.keys.len())
+            .arg(&keys.keys)
             .arg(token)
             .arg(protocol::ttl_millis(ttl))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(error)?;
-        if extended < keys.keys.len() {
-            return Ok(None);
-        }
-        let acknowledged: u32 = redis::cmd("WAIT")
+            .cmd("WAIT")
             .arg(acks.replicas)
             .arg(
                 u64::try_from(acks.timeout.as_millis())
                     .unwrap_or(u64::MAX)
                     .max(1),
-            )
-            .query_async(&mut conn)
-            .await
-            .map_err(error)?;
+            );
+        let (extended, acknowledged): (usize, u32) = match pipe.query_async(&mut conn).await {
+            // The server restarted (or its scripts were flushed) since the script was loaded.
+            Err(e) if e.code() == Some("NOSCRIPT") => {
+                EXTEND.load_async(&mut conn).await.map_err(error)?;
+                pipe.query_async(&mut conn).await.map_err(error)?
+            }
+            reply => reply.map_err(error)?,
+        };
+        if extended < keys.keys.len() {
+            return Ok(None);
+        }
         Ok(Some(acknowledged))
     }
 }

@@ -656,8 +656,9 @@ fn sentinel_backend(key: &ServerKey, display: String) -> Result<SentinelBackend>
         display,
         master_name: url.master_name.clone(),
         sentinels,
-        master_url: Box::new(move |host, port| url.master_url(host, port)),
-        open: Box::new(move |url, display| open_client(url, display, tls_roots.as_ref())),
+        open_master: Box::new(move |host, port, shown| {
+            open_client(&url.master_url(host, port), shown, tls_roots.as_ref())
+        }),
         settings: key.settings,
         acks: key.sentinel.replica_acks,
     }))

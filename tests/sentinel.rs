@@ -232,6 +232,109 @@ async fn two_clients_exclude_each_other_through_the_sentinels() {
     assert_eq!(done.load(Ordering::SeqCst), 80);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_announcements_a_failed_command_finds_the_new_master() {
+    let mut deployment = Deployment::start("no-announcements");
+    // The client's sentinel user may ask for the master but not subscribe, so it never hears
+    // of the failover: it notices when the old master stops answering.
+    for sentinel in &deployment.sentinels {
+        let _: () = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg("locker")
+            .arg("on")
+            .arg(">sentinel-pw")
+            .arg("+@all")
+            .arg("-subscribe")
+            .arg("&*")
+            .query(&mut sentinel.raw())
+            .unwrap();
+    }
+    let client = builder(&deployment)
+        .sentinel_username("locker")
+        .sentinel_password("sentinel-pw")
+        .build()
+        .unwrap();
+    let orders = client.mutex("orders").unwrap();
+    orders.lock().await.unwrap().release().await.unwrap();
+    // The watcher tried, as `locker` (so the credentials are used), and was refused.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log: redis::Value = redis::cmd("ACL")
+            .arg("LOG")
+            .query(&mut deployment.sentinels[0].raw())
+            .unwrap();
+        let log = format!("{log:?}");
+        if log.contains("locker") && log.contains("subscribe") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no refused SUBSCRIBE: {log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let old = deployment.master().port();
+    deployment.failover();
+    deployment
+        .servers
+        .iter_mut()
+        .find(|server| server.port() == old)
+        .unwrap()
+        .stop();
+    let guard = orders.lock().await.expect("retried on the new master");
+    assert_eq!(
+        get(deployment.master(), "MUTEX_orders").as_deref(),
+        Some(guard.token())
+    );
+    guard.release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinels_are_asked_in_order_and_a_replica_is_never_taken_for_the_master() {
+    let deployment = Deployment::start("order");
+    let closed = support::free_port();
+    let url = format!(
+        "redis+sentinel://127.0.0.1:{closed},{}/order",
+        deployment.sentinels[1].addr()
+    );
+    let guard = Client::open(&url)
+        .unwrap()
+        .mutex("first-sentinel-down")
+        .unwrap()
+        .try_lock()
+        .await
+        .expect("the second sentinel answers");
+    assert_eq!(
+        get(deployment.master(), "MUTEX_first-sentinel-down").as_deref(),
+        Some(guard.token())
+    );
+    guard.release().await.unwrap();
+
+    // A sentinel that names a replica (here: told to watch it as a master of another name).
+    let replica = deployment.replica().port();
+    let _: () = redis::cmd("SENTINEL")
+        .arg("MONITOR")
+        .arg("not-a-master")
+        .arg("127.0.0.1")
+        .arg(replica)
+        .arg(2)
+        .query(&mut deployment.sentinels[2].raw())
+        .unwrap();
+    let url = format!(
+        "redis+sentinel://{}/not-a-master",
+        deployment.sentinels[2].addr()
+    );
+    let error = Client::open(&url)
+        .unwrap()
+        .mutex("x")
+        .unwrap()
+        .try_lock()
+        .await
+        .unwrap_err();
+    assert!(error.is_connection(), "{error:?}");
+    let cause = std::error::Error::source(&error).unwrap().to_string();
+    assert!(cause.contains("it is a replica"), "{cause}");
+    assert_eq!(get(deployment.replica(), "MUTEX_x"), None);
+}
+
 #[mutex("macro", server = "redis+sentinel://127.0.0.1:46379/macro-sentinel", guard = lock)]
 fn on_a_literal_sentinel_url(deployment: &Deployment) -> (Option<String>, String) {
     let token = lock.expect("taken here").token().to_owned();

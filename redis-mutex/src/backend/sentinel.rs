@@ -4,13 +4,18 @@
 //! which server that is. The master is asked of the sentinels (`SENTINEL
 //! get-master-addr-by-name`, each sentinel in the URL's order until one answers) on first use,
 //! and checked to be a master (`INFO replication`, since a sentinel may name a master that was
-//! just demoted). When a command fails in a way a failover explains (no connection, no answer,
+//! just demoted). It is replaced when a sentinel announces a failover (`+switch-master`, see
+//! [`watch`]), and when a command fails in a way a failover explains (no connection, no answer,
 //! or `READONLY` from a demoted master, whose clients Sentinel disconnects when it reconfigures
-//! it), the sentinels are asked again; if they name another master, the command is retried
+//! it): the sentinels are then asked again; if they name another master, the command is retried
 //! there once, and later commands go there too.
 //!
+//! Waiters listen for releases on the master in use when they start waiting; after a switch,
+//! hand-overs to them are announced on the new master, so they take them by polling (within
+//! `max_poll_interval`) until they next start waiting.
+//!
 //! With [`ReplicaAcks`], an acquisition counts only once enough replicas have it: after the
-//! acquiring command, `WAIT` (see [`SentinelBackend::confirm`]). Hand-overs are then taken by the
+//! acquiring command, `WAIT` (see [`Inner::confirm`]). Hand-overs are then taken by the
 //! waiter's own next attempt rather than from the release's notification, so that they are
 //! confirmed too.
 
@@ -251,12 +256,7 @@ impl Inner {
             command.query_async(&mut conn).await
         })
         .await
-        .unwrap_or_else(|_| {
-            Err(redis::RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer within {bound:?}"),
-            )))
-        });
+        .unwrap_or_else(|_| Err(timed_out(bound)));
         reply.map_err(|error| Error::from_redis(shown, None, error))
     }
 
@@ -336,8 +336,11 @@ impl Inner {
                     .set_connection_timeout(Some(self.settings.connect_timeout))
                     .set_response_timeout(Some(timeout))
                     .set_number_of_retries(0);
-                let mut conn =
-                    ConnectionManager::new_with_config(master.client.clone(), config).await?;
+                let connect = ConnectionManager::new_with_config(master.client.clone(), config);
+                // Bounded as a whole, as `SingleServer`'s connect is (TCP, TLS, handshake).
+                let mut conn = tokio::time::timeout(self.settings.connect_timeout, connect)
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out(self.settings.connect_timeout)))?;
                 EXTEND.load_async(&mut conn).await?;
                 Ok(conn)
             })
@@ -448,6 +451,14 @@ fn after_failover(error: &Error) -> bool {
         Error::Refused { source, .. } => source.to_string().contains("READONLY"),
         _ => false,
     }
+}
+
+/// The error of a connection or command that took longer than `bound`.
+fn timed_out(bound: Duration) -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("no answer within {bound:?}"),
+    ))
 }
 
 /// An error and its causes, for a message that gathers several.

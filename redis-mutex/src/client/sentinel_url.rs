@@ -113,8 +113,9 @@ impl SentinelUrl {
 /// `host[:port]` (an IPv6 host in brackets) as `host:port`, with the default sentinel port.
 fn parse_host_port(address: &str) -> Result<String, String> {
     let address = address.trim();
-    let (host, port) = if let Some(bracketed) = address.strip_prefix('[') {
-        let (host, after) = bracketed
+    // `bracketed`: an IPv6 address, which has colons of its own.
+    let (host, port, bracketed) = if let Some(rest) = address.strip_prefix('[') {
+        let (host, after) = rest
             .split_once(']')
             .ok_or_else(|| format!("sentinel address `{address}`: unclosed `[`"))?;
         let port = match after {
@@ -123,19 +124,19 @@ fn parse_host_port(address: &str) -> Result<String, String> {
                 format!("sentinel address `{address}`: expected `:port` after `]`")
             })?),
         };
-        (format!("[{host}]"), port)
+        (host, port, true)
     } else {
         match address.rsplit_once(':') {
-            Some((host, port)) => (host.to_owned(), Some(port)),
-            None => (address.to_owned(), None),
+            Some((host, port)) => (host, Some(port), false),
+            None => (address, None, false),
         }
     };
-    if host.is_empty() || host == "[]" {
+    if host.is_empty() {
         return Err(format!(
             "sentinel address `{address}` has no host: list them as `host:port[,host:port…]`"
         ));
     }
-    if host.contains(['[', ']', ' ']) || (!host.starts_with('[') && host.contains(':')) {
+    if host.contains(['[', ']', ' ', '/', '@']) || (!bracketed && host.contains(':')) {
         return Err(format!("sentinel address `{address}` is malformed"));
     }
     let port = match port {
@@ -148,7 +149,11 @@ fn parse_host_port(address: &str) -> Result<String, String> {
                 format!("sentinel address `{address}`: the port `{port}` is not in 1-65535")
             })?,
     };
-    Ok(format!("{host}:{port}"))
+    Ok(if bracketed {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    })
 }
 
 #[cfg(test)]
@@ -190,6 +195,8 @@ mod tests {
             ("redis+sentinel://h:1,,h:2/m", "has no host"),
             ("redis+sentinel://:1/m", "has no host"),
             ("redis+sentinel://[::1/m", "unclosed"),
+            ("redis+sentinel://[]:1/m", "has no host"),
+            ("redis+sentinel://a:b:1/m", "malformed"),
             ("redis+sentinel://[::1]x/m", "`:port`"),
             ("redis+sentinel://h:1/m/db", "not a number"),
             ("redis+sentinel://h:1/m/1/x", "too many"),

@@ -91,17 +91,24 @@ async fn a_lock_whose_key_is_gone_on_the_new_master_is_reported_lost() {
         .ttl(Duration::from_secs(3))
         .build()
         .unwrap();
+    let fenced = client.mutex("fenced").unwrap().with_fencing(true);
+    let before = fenced.lock().await.unwrap();
+    let token_before = before.fencing_token().unwrap();
+    before.release().await.unwrap();
     let kept = client.mutex("kept").unwrap().lock().await.unwrap();
     let gone = client.mutex("gone").unwrap().lock().await.unwrap();
     wait_replicated(&deployment, "MUTEX_kept", kept.token());
     wait_replicated(&deployment, "MUTEX_gone", gone.token());
 
     deployment.failover();
-    // As if the acquisition had not reached the replica before it was promoted.
-    let _: () = redis::cmd("DEL")
+    // As if the acquisition (and the last fencing tokens) had not reached the replica before it
+    // was promoted.
+    let deleted: u32 = redis::cmd("DEL")
         .arg("MUTEX_gone")
+        .arg("redis-mutex:{MUTEX_fenced}:fence")
         .query(&mut deployment.master().raw())
         .unwrap();
+    assert_eq!(deleted, 2, "both had reached the replica");
 
     tokio::time::timeout(Duration::from_secs(5), gone.lost())
         .await
@@ -109,6 +116,11 @@ async fn a_lock_whose_key_is_gone_on_the_new_master_is_reported_lost() {
     assert!(!gone.is_held());
     let error = gone.release().await.unwrap_err();
     assert!(error.is_lost(), "{error:?}");
+
+    // Fencing tokens keep increasing without the counter (one clock here).
+    let after = fenced.lock().await.unwrap();
+    assert!(after.fencing_token().unwrap() > token_before);
+    after.release().await.unwrap();
 
     // The lock whose key was replicated survives the failover, renewed on the new master.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -236,7 +248,7 @@ async fn two_clients_exclude_each_other_through_the_sentinels() {
 async fn without_announcements_a_failed_command_finds_the_new_master() {
     let mut deployment = Deployment::start("no-announcements");
     // The client's sentinel user may ask for the master but not subscribe, so it never hears
-    // of the failover: it notices when the old master stops answering.
+    // of the failover: it notices when a command to the old master fails.
     for sentinel in &deployment.sentinels {
         let _: () = redis::cmd("ACL")
             .arg("SETUSER")
@@ -271,14 +283,18 @@ async fn without_announcements_a_failed_command_finds_the_new_master() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // The master dies; until a replica is promoted, calls fail with a connection error.
     let old = deployment.master().port();
-    deployment.failover();
     deployment
         .servers
         .iter_mut()
         .find(|server| server.port() == old)
         .unwrap()
         .stop();
+    let error = orders.try_lock().await.unwrap_err();
+    assert!(error.is_connection(), "{error:?}");
+
+    deployment.failover();
     let guard = orders.lock().await.expect("retried on the new master");
     assert_eq!(
         get(deployment.master(), "MUTEX_orders").as_deref(),

@@ -133,10 +133,11 @@
 //! then take the same lock on the new master. The holder is told at its next renewal (a third of
 //! the TTL later at most): its key is gone on the new master, so
 //! [`Guard::lost`] completes, [`Guard::is_held`] turns false, and releasing returns
-//! [`Error::Lost`]. Stop work when `lost()` fires, or use fencing tokens
-//! ([`Mutex::with_fencing`]), whose counter has the same exposure — a failover that loses the
-//! last increments can hand out a token again — so they protect against paused holders, not
-//! against lost writes.
+//! [`Error::Lost`]. Stop work when `lost()` fires, and use fencing tokens
+//! ([`Mutex::with_fencing`]) for storage that must refuse the overlapping holder: a token is at
+//! least the master's clock in microseconds, so tokens keep increasing across a failover that
+//! lost the counter, as long as the new master's clock is not behind the old one's (by more than
+//! the time since the last token).
 //!
 //! [`ClientBuilder::replica_acks`] narrows the window: an acquisition counts only once that many
 //! replicas acknowledge it (`WAIT`, as Redisson does); if they do not within the timeout, the

@@ -351,6 +351,50 @@ async fn sentinels_are_asked_in_order_and_a_replica_is_never_taken_for_the_maste
     assert_eq!(get(deployment.replica(), "MUTEX_x"), None);
 }
 
+/// `rediss+sentinel://`: TLS to the sentinel (here on a TLS port of its own) and to the master
+/// (TLS only), both certificates signed by the CA the client is told to trust.
+#[cfg(feature = "tls")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_sentinel_speaks_tls_to_the_sentinels_and_the_master() {
+    let master = RedisServer::builder().tls(true).start();
+    let ca = master.tls_ca().expect("a TLS server has a CA");
+    let (cert, key) = ca.server_cert_and_key();
+    let tls_port = support::free_port();
+    let mut sentinel =
+        RedisServer::builder().sentinel(support::sentinel::config("tls", master.port()));
+    for (option, value) in [
+        ("--tls-port", tls_port.to_string()),
+        ("--tls-replication", "yes".to_owned()),
+        ("--tls-cert-file", cert.display().to_string()),
+        ("--tls-key-file", key.display().to_string()),
+        ("--tls-ca-cert-file", ca.cert_path().display().to_string()),
+        ("--tls-auth-clients", "no".to_owned()),
+    ] {
+        sentinel = sentinel.arg(option).arg(value);
+    }
+    let _sentinel = sentinel.start();
+    let client = Client::builder(format!("rediss+sentinel://127.0.0.1:{tls_port}/tls"))
+        .tls_root_certificates(ca.cert_pem())
+        .build()
+        .unwrap();
+    let guard = client
+        .mutex("over-tls")
+        .unwrap()
+        .lock()
+        .await
+        .expect("over TLS");
+    assert_eq!(
+        get(&master, "MUTEX_over-tls").as_deref(),
+        Some(guard.token())
+    );
+    guard.release().await.unwrap();
+
+    // Without the CA, the sentinel's certificate is refused.
+    let untrusting = Client::open(&format!("rediss+sentinel://127.0.0.1:{tls_port}/tls")).unwrap();
+    let error = untrusting.mutex("x").unwrap().try_lock().await.unwrap_err();
+    assert!(error.is_connection(), "{error:?}");
+}
+
 #[mutex("macro", server = "redis+sentinel://127.0.0.1:46379/macro-sentinel", guard = lock)]
 fn on_a_literal_sentinel_url(deployment: &Deployment) -> (Option<String>, String) {
     let token = lock.expect("taken here").token().to_owned();

@@ -847,6 +847,12 @@ impl TestCa {
         fs::read(&path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
     }
 
+    /// The certificate (for `127.0.0.1` and `localhost`) and key the CA made for a server, e.g.
+    /// for another process that must speak TLS with the same CA (a sentinel).
+    pub(crate) fn server_cert_and_key(&self) -> (PathBuf, PathBuf) {
+        (self.dir.join("server.crt"), self.dir.join("server.key"))
+    }
+
     /// The path of the CA's certificate (`ca.crt`).
     pub(crate) fn cert_path(&self) -> PathBuf {
         self.dir.join("ca.crt")

@@ -73,7 +73,11 @@ async fn locks_work_before_and_after_a_failover_and_follow_the_new_master() {
             break guard;
         }
         assert!(Instant::now() < deadline, "still locking on the old master");
-        guard.release().await.unwrap();
+        // Taken on the old master; if the client switched meanwhile, the release goes to the
+        // new master, where the key is not: the lock is reported lost, as it is.
+        if let Err(error) = guard.release().await {
+            assert!(error.is_lost(), "{error:?}");
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(orders.is_locked().await.unwrap());
@@ -244,11 +248,10 @@ async fn two_clients_exclude_each_other_through_the_sentinels() {
     assert_eq!(done.load(Ordering::SeqCst), 80);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_announcements_a_failed_command_finds_the_new_master() {
-    let mut deployment = Deployment::start("no-announcements");
-    // The client's sentinel user may ask for the master but not subscribe, so it never hears
-    // of the failover: it notices when a command to the old master fails.
+/// A client whose sentinel user may ask for the master but not subscribe, so it never hears of
+/// a failover: it notices when a command to the old master fails. Returns once its watcher
+/// has tried to subscribe, as that user (so the credentials are used), and been refused.
+async fn client_without_announcements(deployment: &Deployment) -> Client {
     for sentinel in &deployment.sentinels {
         let _: () = redis::cmd("ACL")
             .arg("SETUSER")
@@ -261,14 +264,13 @@ async fn without_announcements_a_failed_command_finds_the_new_master() {
             .query(&mut sentinel.raw())
             .unwrap();
     }
-    let client = builder(&deployment)
+    let client = builder(deployment)
         .sentinel_username("locker")
         .sentinel_password("sentinel-pw")
         .build()
         .unwrap();
-    let orders = client.mutex("orders").unwrap();
-    orders.lock().await.unwrap().release().await.unwrap();
-    // The watcher tried, as `locker` (so the credentials are used), and was refused.
+    let lock = client.mutex("first").unwrap().lock().await.unwrap();
+    lock.release().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let log: redis::Value = redis::cmd("ACL")
@@ -277,11 +279,63 @@ async fn without_announcements_a_failed_command_finds_the_new_master() {
             .unwrap();
         let log = format!("{log:?}");
         if log.contains("locker") && log.contains("subscribe") {
-            break;
+            return client;
         }
         assert!(Instant::now() < deadline, "no refused SUBSCRIBE: {log}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_announcements_a_readonly_master_sends_the_client_to_the_new_one() {
+    let deployment = Deployment::start("readonly");
+    let client = client_without_announcements(&deployment).await;
+    let orders = client.mutex("orders").unwrap();
+    let held = client.mutex("held").unwrap().lock().await.unwrap();
+    wait_replicated(&deployment, "MUTEX_held", held.token());
+    let old = deployment.master().port();
+    deployment.failover();
+    let new = deployment.master().port();
+    // Demote the old master as Sentinel would, but without closing its clients' connections:
+    // the client's next write there is refused with READONLY.
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(new)
+        .query(
+            &mut deployment
+                .servers
+                .iter()
+                .find(|s| s.port() == old)
+                .unwrap()
+                .raw(),
+        )
+        .unwrap();
+    // A script's write (the renewal's) is refused there too, and retried.
+    held.extend(Duration::from_secs(60))
+        .await
+        .expect("extended on the new master");
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg("MUTEX_held")
+        .query(&mut deployment.master().raw())
+        .unwrap();
+    assert!(
+        pttl > 40_000,
+        "the new lease, longer than the 30 s one: {pttl}"
+    );
+    let guard = orders.lock().await.expect("retried on the new master");
+    assert_eq!(
+        get(deployment.master(), "MUTEX_orders").as_deref(),
+        Some(guard.token())
+    );
+    guard.release().await.unwrap();
+    held.release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_announcements_a_dead_master_sends_the_client_to_the_new_one() {
+    let mut deployment = Deployment::start("dead-master");
+    let client = client_without_announcements(&deployment).await;
+    let orders = client.mutex("orders").unwrap();
 
     // The master dies; until a replica is promoted, calls fail with a connection error.
     let old = deployment.master().port();

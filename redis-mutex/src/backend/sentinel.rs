@@ -448,7 +448,14 @@ async fn watch(inner: std::sync::Weak<Inner>) {
 fn after_failover(error: &Error) -> bool {
     match error {
         Error::Unreachable { .. } => true,
-        Error::Refused { source, .. } => source.to_string().contains("READONLY"),
+        Error::Refused { source, .. } => {
+            source
+                .downcast_ref::<redis::RedisError>()
+                .and_then(redis::RedisError::code)
+                == Some("READONLY")
+                // A script's write refused on a replica, as some versions word it.
+                || source.to_string().contains("READONLY")
+        }
         _ => false,
     }
 }

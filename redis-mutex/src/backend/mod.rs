@@ -2,9 +2,11 @@
 //!
 //! [`Backend`] is the lock protocol's I/O: one acquire attempt, release, extend, and release
 //! notifications, each over a whole [`KeySet`]. The waiting, queueing, lease and renewal logic in
-//! [`crate::lock`] and [`crate::guard`] is written once against it. Today there is one
-//! implementation, [`single::SingleServer`]; a Redlock quorum over independent masters or a
-//! Redis Cluster client plugs in here without changing the public API.
+//! [`crate::lock`] and [`crate::guard`] is written once against it. Implementations:
+//! [`single::SingleServer`], and [`sentinel::SentinelBackend`], which finds the master through
+//! Redis Sentinel and delegates every operation to a `SingleServer` for it; a Redlock quorum
+//! over independent masters or a Redis Cluster client plugs in here without changing the public
+//! API.
 
 use std::fmt;
 use std::pin::Pin;

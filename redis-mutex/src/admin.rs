@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use redis::Script;
 
+use crate::backend::Via;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::names::{IntoLockNames, LockNames};
@@ -171,7 +172,7 @@ impl Client {
         let state = backend.inspect(&keys).await?;
         let mut removed = None;
         if let Some(holder) = state.holder
-            && backend.release(&keys, &holder).await? > 0
+            && backend.release(&keys, &holder, &Via::Shared).await? > 0
         {
             tracing::warn!(lock = name, "lock released by force");
             removed = Some(holder);
@@ -227,7 +228,7 @@ pub(crate) fn parse_inspect_reply(
         remaining: holder
             .as_ref()
             .and_then(|_| protocol::pttl_from_reply(pttl)),
-        holder,
+        holder: holder.map(protocol::holder_token),
         fencing_counter: fence.and_then(|f| f.parse().ok()),
         waiters: usize::try_from(waiters).unwrap_or(0),
     })

@@ -108,6 +108,7 @@ mod names;
 mod observe;
 mod protocol;
 mod queue;
+mod renewal;
 mod runtime;
 
 #[doc(hidden)]

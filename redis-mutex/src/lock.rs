@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::backend::{WaitAttempt, Wake};
+use crate::backend::{Local, Via, WaitAttempt, Wake};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::guard::Guard;
@@ -317,51 +317,113 @@ impl Mutex {
     }
 
     async fn acquire(&self, patience: Patience) -> Result<Guard> {
-        let this = self.clone();
         let span = tracing::debug_span!(
             "redis_mutex::acquire",
             lock = %self.spec.names,
             server = %self.client.server()
         );
-        runtime::run_cancellable(async move { this.acquire_here(patience).await }.instrument(span))
-            .await
+        // The uncontended path runs in the caller's task when its runtime has a connection of
+        // its own; everything past a busy first attempt runs on the crate runtime.
+        let mut resume = None;
+        if let Some(local) = self.client.server.backend.local() {
+            runtime::check()?;
+            match self
+                .acquire_fast(patience, local)
+                .instrument(span.clone())
+                .await
+            {
+                Fast::Done(result) => return result,
+                Fast::Busy(turn) => resume = Some(turn),
+                Fast::NotTried => {}
+            }
+        }
+        let this = self.clone();
+        runtime::run_cancellable(
+            async move { this.acquire_here(patience, resume).await }.instrument(span),
+        )
+        .await
     }
 
-    /// The acquisition, on the crate runtime.
-    async fn acquire_here(&self, patience: Patience) -> Result<Guard> {
+    /// The first attempt, in the caller's task over its runtime's connection `local`.
+    async fn acquire_fast(&self, patience: Patience, local: Local) -> Fast {
+        let once = matches!(patience, Patience::Once);
+        let turn = match self.client.options.local_queue && !once {
+            // Someone of this process is in line: wait behind them, on the crate runtime.
+            true => match self.spec.line.clone().try_lock_owned() {
+                Ok(turn) => Some(turn),
+                Err(_) => return Fast::NotTried,
+            },
+            false => None,
+        };
+        if !once && self.spec.contended.load(Ordering::Relaxed) {
+            return Fast::NotTried;
+        }
         let started = Instant::now();
         let token: Arc<str> = protocol::new_token().into();
-
-        // Join this process's line for the lock: only its head contends in Redis. A newcomer
-        // goes straight to Redis only when nobody here is waiting, so the line stays fair.
-        let once = matches!(patience, Patience::Once);
-        let queued = self.client.options.local_queue && !once;
-        let (_turn, waited_in_line) = match queued {
-            false => (None, false),
-            true => match self.spec.line.clone().try_lock_owned() {
-                Ok(turn) => (Some(turn), false),
-                Err(_) => (Some(self.wait_turn(patience, started).await?), true),
-            },
-        };
-
-        // The fast path: one plain attempt. Skipped after waiting in line, when the lock was
-        // just taken by the task ahead of us, and while the lock is contended (the previous
-        // waiting acquisition found it taken): joining the Redis queue at once (the wait script
-        // also takes a free lock) saves a round trip and lets the holder's release hand the
-        // lock straight to us.
-        let contended = !once && self.spec.contended.load(Ordering::Relaxed);
-        if !waited_in_line && !contended {
-            if let Some(guard) = self.attempt(&token, started, once).await? {
-                return Ok(guard);
+        let via = Via::Local(local.clone());
+        match self.attempt(&token, started, once, &via).await {
+            Ok(Some(guard)) => Fast::Done(Ok(guard)),
+            Ok(None) => {
+                observe::contended(&self.spec.names);
+                if once {
+                    return Fast::Done(Err(Error::Busy {
+                        names: self.spec.names.clone(),
+                    }));
+                }
+                self.spec.contended.store(true, Ordering::Relaxed);
+                Fast::Busy(Resume { turn, started })
             }
-            observe::contended(&self.spec.names);
-            if once {
-                return Err(Error::Busy {
-                    names: self.spec.names.clone(),
-                });
+            Err(error) if error.is_broken_connection() => {
+                // The attempt's clean-up is on its way; try again through the crate runtime.
+                self.client.server.backend.local_failed(&local);
+                Fast::NotTried
             }
-            self.spec.contended.store(true, Ordering::Relaxed);
+            Err(error) => Fast::Done(Err(error)),
         }
+    }
+
+    /// The acquisition, on the crate runtime; `resume` when a first attempt in the caller's
+    /// task found the lock taken.
+    async fn acquire_here(&self, patience: Patience, resume: Option<Resume>) -> Result<Guard> {
+        let token: Arc<str> = protocol::new_token().into();
+        let (started, _turn, contended) = match resume {
+            Some(Resume { turn, started }) => (started, turn, false),
+            None => {
+                let started = Instant::now();
+                // Join this process's line for the lock: only its head contends in Redis. A
+                // newcomer goes straight to Redis only when nobody here is waiting, so the
+                // line stays fair.
+                let once = matches!(patience, Patience::Once);
+                let queued = self.client.options.local_queue && !once;
+                let (turn, waited_in_line) = match queued {
+                    false => (None, false),
+                    true => match self.spec.line.clone().try_lock_owned() {
+                        Ok(turn) => (Some(turn), false),
+                        Err(_) => (Some(self.wait_turn(patience, started).await?), true),
+                    },
+                };
+
+                // The plain first attempt. Skipped after waiting in line, when the lock was
+                // just taken by the task ahead of us, and while the lock is contended (the
+                // previous waiting acquisition found it taken): joining the Redis queue at once
+                // (the wait script also takes a free lock) saves a round trip and lets the
+                // holder's release hand the lock straight to us.
+                let contended = !once && self.spec.contended.load(Ordering::Relaxed);
+                if !waited_in_line && !contended {
+                    if let Some(guard) = self.attempt(&token, started, once, &Via::Shared).await? {
+                        return Ok(guard);
+                    }
+                    observe::contended(&self.spec.names);
+                    if once {
+                        return Err(Error::Busy {
+                            names: self.spec.names.clone(),
+                        });
+                    }
+                    self.spec.contended.store(true, Ordering::Relaxed);
+                }
+                (started, turn, contended)
+            }
+        };
 
         // From here until acquired, `token` may sit in the lock's queue in Redis, or be handed
         // the lock by a release: if this future is dropped or fails, take it out (and pass the
@@ -369,6 +431,7 @@ impl Mutex {
         let cleanup = Cleanup {
             mutex: Some(self.clone()),
             token: token.clone(),
+            via: Via::Shared,
         };
         // Listen *before* the next attempt, so a release that lands in between still wakes us
         // (the notification leaves a permit). Registering is local and immediate; Redis'
@@ -497,6 +560,7 @@ impl Mutex {
         token: &Arc<str>,
         started: Instant,
         probe: bool,
+        via: &Via,
     ) -> Result<Option<Guard>> {
         let backend = &self.client.server.backend;
         let sent = Instant::now();
@@ -505,6 +569,7 @@ impl Mutex {
         let cleanup = Cleanup {
             mutex: Some(self.clone()),
             token: token.clone(),
+            via: via.clone(),
         };
         let attempt = backend
             .acquire(
@@ -513,6 +578,7 @@ impl Mutex {
                 self.settings.ttl,
                 self.settings.fencing,
                 probe,
+                via,
             )
             .await?;
         Ok(match attempt {
@@ -540,11 +606,36 @@ impl fmt::Debug for Mutex {
     }
 }
 
+/// How the first attempt in the caller's task went.
+enum Fast {
+    /// Acquired, or failed for good.
+    Done(Result<Guard>),
+    /// The lock is taken: wait on the crate runtime, keeping our place in this process's line.
+    Busy(Resume),
+    /// Not tried, or tried over a connection that broke: start over on the crate runtime.
+    NotTried,
+}
+
+/// Where a waiting acquisition picks up after a first attempt that found the lock taken.
+struct Resume {
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    started: Instant,
+}
+
 /// Releases an in-flight attempt's token unless disarmed.
+///
+/// The release goes on the attempt's own connection, so it reaches Redis after the attempt and
+/// cannot be overtaken by it. When that connection is gone (its runtime shut down: the attempt
+/// was written, or never will be), the release goes on the shared connection, and once more a
+/// moment later, for an attempt still on its way to Redis.
 struct Cleanup {
     mutex: Option<Mutex>,
     token: Arc<str>,
+    via: Via,
 }
+
+/// How long after a clean-up on another connection than its attempt's the clean-up is repeated.
+const CLEANUP_REPEAT: Duration = Duration::from_secs(1);
 
 impl Cleanup {
     fn disarm(mut self) {
@@ -556,9 +647,20 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         if let Some(mutex) = self.mutex.take() {
             let token = self.token.clone();
+            let via = self.via.clone();
             runtime::spawn_detached(async move {
                 let backend = &mutex.client.server.backend;
-                if let Err(error) = backend.release(&mutex.spec.keys, &token).await {
+                let keys = &mutex.spec.keys;
+                let mut result = backend.release(keys, &token, &via).await;
+                if let Via::Local(local) = &via
+                    && result.as_ref().is_err_and(Error::is_connection)
+                {
+                    backend.local_failed(local);
+                    result = backend.release(keys, &token, &Via::Shared).await;
+                    tokio::time::sleep(CLEANUP_REPEAT).await;
+                    result = result.and(backend.release(keys, &token, &Via::Shared).await);
+                }
+                if let Err(error) = result {
                     tracing::debug!(%error, lock = %mutex.spec.names, "cleanup of an interrupted attempt failed; the key expires with its TTL");
                 }
             });

@@ -279,6 +279,22 @@ local function queue(i)
   return {key = KEYS[i], queue = KEYS[n + i], expiry = KEYS[2 * n + i],
           info = KEYS[3 * n + i], fence = KEYS[4 * n + i], channel = ARGV[2 + i]}
 end
+-- Whether lock value `v` is `who`'s: its token, marked (a waiter queues) or not.
+local function held_by(v, who)
+  return v == who or v == who .. '+'
+end
+-- Marks lock value `v` of `q` as having waiters, if it is one of this crate's (32 hex digits,
+-- unmarked): its holder's release then takes the queue's path instead of a plain delete.
+local function mark(q, v)
+  if type(v) == 'string' and #v == 32 and not string.find(v, '[^0-9a-f]') then
+    redis.call('APPEND', q.key, '+')
+  end
+end
+-- Gives `q`'s lock to `who` for `ms`, marked when someone else stands in line (`others`).
+local function hold(q, who, ms, others)
+  if others then who = who .. '+' end
+  redis.call('SET', q.key, who, 'PX', ms)
+end
 local function drop(q, who)
   redis.call('ZREM', q.queue, who)
   redis.call('ZREM', q.expiry, who)
@@ -298,23 +314,25 @@ end
 -- Hands the free lock of `q` to the live head of its queue: a single-name waiter gets it with
 -- a lease of its claim window, leaves the queue and is told on its inbox (g:token:fence:attempt);
 -- a multi-name waiter gets the name reserved (its token, for its claim window), stays first in
--- line, and is woken (w:token) to try for all its names. Returns the head, or nil.
+-- line, and is woken (w:token) to try for all its names. Either value is marked when another
+-- waiter stands behind the head. Returns the head, or nil.
 local function grant_head(q)
   while true do
-    local head = redis.call('ZRANGE', q.queue, 0, 0)[1]
+    local line = redis.call('ZRANGE', q.queue, 0, 1)
+    local head, others = line[1], line[2] ~= nil
     if not head then return nil end
     local meta = redis.call('HGET', q.info, head) or ''
     local multi, fencing, claim, attempt, inbox =
       string.match(meta, '^(%d):(%d):(%d+):(%d+):(.*)$')
     if inbox == '' then inbox = q.channel end
     if multi == '1' then
-      redis.call('SET', q.key, head, 'PX', claim)
+      hold(q, head, claim, others)
       redis.pcall('PUBLISH', inbox, 'w:' .. head)
       return head
     end
     drop(q, head)
     if multi == '0' then
-      redis.call('SET', q.key, head, 'PX', claim)
+      hold(q, head, claim, others)
       local f = ''
       if fencing == '1' then f = string.format('%d', fence_after(q.fence, time)) end
       redis.pcall('PUBLISH', inbox, 'g:' .. head .. ':' .. f .. ':' .. attempt)
@@ -369,25 +387,27 @@ for i = 1, n do
   qs[i] = queue(i)
   purge(qs[i])
 end
-local reserved = {}
+local reserved, values = {}, {}
 for i, q in ipairs(qs) do
   local value = redis.pcall('GET', q.key)
   if type(value) == 'table' and value.err then return {-1, i} end
+  values[i] = value
   local kind = 'string'
   if not value then kind = 'none' end
   local head = redis.call('ZRANGE', q.queue, 0, 0)[1]
   local ahead = head ~= nil and head ~= token
-  local mine = value == token
+  local mine = held_by(value, token)
   if mine and ahead and n > 1 then
     -- Reserved for us once, but someone is ahead of us now (our place lapsed): it goes back.
     -- (A single name holding our token was handed over to us, which took us out of the
     -- queue: it is ours whoever stands in line.)
     redis.call('DEL', q.key)
-    mine, kind = false, 'none'
+    mine, kind, values[i] = false, 'none', false
   end
   if kind == 'none' and ahead then
     grant_head(q)
-    mine = redis.call('GET', q.key) == token
+    values[i] = redis.call('GET', q.key)
+    mine = held_by(values[i], token)
   elseif kind == 'none' then
     mine = true
   end
@@ -398,7 +418,7 @@ if not blocker then
   local out = {1}
   for i, q in ipairs(qs) do
     leave(q, token)
-    redis.call('SET', q.key, token, 'PX', ttl)
+    hold(q, token, ttl, redis.call('ZCARD', q.queue) > 0)
     if fencing == '1' then out[i + 1] = fence_after(q.fence, time) end
   end
   return out
@@ -414,8 +434,13 @@ for i, q in ipairs(qs) do
   for _, k in ipairs({q.queue, q.expiry, q.info}) do
     redis.call('PEXPIRE', k, window * 2)
   end
-  -- Names reserved for us stay reserved while we are first in line for them.
-  if reserved[i] then redis.call('PEXPIRE', q.key, claim) end
+  -- Names reserved for us stay reserved while we are first in line for them; a name held by
+  -- another of this crate's holders is marked, so that its release hands it on.
+  if reserved[i] then
+    redis.call('PEXPIRE', q.key, claim)
+  else
+    mark(q, values[i])
+  end
 end
 return {0, blocker, redis.call('PTTL', qs[blocker].key)}
 "
@@ -424,27 +449,33 @@ return {0, blocker, redis.call('PTTL', qs[blocker].key)}
 
 /// Releases the lock of `token` (and takes `token` out of the queues, so it also cleans up
 /// after an abandoned wait, reservations included): each name still holding `token` goes to the
-/// live head of its queue (see [`WAIT`]), or is announced free on its channel. A single name
-/// nobody queues for is a plain compare-and-delete (`EXISTS`, `GET`, `DEL`): no announcement
-/// is needed then, since every waiter of this crate queues before it waits (one that has not
-/// queued yet finds the name free at its next attempt), and other clients poll.
+/// live head of its queue (see [`WAIT`]), or is announced free on its channel.
+///
+/// A waiter that queues behind one of this crate's holders marks the holder's value (`+` after
+/// the token, see `mark`), and so does a hand-over to a waiter with others behind it. A single
+/// name whose value is the bare token has nobody queued behind its holder, and its release is
+/// a plain compare-and-delete (`GET`, `DEL`), as cheap as the simplest Redis lock: no
+/// announcement is needed then, since every waiter of this crate queues (and marks) before it
+/// waits, one that has not queued yet finds the name free at its next attempt, and other
+/// clients poll.
 ///
 /// Returns how many names were `token`'s.
 pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{}{}",
-        queue_lib(),
+        "{}{}{}",
         r"
-if n == 1 and redis.call('EXISTS', KEYS[2]) == 0 then
-  if redis.pcall('GET', KEYS[1]) ~= token then return 0 end
+if ARGV[2] == '1' and redis.pcall('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   return 1
 end
+",
+        queue_lib(),
+        r"
 read_clock()
 local released = 0
 for i = 1, n do
   local q = queue(i)
-  local ours = redis.pcall('GET', q.key) == token
+  local ours = held_by(redis.pcall('GET', q.key), token)
   -- A single name holding our token was taken or handed over, which took us out of its queue;
   -- otherwise (an abandoned wait, a multi-name reservation) we may still stand in line.
   if not ours or n > 1 then leave(q, token) end
@@ -477,14 +508,15 @@ return out
     )
 });
 
-/// Sets the TTL of each key in `KEYS` that still holds token `ARGV[1]` to `ARGV[2]` ms.
-/// Returns how many keys were extended.
+/// Sets the TTL of each key in `KEYS` that still holds token `ARGV[1]` (marked or not) to
+/// `ARGV[2]` ms. Returns how many keys were extended.
 pub(crate) static EXTEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local extended = 0
 for i = 1, #KEYS do
-  if redis.pcall('GET', KEYS[i]) == ARGV[1] then
+  local v = redis.pcall('GET', KEYS[i])
+  if v == ARGV[1] or v == ARGV[1] .. '+' then
     redis.call('PEXPIRE', KEYS[i], ARGV[2])
     extended = extended + 1
   end
@@ -528,6 +560,20 @@ pub(crate) enum Announcement<'a> {
         /// The waiter.
         token: &'a str,
     },
+}
+
+/// The owner token in lock value `value`: the value itself, without the mark a queued waiter
+/// puts after one of this crate's tokens (see [`RELEASE`]).
+pub(crate) fn holder_token(mut value: String) -> String {
+    if value.len() == 33
+        && value.ends_with('+')
+        && value[..32]
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        value.pop();
+    }
+    value
 }
 
 /// Reads a release channel message.

@@ -61,6 +61,25 @@ fn start() -> std::io::Result<Started> {
     })
 }
 
+/// Fails with [`Error::Forked`] in a forked child, and when the runtime could not start: what
+/// every entry point checks, also those that may not need the runtime for this call.
+pub(crate) fn check() -> Result<()> {
+    handle().map(drop)
+}
+
+/// Whether `id` is the crate runtime's.
+pub(crate) fn is_crate_runtime(id: tokio::runtime::Id) -> bool {
+    handle().is_ok_and(|handle| handle.id() == id)
+}
+
+/// Spawns `future` on the crate runtime (the scheduler of [`crate::renewal`]).
+pub(crate) fn spawn<F>(future: F) -> Result<tokio::task::AbortHandle>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    Ok(handle()?.spawn(future).abort_handle())
+}
+
 /// How long a normal process exit waits for releases still on their way to Redis.
 const EXIT_FLUSH: Duration = Duration::from_secs(5);
 

@@ -3,11 +3,15 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 use tokio::sync::OnceCell;
 
+use super::local::Locals;
 use super::subscriber::{Subscriber, Subscription, Timeouts};
-use super::{Backend, BoxFuture, WaitAttempt};
+use super::{Backend, BoxFuture, Local, Via, WaitAttempt};
 use crate::admin::{self, INSPECT, InspectReply, KeyState};
 use crate::error::{Error, Result};
 use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, HOLDERS, KeySet, RELEASE, WAIT};
@@ -30,12 +34,52 @@ pub(crate) struct SingleServer {
     /// Serialises first connects; holds how many attempts failed, and the latest failure.
     connecting: tokio::sync::Mutex<(u64, Option<SharedFailure>)>,
     subscriber: OnceLock<Subscriber>,
+    locals: Arc<Locals>,
+}
+
+/// The connection a command goes on (see [`Via`]).
+enum Conn {
+    Shared(ConnectionManager),
+    Local(MultiplexedConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Shared(conn) => conn.req_packed_command(cmd),
+            Conn::Local(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Shared(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Conn::Local(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Shared(conn) => conn.get_db(),
+            Conn::Local(conn) => conn.get_db(),
+        }
+    }
 }
 
 impl SingleServer {
     /// Prepares a server; no I/O happens until the first command.
     pub(crate) fn new(client: redis::Client, server: String, settings: ConnectionSettings) -> Self {
         SingleServer {
+            locals: Locals::new(
+                client.clone(),
+                settings.connect_timeout,
+                settings.response_timeout,
+            ),
             client,
             server,
             settings,
@@ -137,6 +181,14 @@ impl SingleServer {
         }
     }
 
+    /// The connection `via` names.
+    async fn connection_via(&self, via: &Via) -> Result<Conn> {
+        match via {
+            Via::Shared => Ok(Conn::Shared(self.connection().await?)),
+            Via::Local(local) => Ok(Conn::Local(local.conn.clone())),
+        }
+    }
+
     fn subscriber(&self) -> &Subscriber {
         self.subscriber.get_or_init(|| {
             Subscriber::spawn(
@@ -161,8 +213,9 @@ impl SingleServer {
         token: &str,
         ttl: Duration,
         probe: bool,
+        via: &Via,
     ) -> Result<Attempt> {
-        let mut conn = self.connection().await?;
+        let mut conn = self.connection_via(via).await?;
         let key = &keys.keys[0];
         let set: Option<()> = redis::cmd("SET")
             .arg(key)
@@ -206,8 +259,9 @@ impl SingleServer {
         token: &str,
         ttl: Duration,
         fencing: bool,
+        via: &Via,
     ) -> Result<Attempt> {
-        let mut conn = self.connection().await?;
+        let mut conn = self.connection_via(via).await?;
         let mut invocation = ACQUIRE.prepare_invoke();
         invocation.key(&keys.keys);
         if fencing {
@@ -313,14 +367,25 @@ impl Backend for SingleServer {
         ttl: Duration,
         fencing: bool,
         probe: bool,
+        via: &'a Via,
     ) -> BoxFuture<'a, Result<Attempt>> {
         Box::pin(async move {
             if keys.keys.len() == 1 && !fencing {
-                self.acquire_one(keys, token, ttl, probe).await
+                self.acquire_one(keys, token, ttl, probe, via).await
             } else {
-                self.acquire_script(keys, token, ttl, fencing).await
+                self.acquire_script(keys, token, ttl, fencing, via).await
             }
         })
+    }
+
+    fn local(&self) -> Option<Local> {
+        // Only once the shared connection is up: its first connect checks the server.
+        self.commands.get()?;
+        self.locals.get()
+    }
+
+    fn local_failed(&self, local: &Local) {
+        self.locals.failed(local);
     }
 
     fn wait_attempt<'a>(
@@ -347,9 +412,14 @@ impl Backend for SingleServer {
         })
     }
 
-    fn release<'a>(&'a self, keys: &'a KeySet, token: &'a str) -> BoxFuture<'a, Result<usize>> {
+    fn release<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        via: &'a Via,
+    ) -> BoxFuture<'a, Result<usize>> {
         Box::pin(async move {
-            let mut conn = self.connection().await?;
+            let mut conn = self.connection_via(via).await?;
             Self::queue_script(&RELEASE, keys, token)
                 .invoke_async(&mut conn)
                 .await
@@ -383,11 +453,15 @@ impl Backend for SingleServer {
         Box::pin(async move {
             let mut conn = self.connection().await?;
             // Through a script, so that a key of another type is WrongType, not an error of MGET.
-            HOLDERS
+            let holders: Vec<Option<String>> = HOLDERS
                 .key(&keys.keys)
                 .invoke_async(&mut conn)
                 .await
-                .map_err(|e| self.error(keys, e))
+                .map_err(|e| self.error(keys, e))?;
+            Ok(holders
+                .into_iter()
+                .map(|holder| holder.map(protocol::holder_token))
+                .collect())
         })
     }
 

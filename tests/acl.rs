@@ -70,7 +70,8 @@ async fn the_documented_permissions_are_enough() {
             // Run by its scripts.
             "+get",
             "+del",
-            "+exists",
+            "+append",
+            "+zcard",
             "+pexpire",
             "+time",
             "+zadd",

@@ -261,17 +261,14 @@ impl Guard {
 
     pub(crate) fn release_blocking(mut self) -> Result<()> {
         let held = self.held.take().expect("not yet released");
-        runtime::block_on(async move { held.release(&Via::Shared).await })
+        held.release_blocking()
     }
 
-    /// The blocking drop, for [`crate::blocking::Guard`]: waits for the release so that a
-    /// program may exit right after.
+    /// `Drop` for the blocking API: waits for the release.
     pub(crate) fn drop_blocking(mut self) {
         if let Some(held) = self.held.take() {
-            let _ = runtime::block_on(async move {
-                held.release_logged().await;
-                Ok(())
-            });
+            let names = held.mutex.spec.names.clone();
+            log_release_error(&names, held.release_blocking());
         }
     }
 }
@@ -321,17 +318,7 @@ impl Held {
             Err(error) if error.is_broken_connection() => {
                 backend.local_failed(&local);
                 let held = unfinished.0.take().expect("still here");
-                // The first release may have reached Redis before the connection broke: then
-                // the key is gone already, which is what the caller asked for.
-                runtime::run(async move {
-                    let keys = &held.mutex.spec.keys;
-                    let backend = &held.mutex.client.server.backend;
-                    match backend.release(keys, &held.token, &Via::Shared).await? {
-                        0 => Ok(()),
-                        released => held.released(released),
-                    }
-                })
-                .await
+                runtime::run(held.release_again()).await
             }
             done => {
                 unfinished.0 = None;
@@ -340,13 +327,48 @@ impl Held {
         }
     }
 
+    /// The blocking API's release: on the calling thread's connection, else through the crate
+    /// runtime.
+    fn release_blocking(self) -> Result<()> {
+        if let Some(renewal) = &self.renewal {
+            renewal.cancel();
+        }
+        let mutex = &self.mutex;
+        let backend = &mutex.client.server.backend;
+        match backend.release_on_thread(&mutex.spec.keys, &self.token) {
+            Some(Ok(released)) => self.released(released),
+            Some(Err(error)) if error.is_broken_connection() => {
+                runtime::block_on(self.release_again())
+            }
+            Some(Err(error)) => Err(error),
+            None => runtime::block_on(async move { self.release(&Via::Shared).await }),
+        }
+    }
+
+    /// The release again, on the shared connection, after one on another connection that broke
+    /// before its reply. That one may have reached Redis: a key found gone is then what the
+    /// caller asked for, not a lost lock.
+    async fn release_again(self) -> Result<()> {
+        let keys = &self.mutex.spec.keys;
+        let backend = &self.mutex.client.server.backend;
+        match backend.release(keys, &self.token, &Via::Shared).await? {
+            0 => Ok(()),
+            released => self.released(released),
+        }
+    }
+
     async fn release_logged(self) {
         let names = self.mutex.spec.names.clone();
-        if let Err(error) = self.release(&Via::Shared).await
-            && !error.is_lost()
-        {
-            tracing::warn!(lock = %names, %error, "releasing a dropped guard failed; the lock frees itself when its lease runs out");
-        }
+        log_release_error(&names, self.release(&Via::Shared).await);
+    }
+}
+
+/// Logs a failed release of a dropped guard (a lost lock is logged where it is found).
+fn log_release_error(names: &LockNames, result: Result<()>) {
+    if let Err(error) = result
+        && !error.is_lost()
+    {
+        tracing::warn!(lock = %names, %error, "releasing a dropped guard failed; the lock frees itself when its lease runs out");
     }
 }
 

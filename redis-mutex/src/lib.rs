@@ -78,8 +78,8 @@
 //! With Redis ACLs, a user of this crate needs, besides its keys (`~<prefix>*` and
 //! `~redis-mutex:{<prefix>*`, or `~redis-mutex:*` when the prefix or names carry hash tags):
 //! the commands it sends, `SET`, `TYPE`, `PTTL`, `EVALSHA`, `SCRIPT|LOAD`,
-//! `SUBSCRIBE`, `UNSUBSCRIBE`, `PING`; the commands its scripts run, `GET`, `DEL`, `EXISTS`,
-//! `PEXPIRE`, `TIME`, `ZADD`, `ZREM`, `ZRANGE`, `ZRANGEBYSCORE`, `HSET`, `HGET`, `HDEL`,
+//! `SUBSCRIBE`, `UNSUBSCRIBE`, `PING`; the commands its scripts run, `GET`, `DEL`, `APPEND`,
+//! `PEXPIRE`, `TIME`, `ZADD`, `ZREM`, `ZRANGE`, `ZRANGEBYSCORE`, `ZCARD`, `HSET`, `HGET`, `HDEL`,
 //! `PUBLISH`; and the channels `&redis-mutex:{<prefix>*}:released` (release announcements)
 //! and `&redis-mutex:inbox:*` (hand-overs to this process's waiters). `INFO` is optional: on
 //! its first connection a client reads `INFO cluster` (a Cluster node is refused with

@@ -85,7 +85,7 @@ pub(crate) struct Settings {
 
 /// How long an acquisition may wait.
 #[derive(Debug, Clone, Copy)]
-enum Patience {
+pub(crate) enum Patience {
     Once,
     Until(Instant),
     Forever,
@@ -94,10 +94,15 @@ enum Patience {
 impl Patience {
     /// Until `wait` from now; forever when that instant is past what the clock can represent
     /// (`Duration::MAX`), rather than panicking on the overflow.
-    fn within(wait: Duration) -> Patience {
+    pub(crate) fn within(wait: Duration) -> Patience {
         Instant::now()
             .checked_add(wait)
             .map_or(Patience::Forever, Patience::Until)
+    }
+
+    /// Until `deadline`.
+    pub(crate) fn until(deadline: std::time::Instant) -> Patience {
+        Patience::Until(Instant::from_std(deadline))
     }
 }
 
@@ -221,11 +226,15 @@ impl Mutex {
     /// # Ok(()) }
     /// ```
     pub async fn lock(&self) -> Result<Guard> {
-        let patience = match self.settings.wait {
+        self.acquire(self.patience()).await
+    }
+
+    /// How long [`lock`](Mutex::lock) waits, from now.
+    pub(crate) fn patience(&self) -> Patience {
+        match self.settings.wait {
             Some(wait) => Patience::within(wait),
             None => Patience::Forever,
-        };
-        self.acquire(patience).await
+        }
     }
 
     /// Makes one attempt to acquire the lock (the Python original's `acquire(blocking=False)`).
@@ -285,8 +294,7 @@ impl Mutex {
     ///
     /// Cancel safe, as [`lock`](Mutex::lock).
     pub async fn try_lock_until(&self, deadline: std::time::Instant) -> Result<Guard> {
-        self.acquire(Patience::Until(Instant::from_std(deadline)))
-            .await
+        self.acquire(Patience::until(deadline)).await
     }
 
     /// Whether anyone holds any of the lock's names right now, as Redis says (by the time the
@@ -316,12 +324,16 @@ impl Mutex {
         .await
     }
 
-    async fn acquire(&self, patience: Patience) -> Result<Guard> {
-        let span = tracing::debug_span!(
+    fn span(&self) -> tracing::Span {
+        tracing::debug_span!(
             "redis_mutex::acquire",
             lock = %self.spec.names,
             server = %self.client.server()
-        );
+        )
+    }
+
+    async fn acquire(&self, patience: Patience) -> Result<Guard> {
+        let span = self.span();
         // The uncontended path runs in the caller's task when its runtime has a connection of
         // its own; everything past a busy first attempt runs on the crate runtime.
         let mut resume = None;
@@ -344,24 +356,44 @@ impl Mutex {
         .await
     }
 
-    /// The first attempt, in the caller's task over its runtime's connection `local`.
-    async fn acquire_fast(&self, patience: Patience, local: Local) -> Fast {
-        let once = matches!(patience, Patience::Once);
+    /// The blocking API's acquisition: its first attempt on the calling thread's own
+    /// connection, anything more on the crate runtime.
+    pub(crate) fn acquire_blocking(&self, patience: Patience) -> Result<Guard> {
+        runtime::check()?;
+        let span = self.span();
+        let mut resume = None;
+        let fast = span.in_scope(|| self.acquire_fast_blocking(patience));
+        match fast {
+            Fast::Done(result) => return result,
+            Fast::Busy(turn) => resume = Some(turn),
+            Fast::NotTried => {}
+        }
+        let this = self.clone();
+        runtime::block_on(async move { this.acquire_here(patience, resume).await }.instrument(span))
+    }
+
+    /// Where a first attempt outside the crate runtime starts: `None` when it should not be
+    /// made (someone of this process is in line: wait behind them; or the lock is contended:
+    /// queue at once), else this process's line for the lock, held.
+    fn fast_turn(&self, once: bool) -> Option<Option<tokio::sync::OwnedMutexGuard<()>>> {
         let turn = match self.client.options.local_queue && !once {
-            // Someone of this process is in line: wait behind them, on the crate runtime.
-            true => match self.spec.line.clone().try_lock_owned() {
-                Ok(turn) => Some(turn),
-                Err(_) => return Fast::NotTried,
-            },
+            true => Some(self.spec.line.clone().try_lock_owned().ok()?),
             false => None,
         };
-        if !once && self.spec.contended.load(Ordering::Relaxed) {
-            return Fast::NotTried;
-        }
-        let started = Instant::now();
-        let token: Arc<str> = protocol::new_token().into();
-        let via = Via::Local(local.clone());
-        match self.attempt(&token, started, once, &via).await {
+        (once || !self.spec.contended.load(Ordering::Relaxed)).then_some(turn)
+    }
+
+    /// What a first attempt outside the crate runtime comes to. `broken` is told when the
+    /// attempt's connection broke (the attempt's clean-up is on its way: the acquisition
+    /// starts over, with another token, on the crate runtime).
+    fn fast_outcome(
+        &self,
+        result: Result<Option<Guard>>,
+        once: bool,
+        resume: Resume,
+        broken: impl FnOnce(),
+    ) -> Fast {
+        match result {
             Ok(Some(guard)) => Fast::Done(Ok(guard)),
             Ok(None) => {
                 observe::contended(&self.spec.names);
@@ -371,15 +403,64 @@ impl Mutex {
                     }));
                 }
                 self.spec.contended.store(true, Ordering::Relaxed);
-                Fast::Busy(Resume { turn, started })
+                Fast::Busy(resume)
             }
             Err(error) if error.is_broken_connection() => {
-                // The attempt's clean-up is on its way; try again through the crate runtime.
-                self.client.server.backend.local_failed(&local);
+                broken();
                 Fast::NotTried
             }
             Err(error) => Fast::Done(Err(error)),
         }
+    }
+
+    /// The first attempt, in the caller's task over its runtime's connection `local`.
+    async fn acquire_fast(&self, patience: Patience, local: Local) -> Fast {
+        let once = matches!(patience, Patience::Once);
+        let Some(turn) = self.fast_turn(once) else {
+            return Fast::NotTried;
+        };
+        let started = Instant::now();
+        let token: Arc<str> = protocol::new_token().into();
+        let via = Via::Local(local.clone());
+        let result = self.attempt(&token, started, once, &via).await;
+        self.fast_outcome(result, once, Resume { turn, started }, || {
+            self.client.server.backend.local_failed(&local);
+        })
+    }
+
+    /// The first attempt of the blocking API, on the calling thread's connection.
+    fn acquire_fast_blocking(&self, patience: Patience) -> Fast {
+        let once = matches!(patience, Patience::Once);
+        let Some(turn) = self.fast_turn(once) else {
+            return Fast::NotTried;
+        };
+        let started = Instant::now();
+        let token: Arc<str> = protocol::new_token().into();
+        let backend = &self.client.server.backend;
+        let sent = Instant::now();
+        let settings = &self.settings;
+        let Some(attempt) = backend.acquire_on_thread(
+            &self.spec.keys,
+            &token,
+            settings.ttl,
+            settings.fencing,
+            once,
+        ) else {
+            return Fast::NotTried;
+        };
+        // A failed attempt may have set the key: clean up (its connection is closed now).
+        let cleanup = Cleanup {
+            mutex: Some(self.clone()),
+            token: token.clone(),
+            after: After::Closed,
+        };
+        let result = attempt.map(|attempt| match attempt {
+            Attempt::Acquired { fences } => {
+                Some(self.acquired(cleanup, &token, fences, (sent, settings.ttl), started))
+            }
+            Attempt::Busy { .. } => None,
+        });
+        self.fast_outcome(result, once, Resume { turn, started }, || {})
     }
 
     /// The acquisition, on the crate runtime; `resume` when a first attempt in the caller's
@@ -431,7 +512,7 @@ impl Mutex {
         let cleanup = Cleanup {
             mutex: Some(self.clone()),
             token: token.clone(),
-            via: Via::Shared,
+            after: After::Sent(Via::Shared),
         };
         // Listen *before* the next attempt, so a release that lands in between still wakes us
         // (the notification leaves a permit). Registering is local and immediate; Redis'
@@ -569,7 +650,7 @@ impl Mutex {
         let cleanup = Cleanup {
             mutex: Some(self.clone()),
             token: token.clone(),
-            via: via.clone(),
+            after: After::Sent(via.clone()),
         };
         let attempt = backend
             .acquire(
@@ -606,7 +687,7 @@ impl fmt::Debug for Mutex {
     }
 }
 
-/// How the first attempt in the caller's task went.
+/// How the first attempt outside the crate runtime went.
 enum Fast {
     /// Acquired, or failed for good.
     Done(Result<Guard>),
@@ -625,13 +706,21 @@ struct Resume {
 /// Releases an in-flight attempt's token unless disarmed.
 ///
 /// The release goes on the attempt's own connection, so it reaches Redis after the attempt and
-/// cannot be overtaken by it. When that connection is gone (its runtime shut down: the attempt
-/// was written, or never will be), the release goes on the shared connection, and once more a
-/// moment later, for an attempt still on its way to Redis.
+/// cannot be overtaken by it. When that connection is gone (closed after an error, or its
+/// runtime shut down: the attempt was written, or never will be), the release goes on the
+/// shared connection, and once more a moment later, for an attempt still on its way to Redis.
 struct Cleanup {
     mutex: Option<Mutex>,
     token: Arc<str>,
-    via: Via,
+    after: After,
+}
+
+/// Where the attempt a [`Cleanup`] follows went.
+enum After {
+    /// On this connection, which may still be open.
+    Sent(Via),
+    /// On a connection closed since.
+    Closed,
 }
 
 /// How long after a clean-up on another connection than its attempt's the clean-up is repeated.
@@ -645,25 +734,40 @@ impl Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if let Some(mutex) = self.mutex.take() {
-            let token = self.token.clone();
-            let via = self.via.clone();
-            runtime::spawn_detached(async move {
-                let backend = &mutex.client.server.backend;
-                let keys = &mutex.spec.keys;
-                let mut result = backend.release(keys, &token, &via).await;
-                if let Via::Local(local) = &via
-                    && result.as_ref().is_err_and(Error::is_connection)
-                {
-                    backend.local_failed(local);
-                    result = backend.release(keys, &token, &Via::Shared).await;
+        let Some(mutex) = self.mutex.take() else {
+            return;
+        };
+        let token = self.token.clone();
+        let sent_on = match &self.after {
+            After::Sent(via) => Some(via.clone()),
+            After::Closed => None,
+        };
+        runtime::spawn_detached(async move {
+            let backend = &mutex.client.server.backend;
+            let keys = &mutex.spec.keys;
+            let result = match &sent_on {
+                Some(via) => backend.release(keys, &token, via).await,
+                None => Err(Error::unreachable(
+                    backend.server(),
+                    std::io::ErrorKind::NotConnected,
+                    "the attempt's connection is closed",
+                )),
+            };
+            let result = match (result, &sent_on) {
+                (Err(error), Some(Via::Shared)) => Err(error),
+                (Err(error), _) if error.is_connection() => {
+                    if let Some(Via::Local(local)) = &sent_on {
+                        backend.local_failed(local);
+                    }
+                    let first = backend.release(keys, &token, &Via::Shared).await;
                     tokio::time::sleep(CLEANUP_REPEAT).await;
-                    result = result.and(backend.release(keys, &token, &Via::Shared).await);
+                    first.and(backend.release(keys, &token, &Via::Shared).await)
                 }
-                if let Err(error) = result {
-                    tracing::debug!(%error, lock = %mutex.spec.names, "cleanup of an interrupted attempt failed; the key expires with its TTL");
-                }
-            });
-        }
+                (result, _) => result,
+            };
+            if let Err(error) = result {
+                tracing::debug!(%error, lock = %mutex.spec.names, "cleanup of an interrupted attempt failed; the key expires with its TTL");
+            }
+        });
     }
 }

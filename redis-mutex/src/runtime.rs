@@ -67,9 +67,9 @@ pub(crate) fn check() -> Result<()> {
     handle().map(drop)
 }
 
-/// Whether `id` is the crate runtime's.
-pub(crate) fn is_crate_runtime(id: tokio::runtime::Id) -> bool {
-    handle().is_ok_and(|handle| handle.id() == id)
+/// The crate runtime's id.
+pub(crate) fn id() -> Result<tokio::runtime::Id> {
+    Ok(handle()?.id())
 }
 
 /// Spawns `future` on the crate runtime (the scheduler of [`crate::renewal`]).

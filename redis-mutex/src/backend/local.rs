@@ -1,4 +1,5 @@
-//! Connections driven by the callers' own tokio runtimes, one per runtime and server.
+//! The callers' own connections: for async callers, one per tokio runtime and server, driven by
+//! that runtime; for blocking callers, one synchronous connection per thread and server.
 //!
 //! A command sent through the crate runtime costs three thread wake-ups (caller → crate thread,
 //! socket → crate thread, crate thread → caller); on a connection whose I/O task runs on the
@@ -6,12 +7,14 @@
 //! such a connection when one is ready; everything else (waiting, renewal, clean-ups) stays on
 //! the crate runtime, which no caller can stall.
 //!
-//! A connection lives as long as its runtime: each entry has a marker task on that runtime, and
-//! when the runtime shuts down the marker is dropped and the entry pruned. A `#[tokio::test]`
-//! runtime that comes and goes therefore leaves nothing behind, and a client cached in a static
-//! opens a connection on each runtime that uses it.
+//! A runtime's connection lives as long as its runtime: each entry has a marker task on that
+//! runtime, and when the runtime shuts down the marker is dropped and the entry pruned. A
+//! `#[tokio::test]` runtime that comes and goes therefore leaves nothing behind, and a client
+//! cached in a static opens a connection on each runtime that uses it. A thread's connection
+//! is closed when the thread exits (it is a thread-local), or when a command on it fails.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
@@ -84,7 +87,9 @@ impl Locals {
     pub(super) fn get(self: &Arc<Self>) -> Option<Local> {
         let handle = Handle::try_current().ok()?;
         let id = handle.id();
-        if runtime::is_crate_runtime(id) {
+        // Not on the crate runtime, and not in a forked child (whose inherited connections
+        // would share the parent's sockets): such calls go the usual way, which tells why.
+        if runtime::id().ok()? == id {
             return None;
         }
         let mut table = self.table();
@@ -155,5 +160,95 @@ impl Locals {
         {
             entry.state = State::Failed(Instant::now());
         }
+    }
+}
+
+/// A server's identity among the thread connections.
+static NEXT_SERVER: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's connections, by server.
+    static THREAD_CONNECTIONS: RefCell<Vec<(u64, ThreadConnection)>> = const { RefCell::new(Vec::new()) };
+}
+
+enum ThreadConnection {
+    Ready(redis::Connection),
+    /// No connection until then.
+    Failed(Instant),
+}
+
+/// The per-thread synchronous connections to one server.
+#[derive(Debug)]
+pub(super) struct ThreadConnections {
+    server: u64,
+    client: redis::Client,
+    config: Timeouts,
+}
+
+impl ThreadConnections {
+    pub(super) fn new(client: redis::Client, connect: Duration, response: Duration) -> Self {
+        ThreadConnections {
+            server: NEXT_SERVER.fetch_add(1, Ordering::Relaxed),
+            client,
+            config: Timeouts { connect, response },
+        }
+    }
+
+    fn connect(&self) -> redis::RedisResult<redis::Connection> {
+        let conn = self
+            .client
+            .get_connection_with_timeout(self.config.connect)?;
+        conn.set_read_timeout(Some(self.config.response))?;
+        conn.set_write_timeout(Some(self.config.response))?;
+        Ok(conn)
+    }
+
+    /// Runs `command` on this thread's connection, opening it first if needed; `None` when
+    /// the thread has none (a connect failed lately, or failed now). A failed command closes
+    /// the connection: its state (a reply still on its way) is unknown.
+    pub(super) fn run<T>(
+        &self,
+        command: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Option<redis::RedisResult<T>> {
+        // Not in a forked child: the inherited connections share the parent's sockets.
+        runtime::check().ok()?;
+        THREAD_CONNECTIONS
+            .try_with(|cell| {
+                let mut conns = cell.borrow_mut();
+                let index = match conns.iter().position(|(server, _)| *server == self.server) {
+                    Some(index) => index,
+                    None => {
+                        conns.push((self.server, ThreadConnection::Failed(Instant::now())));
+                        conns.len() - 1
+                    }
+                };
+                let slot = &mut conns[index].1;
+                if let ThreadConnection::Failed(until) = slot {
+                    if Instant::now() < *until {
+                        return None;
+                    }
+                    match self.connect() {
+                        Ok(conn) => *slot = ThreadConnection::Ready(conn),
+                        Err(error) => {
+                            tracing::debug!(%error, "no connection of this thread for now");
+                            *slot = ThreadConnection::Failed(Instant::now() + RETRY_AFTER);
+                            return None;
+                        }
+                    }
+                }
+                let ThreadConnection::Ready(conn) = slot else {
+                    unreachable!("connected above")
+                };
+                let result = command(conn);
+                if result
+                    .as_ref()
+                    .is_err_and(|e| e.is_io_error() || e.is_timeout() || e.is_connection_dropped())
+                {
+                    *slot = ThreadConnection::Failed(Instant::now());
+                }
+                Some(result)
+            })
+            .ok()
+            .flatten()
     }
 }

@@ -97,6 +97,29 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
         None
     }
 
+    /// [`acquire`](Backend::acquire) over the calling thread's own synchronous connection, for
+    /// the blocking API: `None` when the thread has none now (the call then goes through the
+    /// crate runtime). An error closes that connection, so a clean-up cannot go on it: callers
+    /// clean up on the shared connection instead, and once more a moment later.
+    fn acquire_on_thread(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        ttl: Duration,
+        fencing: bool,
+        probe: bool,
+    ) -> Option<Result<Attempt>> {
+        let _ = (keys, token, ttl, fencing, probe);
+        None
+    }
+
+    /// [`release`](Backend::release) over the calling thread's own synchronous connection:
+    /// `None` when the thread has none now.
+    fn release_on_thread(&self, keys: &KeySet, token: &str) -> Option<Result<usize>> {
+        let _ = (keys, token);
+        None
+    }
+
     /// Forgets `local` after it failed (its runtime is gone, or its connection broke), so the
     /// next [`local`](Backend::local) opens another.
     fn local_failed(&self, local: &Local) {

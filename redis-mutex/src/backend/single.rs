@@ -9,7 +9,7 @@ use redis::aio::{
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 use tokio::sync::OnceCell;
 
-use super::local::Locals;
+use super::local::{Locals, ThreadConnections};
 use super::subscriber::{Subscriber, Subscription, Timeouts};
 use super::{Backend, BoxFuture, Local, Via, WaitAttempt};
 use crate::admin::{self, INSPECT, InspectReply, KeyState};
@@ -35,6 +35,7 @@ pub(crate) struct SingleServer {
     connecting: tokio::sync::Mutex<(u64, Option<SharedFailure>)>,
     subscriber: OnceLock<Subscriber>,
     locals: Arc<Locals>,
+    threads: ThreadConnections,
 }
 
 /// The connection a command goes on (see [`Via`]).
@@ -76,6 +77,11 @@ impl SingleServer {
     pub(crate) fn new(client: redis::Client, server: String, settings: ConnectionSettings) -> Self {
         SingleServer {
             locals: Locals::new(
+                client.clone(),
+                settings.connect_timeout,
+                settings.response_timeout,
+            ),
+            threads: ThreadConnections::new(
                 client.clone(),
                 settings.connect_timeout,
                 settings.response_timeout,
@@ -216,13 +222,7 @@ impl SingleServer {
         via: &Via,
     ) -> Result<Attempt> {
         let mut conn = self.connection_via(via).await?;
-        let key = &keys.keys[0];
-        let set: Option<()> = redis::cmd("SET")
-            .arg(key)
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(protocol::ttl_millis(ttl))
+        let set: Option<()> = set_nx(keys, token, ttl)
             .query_async(&mut conn)
             .await
             .map_err(|e| self.error(keys, e))?;
@@ -233,17 +233,18 @@ impl SingleServer {
             return Ok(Attempt::Busy { pttl: None });
         }
         // Contended: learn what holds the key and for how long, in one round trip.
-        let (kind, pttl): (String, i64) = redis::pipe()
-            .cmd("TYPE")
-            .arg(key)
-            .cmd("PTTL")
-            .arg(key)
+        let reply = probe_holder(keys)
             .query_async(&mut conn)
             .await
             .map_err(|e| self.error(keys, e))?;
+        self.probe_reply(keys, reply)
+    }
+
+    /// What a busy key's `TYPE` and `PTTL` say.
+    fn probe_reply(&self, keys: &KeySet, (kind, pttl): (String, i64)) -> Result<Attempt> {
         if kind != "string" && kind != "none" {
             return Err(Error::WrongType {
-                key: key.clone(),
+                key: keys.keys[0].clone(),
                 server: self.server.clone(),
             });
         }
@@ -262,20 +263,32 @@ impl SingleServer {
         via: &Via,
     ) -> Result<Attempt> {
         let mut conn = self.connection_via(via).await?;
-        let mut invocation = ACQUIRE.prepare_invoke();
-        invocation.key(&keys.keys);
-        if fencing {
-            invocation.key(&keys.fences);
-        }
-        let reply: Vec<i64> = invocation
-            .arg(token)
-            .arg(protocol::ttl_millis(ttl))
-            .arg(keys.keys.len())
-            .arg(if fencing { "1" } else { "0" })
+        let reply: Vec<i64> = acquire_invocation(keys, token, ttl, fencing)
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(keys, e))?;
         self.acquire_reply(keys, &reply)
+    }
+
+    /// [`Backend::acquire_on_thread`], on `conn`: Redis errors outside (they close the
+    /// connection), what the replies mean inside.
+    fn acquire_sync(
+        &self,
+        conn: &mut redis::Connection,
+        keys: &KeySet,
+        token: &str,
+        (ttl, fencing, probe): (Duration, bool, bool),
+    ) -> redis::RedisResult<Result<Attempt>> {
+        if keys.keys.len() > 1 || fencing {
+            let reply: Vec<i64> = acquire_invocation(keys, token, ttl, fencing).invoke(conn)?;
+            return Ok(self.acquire_reply(keys, &reply));
+        }
+        let set: Option<()> = set_nx(keys, token, ttl).query(conn)?;
+        Ok(match (set, probe) {
+            (Some(()), _) => Ok(Attempt::Acquired { fences: Vec::new() }),
+            (None, false) => Ok(Attempt::Busy { pttl: None }),
+            (None, true) => self.probe_reply(keys, probe_holder(keys).query(conn)?),
+        })
     }
 
     /// The queue-script invocation of `script` for `keys` and `token`: its `KEYS`, and its
@@ -309,6 +322,47 @@ impl SingleServer {
             }),
         }
     }
+}
+
+/// `SET key token NX PX ttl` for the single key of `keys`.
+fn set_nx(keys: &KeySet, token: &str, ttl: Duration) -> redis::Cmd {
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(&keys.keys[0])
+        .arg(token)
+        .arg("NX")
+        .arg("PX")
+        .arg(protocol::ttl_millis(ttl));
+    cmd
+}
+
+/// `TYPE` and `PTTL` of the single key of `keys`: what holds it, and for how long.
+fn probe_holder(keys: &KeySet) -> Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.cmd("TYPE")
+        .arg(&keys.keys[0])
+        .cmd("PTTL")
+        .arg(&keys.keys[0]);
+    pipe
+}
+
+/// The [`ACQUIRE`] script for `keys`.
+fn acquire_invocation(
+    keys: &KeySet,
+    token: &str,
+    ttl: Duration,
+    fencing: bool,
+) -> redis::ScriptInvocation<'static> {
+    let mut invocation = ACQUIRE.prepare_invoke();
+    invocation.key(&keys.keys);
+    if fencing {
+        invocation.key(&keys.fences);
+    }
+    invocation
+        .arg(token)
+        .arg(protocol::ttl_millis(ttl))
+        .arg(keys.keys.len())
+        .arg(if fencing { "1" } else { "0" });
+    invocation
 }
 
 /// A failed connect, as told to the callers that waited for it.
@@ -386,6 +440,32 @@ impl Backend for SingleServer {
 
     fn local_failed(&self, local: &Local) {
         self.locals.failed(local);
+    }
+
+    fn acquire_on_thread(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        ttl: Duration,
+        fencing: bool,
+        probe: bool,
+    ) -> Option<Result<Attempt>> {
+        self.commands.get()?;
+        let outcome = self
+            .threads
+            .run(|conn| self.acquire_sync(conn, keys, token, (ttl, fencing, probe)))?;
+        Some(
+            outcome
+                .map_err(|e| self.error(keys, e))
+                .and_then(|attempt| attempt),
+        )
+    }
+
+    fn release_on_thread(&self, keys: &KeySet, token: &str) -> Option<Result<usize>> {
+        self.commands.get()?;
+        self.threads
+            .run(|conn| Self::queue_script(&RELEASE, keys, token).invoke(conn))
+            .map(|result| result.map_err(|e| self.error(keys, e)))
     }
 
     fn wait_attempt<'a>(

@@ -1665,6 +1665,7 @@ impl Bench {
     // -----------------------------------------------------------------------------------------
     // 5. Scale in one process
 
+    /// The same with `--quick`: the counts are the targets' own, and the whole takes seconds.
     fn scale(&mut self) {
         println!(
             "\n[5] scale, each part in a fresh process (this binary re-run, multi_thread runtime, \

@@ -2263,8 +2263,16 @@ fn worker(index: &str) {
         }
         let _ = writeln!(out);
     });
+    write_stdout(&out);
+}
+
+/// A worker's output for its parent, all at once at the end (nothing is printed while it
+/// measures).
+fn write_stdout(out: &str) {
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes()).expect("write records");
+    stdout
+        .write_all(out.as_bytes())
+        .expect("write worker output");
     stdout.flush().expect("flush");
 }
 
@@ -2315,9 +2323,7 @@ fn baton_worker(index: &str) {
         "CPU main={}",
         sum(&cpu_after).saturating_sub(sum(&cpu_before))
     );
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes()).expect("write records");
-    stdout.flush().expect("flush");
+    write_stdout(&out);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2353,9 +2359,7 @@ impl Figures {
         for (name, value) in &self.0 {
             let _ = writeln!(out, "{name} {value}");
         }
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(out.as_bytes()).expect("write figures");
-        stdout.flush().expect("flush");
+        write_stdout(&out);
     }
 }
 

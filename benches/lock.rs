@@ -882,9 +882,11 @@ impl Bench {
         let mut conn_ct = self.raw_connection(&self.ct);
         let mut conn_mt = self.raw_connection(&self.mt);
         let hop = Hop::start(&self.url);
+        MACRO_CLIENT.get_or_init(|| client.clone());
         let names = [
             "lib",
             "lib-norenew",
+            "macro",
             "blocking",
             "raw-ct",
             "raw-mt",
@@ -909,6 +911,7 @@ impl Bench {
                         self.ct
                             .block_on(lib_pairs(&client, "bench-1-lib-norenew", false, slice))
                     }
+                    "macro" => self.ct.block_on(macro_pairs(slice)),
                     "blocking" => blocking_pairs(&blocking, "bench-1-blocking", slice),
                     "raw-ct" => {
                         self.ct
@@ -940,6 +943,7 @@ impl Bench {
         let labels = [
             ("lib", "async lock().await + release().await, renewal on"),
             ("lib-norenew", "async, with_renewal(false)"),
+            ("macro", "#[mutex] async fn (the async API, renewal on)"),
             ("blocking", "blocking API, plain thread"),
             ("raw-ct", "raw SET NX PX + EVALSHA, current_thread"),
             ("raw-mt", "raw SET NX PX + EVALSHA, multi_thread"),
@@ -974,8 +978,10 @@ impl Bench {
         );
         println!("  ratio async(renewal off)/raw = {ratio_norenew:.3}");
         println!(
-            "  ratio blocking/raw = {:.3}; async/raw-on-multi_thread = {ratio_mt:.3}",
-            med("blocking") / med("raw-ct")
+            "  ratio blocking/raw = {:.3}; async/raw-on-multi_thread = {ratio_mt:.3}; \
+             #[mutex]/async = {:.3}",
+            med("blocking") / med("raw-ct"),
+            med("macro") / med("lib")
         );
         let pinned = self.uncontended_pinned(&client, &script, &mut conn_ct, &hop, rounds, slice);
         let r = &mut self.report;
@@ -992,6 +998,21 @@ impl Bench {
             thousands(med("lib-norenew")),
             "-",
             None,
+        );
+        r.row(
+            "1 uncontended",
+            "#[mutex] async fn pairs/s",
+            thousands(med("macro")),
+            "-",
+            None,
+        );
+        let macro_ratio = med("macro") / med("lib");
+        r.row(
+            "1 uncontended",
+            "ratio #[mutex] fn / async API",
+            format!("{macro_ratio:.3}"),
+            ">= 0.95",
+            Some(macro_ratio >= 0.95),
         );
         r.row(
             "1 uncontended",
@@ -1979,6 +2000,25 @@ async fn lib_pairs(client: &Client, name: &str, renewal: bool, slice: Duration) 
             .await
             .expect("lock");
         guard.release().await.expect("release");
+        pairs += 1;
+    }
+    pairs
+}
+
+/// The client of [`macro_critical`] (set by scenario 1).
+static MACRO_CLIENT: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
+
+/// Scenario 1's `#[mutex]` variant: an empty critical section, as `lib_pairs` has.
+#[redis_mutex::mutex("bench-1-macro", client = MACRO_CLIENT.get().expect("set by scenario 1"))]
+async fn macro_critical() -> redis_mutex::Result<()> {
+    Ok(())
+}
+
+async fn macro_pairs(slice: Duration) -> u64 {
+    let deadline = Instant::now() + slice;
+    let mut pairs = 0;
+    while Instant::now() < deadline {
+        macro_critical().await.expect("macro");
         pairs += 1;
     }
     pairs

@@ -335,19 +335,19 @@ impl Mutex {
     async fn acquire(&self, patience: Patience) -> Result<Guard> {
         let span = self.span();
         // The uncontended path runs in the caller's task when its runtime has a connection of
-        // its own; everything past a busy first attempt runs on the crate runtime.
+        // its own, and so does waiting behind this process's earlier waiters; everything past
+        // a busy first attempt runs on the crate runtime.
+        runtime::check()?;
+        let local = self.client.server.backend.local();
         let mut resume = None;
-        if let Some(local) = self.client.server.backend.local() {
-            runtime::check()?;
-            match self
-                .acquire_fast(patience, local)
-                .instrument(span.clone())
-                .await
-            {
-                Fast::Done(result) => return result,
-                Fast::Busy(turn) => resume = Some(turn),
-                Fast::NotTried => {}
-            }
+        // Boxed, so that a caller's `lock()` future stays small (thousands may wait at once).
+        match Box::pin(self.acquire_fast(patience, local))
+            .instrument(span.clone())
+            .await
+        {
+            Fast::Done(result) => return result,
+            Fast::Wait(turn) => resume = Some(turn),
+            Fast::NotTried => {}
         }
         let this = self.clone();
         runtime::run_cancellable(
@@ -365,7 +365,7 @@ impl Mutex {
         let fast = span.in_scope(|| self.acquire_fast_blocking(patience));
         match fast {
             Fast::Done(result) => return result,
-            Fast::Busy(turn) => resume = Some(turn),
+            Fast::Wait(turn) => resume = Some(turn),
             Fast::NotTried => {}
         }
         let this = self.clone();
@@ -403,7 +403,7 @@ impl Mutex {
                     }));
                 }
                 self.spec.contended.store(true, Ordering::Relaxed);
-                Fast::Busy(resume)
+                Fast::Wait(resume)
             }
             Err(error) if error.is_broken_connection() => {
                 broken();
@@ -413,17 +413,38 @@ impl Mutex {
         }
     }
 
-    /// The first attempt, in the caller's task over its runtime's connection `local`.
-    async fn acquire_fast(&self, patience: Patience, local: Local) -> Fast {
+    /// The first attempt, in the caller's task over its runtime's connection `local` (none:
+    /// no attempt here, only the wait in this process's line).
+    async fn acquire_fast(&self, patience: Patience, local: Option<Local>) -> Fast {
         let once = matches!(patience, Patience::Once);
         let Some(turn) = self.fast_turn(once) else {
+            if matches!(patience, Patience::Forever) && self.client.options.local_queue {
+                // Wait for this process's earlier waiters here, not in a task on the crate
+                // runtime: thousands of waiters then cost the crate runtime nothing. (A bounded
+                // wait needs a timer, which the caller's runtime may not have.)
+                let started = Instant::now();
+                let turn = self.spec.line.clone().lock_owned().await;
+                return Fast::Wait(Resume {
+                    turn: Some(turn),
+                    started,
+                    contended: self.spec.contended.load(Ordering::Relaxed),
+                });
+            }
+            return Fast::NotTried;
+        };
+        let Some(local) = local else {
             return Fast::NotTried;
         };
         let started = Instant::now();
         let token: Arc<str> = protocol::new_token().into();
         let via = Via::Local(local.clone());
         let result = self.attempt(&token, started, once, &via).await;
-        self.fast_outcome(result, once, Resume { turn, started }, || {
+        let resume = Resume {
+            turn,
+            started,
+            contended: false,
+        };
+        self.fast_outcome(result, once, resume, || {
             self.client.server.backend.local_failed(&local);
         })
     }
@@ -460,15 +481,24 @@ impl Mutex {
             }
             Attempt::Busy { .. } => None,
         });
-        self.fast_outcome(result, once, Resume { turn, started }, || {})
+        let resume = Resume {
+            turn,
+            started,
+            contended: false,
+        };
+        self.fast_outcome(result, once, resume, || {})
     }
 
-    /// The acquisition, on the crate runtime; `resume` when a first attempt in the caller's
-    /// task found the lock taken.
+    /// The acquisition, on the crate runtime; `resume` when a first attempt outside it found the
+    /// lock taken, or the caller waited in this process's line.
     async fn acquire_here(&self, patience: Patience, resume: Option<Resume>) -> Result<Guard> {
         let token: Arc<str> = protocol::new_token().into();
         let (started, _turn, contended) = match resume {
-            Some(Resume { turn, started }) => (started, turn, false),
+            Some(Resume {
+                turn,
+                started,
+                contended,
+            }) => (started, turn, contended),
             None => {
                 let started = Instant::now();
                 // Join this process's line for the lock: only its head contends in Redis. A
@@ -505,7 +535,19 @@ impl Mutex {
                 (started, turn, contended)
             }
         };
+        // Boxed: a task waiting in this process's line above weighs only what that needs.
+        Box::pin(self.wait_queued(patience, token, started, contended)).await
+    }
 
+    /// The wait in the lock's queue in Redis, `contended` telling whether the lock counted as
+    /// contended when no plain attempt was made.
+    async fn wait_queued(
+        &self,
+        patience: Patience,
+        token: Arc<str>,
+        started: Instant,
+        contended: bool,
+    ) -> Result<Guard> {
         // From here until acquired, `token` may sit in the lock's queue in Redis, or be handed
         // the lock by a release: if this future is dropped or fails, take it out (and pass the
         // lock on, if it was handed to us meanwhile).
@@ -691,16 +733,20 @@ impl fmt::Debug for Mutex {
 enum Fast {
     /// Acquired, or failed for good.
     Done(Result<Guard>),
-    /// The lock is taken: wait on the crate runtime, keeping our place in this process's line.
-    Busy(Resume),
+    /// The lock is taken, or was just taken by the waiter ahead of us in this process: wait on
+    /// the crate runtime, keeping our place in this process's line.
+    Wait(Resume),
     /// Not tried, or tried over a connection that broke: start over on the crate runtime.
     NotTried,
 }
 
-/// Where a waiting acquisition picks up after a first attempt that found the lock taken.
+/// Where a waiting acquisition picks up after a first attempt that found the lock taken, or
+/// after waiting in this process's line (its first attempt is then skipped).
 struct Resume {
     turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     started: Instant,
+    /// Whether the lock counted as contended, when no attempt was made.
+    contended: bool,
 }
 
 /// Releases an in-flight attempt's token unless disarmed.

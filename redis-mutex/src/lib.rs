@@ -35,9 +35,11 @@
 //!   way returns [`Error::Unreachable`] (after at most the connect or response timeout, 2 s by
 //!   default), never hangs and never panics.
 //! * A guard whose renewals fail keeps the lock until its lease runs out, then reports it lost.
-//! * Release notifications make hand-overs prompt; waiters also re-check at the holder's expiry
-//!   and at least every [`max_poll_interval`](ClientBuilder::max_poll_interval) (500 ms), so a
-//!   lost notification or a silent notification connection delays a hand-over by at most that.
+//! * Release notifications make hand-overs prompt; waiters also re-check at least every
+//!   [`max_poll_interval`](ClientBuilder::max_poll_interval) (500 ms), so a lost notification,
+//!   a silent notification connection or a crashed holder delays a hand-over by at most that
+//!   past the holder's expiry; a holder that is not of this crate (which never announces) is
+//!   re-checked at its expiry.
 //!
 //! # Observability
 //!
@@ -79,7 +81,7 @@
 //! `~redis-mutex:{<prefix>*`, or `~redis-mutex:*` when the prefix or names carry hash tags):
 //! the commands it sends, `SET`, `TYPE`, `PTTL`, `EVALSHA`, `SCRIPT|LOAD`,
 //! `SUBSCRIBE`, `UNSUBSCRIBE`, `PING`; the commands its scripts run, `GET`, `DEL`, `APPEND`,
-//! `PEXPIRE`, `TIME`, `ZADD`, `ZREM`, `ZRANGE`, `ZRANGEBYSCORE`, `ZCARD`, `HSET`, `HGET`, `HDEL`,
+//! `PEXPIRE`, `TIME`, `ZADD`, `ZREM`, `ZRANGE`, `ZCARD`,
 //! `PUBLISH`; and the channels `&redis-mutex:{<prefix>*}:released` (release announcements)
 //! and `&redis-mutex:inbox:*` (hand-overs to this process's waiters). `INFO` is optional: on
 //! its first connection a client reads `INFO cluster` (a Cluster node is refused with

@@ -37,8 +37,9 @@ use crate::runtime;
 ///   several names too, without ever deadlocking); a release hands the lock to the next live
 ///   waiter and tells it over pub/sub. A hand-over is acted on only while it is current, so a
 ///   paused or slow waiter never takes a lock that went to someone else meanwhile. Waiters also
-///   re-check at the holder's expiry and every
-///   [`max_poll_interval`](crate::ClientBuilder::max_poll_interval).
+///   re-check every [`max_poll_interval`](crate::ClientBuilder::max_poll_interval), and at
+///   the expiry of a holder that is not of this crate (such as the Python original's, which
+///   never announces its release).
 ///
 /// Like every lease-based lock, it cannot stop a paused holder (a long GC pause, a stopped VM)
 /// from acting after its lease ran out. Where that matters, turn on

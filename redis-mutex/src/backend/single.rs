@@ -305,7 +305,8 @@ impl SingleServer {
         invocation
             .arg(token)
             .arg(keys.keys.len())
-            .arg(&keys.channels);
+            .arg(&keys.channels)
+            .arg(&keys.entries);
         invocation
     }
 
@@ -550,7 +551,8 @@ impl Backend for SingleServer {
             let mut conn = self.connection().await?;
             let mut invocation = INSPECT.key(&keys.keys[0]);
             invocation.key(&keys.fences[0]);
-            invocation.key(&keys.queue_expiries[0]);
+            invocation.key(&keys.queues[0]);
+            invocation.arg(&keys.entries[0]);
             let reply: InspectReply = invocation
                 .invoke_async(&mut conn)
                 .await

@@ -5,7 +5,7 @@
 //! ```text
 //! cargo bench --bench lock                       # all scenarios (~75 s)
 //! cargo bench --bench lock -- --quick            # shorter runs (~20 s), noisier figures
-//! cargo bench --bench lock -- handoff queue      # only some scenarios (names or 1..4)
+//! cargo bench --bench lock -- handoff queue      # only some scenarios (names or 1..5)
 //! LOCK_BENCH=uncontended,distinct LOCK_BENCH_QUICK=1 cargo bench --bench lock
 //! ```
 //!
@@ -18,6 +18,9 @@
 //! 3. `distinct`: 64 tasks on 64 names through one client, against 64 raw tasks.
 //! 4. `queue`: 8 tasks of one process on one lock, with and without local queueing:
 //!    acquisitions/s and Redis commands per acquisition.
+//! 5. `scale`: in fresh processes (this binary re-run), 10,000 tasks waiting on 1,000 locks until
+//!    all are served (time, peak RSS, connections opened), then 100,000 distinct names locked and
+//!    released (keys left in Redis, RSS growth after the first 10,000, pairs/s).
 //!
 //! Benchmarks report; they never fail the process on a missed target.
 
@@ -28,9 +31,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write as _};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -43,7 +46,8 @@ const WORKER_ENV: &str = "REDIS_MUTEX_BENCH_WORKER";
 const WORKER_URL_ENV: &str = "REDIS_MUTEX_BENCH_URL";
 const WORKER_START_ENV: &str = "REDIS_MUTEX_BENCH_START_US";
 const WORKER_END_ENV: &str = "REDIS_MUTEX_BENCH_END_US";
-/// `lock` (the library) or `baton` (the raw floor: a token passed around a ring of lists).
+/// `lock` (the library), `baton` (the raw floor: a token passed around a ring of lists), or
+/// one of the scale modes ([`SCALE_WAIT`], [`SCALE_NAMES`]).
 const WORKER_MODE_ENV: &str = "REDIS_MUTEX_BENCH_MODE";
 const WORKER_PROCESSES_ENV: &str = "REDIS_MUTEX_BENCH_PROCESSES";
 
@@ -55,6 +59,21 @@ const HANDOFF_PROCESSES: usize = 8;
 const DISTINCT_TASKS: usize = 64;
 /// Tasks on one lock in the local-queue scenario.
 const QUEUE_TASKS: usize = 8;
+/// Scenario 5a: tasks, each waiting on one of this many locks, in one process.
+const SCALE_WAITERS: usize = 10_000;
+const SCALE_LOCKS: usize = 1_000;
+/// Scenario 5a's target: the peak resident set of the process, MiB.
+const SCALE_RSS_TARGET_MIB: f64 = 64.0;
+/// Scenario 5b: distinct names locked and released once each, by this many tasks of one
+/// process; the resident set is compared after the first [`SCALE_CHECKPOINT`] and at the end.
+const SCALE_NAMES_TOTAL: usize = 100_000;
+const SCALE_NAME_TASKS: usize = 64;
+const SCALE_CHECKPOINT: usize = 10_000;
+/// Scenario 5b's bound for "no growth": RSS at the end minus RSS at the checkpoint, MiB.
+const SCALE_GROWTH_TARGET_MIB: f64 = 1.0;
+/// The worker modes of scenario 5.
+const SCALE_WAIT: &str = "scale-wait";
+const SCALE_NAMES: &str = "scale-names";
 /// The runtime's per-process inbox channels start with this: a release that hands the lock to a
 /// waiter announces it on the waiter's process inbox, not on the lock's release channel.
 const INBOX_PREFIX: &str = "redis-mutex:inbox:";
@@ -69,13 +88,14 @@ return 0
 
 const USAGE: &str = "\
 usage: cargo bench --bench lock [-- [--quick] [SCENARIO...]]
-scenarios: uncontended (1), handoff (2), distinct (3), queue (4); default: all
+scenarios: uncontended (1), handoff (2), distinct (3), queue (4), scale (5); default: all
 environment: LOCK_BENCH=handoff,queue  LOCK_BENCH_QUICK=1";
 
 fn main() {
     if let Ok(index) = std::env::var(WORKER_ENV) {
         match std::env::var(WORKER_MODE_ENV).as_deref() {
             Ok("baton") => baton_worker(&index),
+            Ok(mode @ (SCALE_WAIT | SCALE_NAMES)) => scale_worker(mode),
             _ => worker(&index),
         }
         return;
@@ -96,14 +116,16 @@ enum Scenario {
     Handoff,
     Distinct,
     Queue,
+    Scale,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 4] = [
+    const ALL: [Scenario; 5] = [
         Scenario::Uncontended,
         Scenario::Handoff,
         Scenario::Distinct,
         Scenario::Queue,
+        Scenario::Scale,
     ];
 
     fn parse(word: &str) -> Option<Scenario> {
@@ -112,6 +134,7 @@ impl Scenario {
             "2" | "handoff" | "hand-off" => Scenario::Handoff,
             "3" | "distinct" => Scenario::Distinct,
             "4" | "queue" | "local-queue" => Scenario::Queue,
+            "5" | "scale" => Scenario::Scale,
             _ => return None,
         })
     }
@@ -668,6 +691,7 @@ fn run(options: &Options) {
             Scenario::Handoff => bench.handoff(),
             Scenario::Distinct => bench.distinct(),
             Scenario::Queue => bench.queue(),
+            Scenario::Scale => bench.scale(),
         }
         let elapsed = started.elapsed();
         let machine = Machine::sample().since(&machine);
@@ -719,6 +743,22 @@ impl Bench {
         let client = redis::Client::open(self.url.as_str()).expect("redis client");
         rt.block_on(client.get_multiplexed_async_connection())
             .expect("multiplexed connection")
+    }
+
+    /// Re-runs this binary as worker `index` in `mode` (see [`main`]) against the bench's server,
+    /// with `env` on top; its stdout is piped back, its stderr goes to ours.
+    fn spawn_worker(&self, mode: &str, index: usize, env: &[(&str, String)]) -> Child {
+        let exe = std::env::current_exe().expect("current_exe");
+        Command::new(exe)
+            .env(WORKER_ENV, index.to_string())
+            .env(WORKER_URL_ENV, &self.url)
+            .env(WORKER_MODE_ENV, mode)
+            .envs(env.iter().map(|(name, value)| (name, value)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn worker")
     }
 
     /// Opens the library's connections and loads every script once (waiting, hand-over), so
@@ -842,9 +882,11 @@ impl Bench {
         let mut conn_ct = self.raw_connection(&self.ct);
         let mut conn_mt = self.raw_connection(&self.mt);
         let hop = Hop::start(&self.url);
+        MACRO_CLIENT.get_or_init(|| client.clone());
         let names = [
             "lib",
             "lib-norenew",
+            "macro",
             "blocking",
             "raw-ct",
             "raw-mt",
@@ -869,6 +911,7 @@ impl Bench {
                         self.ct
                             .block_on(lib_pairs(&client, "bench-1-lib-norenew", false, slice))
                     }
+                    "macro" => self.ct.block_on(macro_pairs(slice)),
                     "blocking" => blocking_pairs(&blocking, "bench-1-blocking", slice),
                     "raw-ct" => {
                         self.ct
@@ -900,6 +943,7 @@ impl Bench {
         let labels = [
             ("lib", "async lock().await + release().await, renewal on"),
             ("lib-norenew", "async, with_renewal(false)"),
+            ("macro", "#[mutex] async fn (the async API, renewal on)"),
             ("blocking", "blocking API, plain thread"),
             ("raw-ct", "raw SET NX PX + EVALSHA, current_thread"),
             ("raw-mt", "raw SET NX PX + EVALSHA, multi_thread"),
@@ -934,8 +978,10 @@ impl Bench {
         );
         println!("  ratio async(renewal off)/raw = {ratio_norenew:.3}");
         println!(
-            "  ratio blocking/raw = {:.3}; async/raw-on-multi_thread = {ratio_mt:.3}",
-            med("blocking") / med("raw-ct")
+            "  ratio blocking/raw = {:.3}; async/raw-on-multi_thread = {ratio_mt:.3}; \
+             #[mutex]/async = {:.3}",
+            med("blocking") / med("raw-ct"),
+            med("macro") / med("lib")
         );
         let pinned = self.uncontended_pinned(&client, &script, &mut conn_ct, &hop, rounds, slice);
         let r = &mut self.report;
@@ -952,6 +998,21 @@ impl Bench {
             thousands(med("lib-norenew")),
             "-",
             None,
+        );
+        r.row(
+            "1 uncontended",
+            "#[mutex] async fn pairs/s",
+            thousands(med("macro")),
+            "-",
+            None,
+        );
+        let macro_ratio = med("macro") / med("lib");
+        r.row(
+            "1 uncontended",
+            "ratio #[mutex] fn / async API",
+            format!("{macro_ratio:.3}"),
+            ">= 0.95",
+            Some(macro_ratio >= 0.95),
         );
         r.row(
             "1 uncontended",
@@ -1219,23 +1280,19 @@ impl Bench {
     fn handoff_run(&mut self, mode: &str, processes: usize, window: Duration) -> Handoff {
         // Inboxes of this process's clients, not counted as the workers'.
         let own_inboxes = self.inboxes();
-        let exe = std::env::current_exe().expect("current_exe");
         let start_us = now_us() + 1_500_000; // time for the workers to start and warm up
         let end_us = start_us + u64::try_from(window.as_micros()).expect("window");
         let children: Vec<_> = (0..processes)
             .map(|i| {
-                Command::new(&exe)
-                    .env(WORKER_ENV, i.to_string())
-                    .env(WORKER_URL_ENV, &self.url)
-                    .env(WORKER_START_ENV, start_us.to_string())
-                    .env(WORKER_END_ENV, end_us.to_string())
-                    .env(WORKER_MODE_ENV, mode)
-                    .env(WORKER_PROCESSES_ENV, processes.to_string())
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::inherit())
-                    .spawn()
-                    .expect("spawn worker")
+                self.spawn_worker(
+                    mode,
+                    i,
+                    &[
+                        (WORKER_START_ENV, start_us.to_string()),
+                        (WORKER_END_ENV, end_us.to_string()),
+                        (WORKER_PROCESSES_ENV, processes.to_string()),
+                    ],
+                )
             })
             .collect();
         // Count commands, server CPU and machine load over the window only.
@@ -1625,6 +1682,173 @@ impl Bench {
         );
         Some((on, off))
     }
+
+    // -----------------------------------------------------------------------------------------
+    // 5. Scale in one process
+
+    /// The same with `--quick`: the counts are the targets' own, and the whole takes seconds.
+    fn scale(&mut self) {
+        println!(
+            "\n[5] scale, each part in a fresh process (this binary re-run, multi_thread runtime, \
+             one client): {SCALE_WAITERS} tasks on {SCALE_LOCKS} locks, then \
+             {SCALE_NAMES_TOTAL} distinct names"
+        );
+        let keys_before = self.dbsize();
+        if keys_before != 0 {
+            println!("  note: {keys_before} keys in the server before this scenario");
+        }
+        let mib = |kib: u64| kib as f64 / 1024.0;
+
+        // a. 10,000 waiters on 1,000 locks, all released at once by a gate.
+        let before = CmdStats::read(&mut self.stats);
+        let wait = self.scale_run(SCALE_WAIT);
+        let commands = CmdStats::read(&mut self.stats).since(&before);
+        let keys_wait = self.dbsize();
+        let served = wait.get("served");
+        let serve = Duration::from_micros(wait.get("serve_us"));
+        let hwm = mib(wait.get("hwm_kib"));
+        println!(
+            "  a. {SCALE_WAITERS} tasks (10 per lock) waiting behind a gate, then let go: {served} \
+             served in {:.2} s ({}/s), {} errors, {} overlaps",
+            serve.as_secs_f64(),
+            thousands(rate(served, serve)),
+            wait.get("errors"),
+            wait.get("overlaps"),
+        );
+        println!(
+            "     RSS: {:.1} MiB at start, {:.1} MiB with the tasks spawned, peak (VmHWM) {hwm:.1} \
+             MiB; connections to the server: {} opened, {} open at the end; keys left: {keys_wait}",
+            mib(wait.get("rss_start_kib")),
+            mib(wait.get("rss_spawned_kib")),
+            wait.get("opened"),
+            wait.get("open"),
+        );
+        println!(
+            "     memory per waiting task: {:.1} KiB spawned (before the gate), {:.1} KiB more at \
+             the peak; a lock() future is {} bytes",
+            wait.get("rss_spawned_kib")
+                .saturating_sub(wait.get("rss_start_kib")) as f64
+                / SCALE_WAITERS as f64,
+            wait.get("hwm_kib")
+                .saturating_sub(wait.get("rss_spawned_kib")) as f64
+                / SCALE_WAITERS as f64,
+            wait.get("lock_future_bytes"),
+        );
+        println!(
+            "     Redis commands/acquisition {:.2} ({})",
+            commands.calls() as f64 / served.max(1) as f64,
+            commands.breakdown(served)
+        );
+
+        // b. 100,000 distinct names, each locked and released once.
+        let names = self.scale_run(SCALE_NAMES);
+        let keys_names = self.dbsize();
+        let pairs = names.get("pairs");
+        let elapsed = Duration::from_micros(names.get("elapsed_us"));
+        let (at_checkpoint, at_end) = (
+            mib(names.get("rss_checkpoint_kib")),
+            mib(names.get("rss_end_kib")),
+        );
+        let growth = at_end - at_checkpoint;
+        println!(
+            "  b. {SCALE_NAMES_TOTAL} distinct names by {SCALE_NAME_TASKS} tasks: {pairs} lock + \
+             release pairs in {:.2} s ({}/s), {} errors; keys left: {keys_names}",
+            elapsed.as_secs_f64(),
+            thousands(rate(pairs, elapsed)),
+            names.get("errors"),
+        );
+        println!(
+            "     RSS: {:.1} MiB at start, {at_checkpoint:.1} MiB after {SCALE_CHECKPOINT}, \
+             {at_end:.1} MiB after {SCALE_NAMES_TOTAL} ({growth:+.2} MiB), peak {:.1} MiB; \
+             connections: {} opened, {} open at the end",
+            mib(names.get("rss_start_kib")),
+            mib(names.get("hwm_kib")),
+            names.get("opened"),
+            names.get("open"),
+        );
+
+        let r = &mut self.report;
+        r.row(
+            "5 scale",
+            "10,000 tasks on 1,000 locks: served",
+            format!(
+                "{served} in {:.2} s ({}/s), {} overlaps",
+                serve.as_secs_f64(),
+                thousands(rate(served, serve)),
+                wait.get("overlaps")
+            ),
+            "all, no overlap",
+            Some(
+                served == SCALE_WAITERS as u64
+                    && wait.get("errors") == 0
+                    && wait.get("overlaps") == 0,
+            ),
+        );
+        r.row(
+            "5 scale",
+            "10,000 tasks: peak RSS (VmHWM)",
+            format!("{hwm:.1} MiB"),
+            format!("< {SCALE_RSS_TARGET_MIB:.0} MiB"),
+            Some(hwm < SCALE_RSS_TARGET_MIB),
+        );
+        r.row(
+            "5 scale",
+            "10,000 tasks: connections to the server",
+            format!(
+                "{} opened, {} open at end",
+                wait.get("opened"),
+                wait.get("open")
+            ),
+            "-",
+            None,
+        );
+        r.row(
+            "5 scale",
+            "10,000 tasks: keys left (DBSIZE)",
+            keys_wait.to_string(),
+            "0",
+            Some(keys_wait == 0),
+        );
+        r.row(
+            "5 scale",
+            "100,000 names: keys left (DBSIZE)",
+            keys_names.to_string(),
+            "0",
+            Some(keys_names == 0 && pairs == SCALE_NAMES_TOTAL as u64),
+        );
+        r.row(
+            "5 scale",
+            "100,000 names: RSS after 10,000 -> all",
+            format!("{at_checkpoint:.1} -> {at_end:.1} MiB ({growth:+.2})"),
+            format!("growth < {SCALE_GROWTH_TARGET_MIB:.0} MiB"),
+            Some(growth < SCALE_GROWTH_TARGET_MIB),
+        );
+        r.row(
+            "5 scale",
+            "100,000 names: pairs/s",
+            thousands(rate(pairs, elapsed)),
+            "-",
+            None,
+        );
+    }
+
+    /// Runs one part of scenario 5 in a fresh process and returns the figures it printed.
+    fn scale_run(&mut self, mode: &str) -> Figures {
+        let output = self
+            .spawn_worker(mode, 0, &[])
+            .wait_with_output()
+            .expect("scale worker output");
+        if !output.status.success() {
+            println!("  {mode} worker exited with {}", output.status);
+        }
+        let figures = Figures::parse(&String::from_utf8_lossy(&output.stdout));
+        self.worker_cpu += Duration::from_nanos(figures.get("cpu_ns"));
+        figures
+    }
+
+    fn dbsize(&mut self) -> u64 {
+        redis::cmd("DBSIZE").query(&mut self.stats).expect("DBSIZE")
+    }
 }
 
 /// Scenario 1's pinned diagnostic: pairs/s (medians of rounds) and the median per-round ratio
@@ -1776,6 +2000,25 @@ async fn lib_pairs(client: &Client, name: &str, renewal: bool, slice: Duration) 
             .await
             .expect("lock");
         guard.release().await.expect("release");
+        pairs += 1;
+    }
+    pairs
+}
+
+/// The client of [`macro_critical`] (set by scenario 1).
+static MACRO_CLIENT: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
+
+/// Scenario 1's `#[mutex]` variant: an empty critical section, as `lib_pairs` has.
+#[redis_mutex::mutex("bench-1-macro", client = MACRO_CLIENT.get().expect("set by scenario 1"))]
+async fn macro_critical() -> redis_mutex::Result<()> {
+    Ok(())
+}
+
+async fn macro_pairs(slice: Duration) -> u64 {
+    let deadline = Instant::now() + slice;
+    let mut pairs = 0;
+    while Instant::now() < deadline {
+        macro_critical().await.expect("macro");
         pairs += 1;
     }
     pairs
@@ -2060,8 +2303,16 @@ fn worker(index: &str) {
         }
         let _ = writeln!(out);
     });
+    write_stdout(&out);
+}
+
+/// A worker's output for its parent, all at once at the end (nothing is printed while it
+/// measures).
+fn write_stdout(out: &str) {
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes()).expect("write records");
+    stdout
+        .write_all(out.as_bytes())
+        .expect("write worker output");
     stdout.flush().expect("flush");
 }
 
@@ -2112,7 +2363,248 @@ fn baton_worker(index: &str) {
         "CPU main={}",
         sum(&cpu_after).saturating_sub(sum(&cpu_before))
     );
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes()).expect("write records");
-    stdout.flush().expect("flush");
+    write_stdout(&out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. The scale worker processes
+
+/// Named figures a scale worker prints, one `name value` line each.
+#[derive(Debug, Default)]
+struct Figures(BTreeMap<String, u64>);
+
+impl Figures {
+    fn set(&mut self, name: &str, value: u64) {
+        self.0.insert(name.to_owned(), value);
+    }
+
+    /// 0 when the worker did not print it.
+    fn get(&self, name: &str) -> u64 {
+        self.0.get(name).copied().unwrap_or(0)
+    }
+
+    fn parse(text: &str) -> Figures {
+        Figures(
+            text.lines()
+                .filter_map(|line| {
+                    let (name, value) = line.split_once(' ')?;
+                    Some((name.to_owned(), value.trim().parse().ok()?))
+                })
+                .collect(),
+        )
+    }
+
+    fn print(&self) {
+        let mut out = String::new();
+        for (name, value) in &self.0 {
+            let _ = writeln!(out, "{name} {value}");
+        }
+        write_stdout(&out);
+    }
+}
+
+/// A field of `/proc/self/status` in KiB (`VmHWM`: the peak resident set, `VmRSS`: the current
+/// one); 0 without `/proc`.
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// The connections a process makes to the server, seen from the server through a connection of
+/// its own opened before the others (and not counted).
+struct Connections {
+    con: redis::Connection,
+    received: u64,
+    ids: BTreeSet<u64>,
+}
+
+impl Connections {
+    fn open(url: &str) -> Connections {
+        let mut con = redis::Client::open(url)
+            .and_then(|c| c.get_connection())
+            .expect("stats connection");
+        let received = Self::received(&mut con);
+        let ids = Self::ids(&mut con);
+        Connections { con, received, ids }
+    }
+
+    /// `total_connections_received` of `INFO stats`: every connection accepted so far.
+    fn received(con: &mut redis::Connection) -> u64 {
+        let info: String = redis::cmd("INFO")
+            .arg("stats")
+            .query(con)
+            .expect("INFO stats");
+        info.lines()
+            .find_map(|l| l.strip_prefix("total_connections_received:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The ids of the connections open now (`CLIENT LIST`).
+    fn ids(con: &mut redis::Connection) -> BTreeSet<u64> {
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query(con)
+            .expect("CLIENT LIST");
+        list.lines()
+            .filter_map(|l| l.strip_prefix("id=")?.split(' ').next()?.parse().ok())
+            .collect()
+    }
+
+    /// (connections accepted since [`Connections::open`], those of them still open). The rest
+    /// of the bench is idle meanwhile (its parent waits for this process), so they are ours.
+    fn since_open(&mut self) -> (u64, u64) {
+        let received = Self::received(&mut self.con) - self.received;
+        let open = Self::ids(&mut self.con).difference(&self.ids).count();
+        (received, open as u64)
+    }
+}
+
+/// Runs one part of scenario 5 in a re-executed copy of this binary (so that its resident set
+/// is that of the part alone) and prints its [`Figures`].
+fn scale_worker(mode: &str) {
+    let url = std::env::var(WORKER_URL_ENV).expect("worker URL");
+    let mut connections = Connections::open(&url);
+    let mut figures = Figures::default();
+    figures.set("rss_start_kib", status_kib("VmRSS"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("multi_thread runtime");
+    let client = Client::open(&url).expect("client");
+    let started = Instant::now();
+    if mode == SCALE_WAIT {
+        runtime.block_on(scale_waiters(&client, &mut figures));
+    } else {
+        runtime.block_on(scale_names(&client, &mut figures));
+    }
+    figures.set("elapsed_us", micros(started.elapsed()));
+    figures.set("hwm_kib", status_kib("VmHWM"));
+    let (opened, open) = connections.since_open();
+    figures.set("opened", opened);
+    figures.set("open", open);
+    let cpu = threads_cpu(std::process::id())
+        .iter()
+        .map(|(_, ns)| ns)
+        .sum();
+    figures.set("cpu_ns", cpu);
+    figures.print();
+}
+
+fn micros(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Scenario 5a: [`SCALE_WAITERS`] tasks, task *i* on lock `i % SCALE_LOCKS`, all waiting behind
+/// a gate; once it opens, each locks, checks nobody else is inside, yields, and releases.
+async fn scale_waiters(client: &Client, figures: &mut Figures) {
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let inside: Arc<Vec<AtomicBool>> =
+        Arc::new((0..SCALE_LOCKS).map(|_| AtomicBool::new(false)).collect());
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..SCALE_WAITERS)
+        .map(|i| {
+            let lock = i % SCALE_LOCKS;
+            let mutex = client
+                .mutex(format!("bench-5-wait:{lock}"))
+                .expect("mutex")
+                .with_wait(Some(Duration::from_secs(120)));
+            if i == 0 {
+                // What a `lock()` call weighs in the caller's task, before it is first polled.
+                let size = std::mem::size_of_val(&mutex.lock());
+                figures.set("lock_future_bytes", size as u64);
+            }
+            let (mut gate, inside, overlaps) = (gate.clone(), inside.clone(), overlaps.clone());
+            tokio::spawn(async move {
+                let _ = gate.wait_for(|open| *open).await;
+                let guard = mutex.lock().await?;
+                if inside[lock].swap(true, Ordering::SeqCst) {
+                    overlaps.fetch_add(1, Ordering::SeqCst);
+                }
+                tiny_work();
+                tokio::task::yield_now().await;
+                inside[lock].store(false, Ordering::SeqCst);
+                guard.release().await
+            })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    figures.set("rss_spawned_kib", status_kib("VmRSS"));
+    let start = Instant::now();
+    open.send_replace(true);
+    let (mut served, mut errors) = (0, 0);
+    for task in tasks {
+        match task.await {
+            Ok(Ok(())) => served += 1,
+            Ok(Err(error)) => {
+                errors += 1;
+                eprintln!("scale waiter: {error}");
+            }
+            Err(error) => {
+                errors += 1;
+                eprintln!("scale waiter: {error}");
+            }
+        }
+    }
+    figures.set("serve_us", micros(start.elapsed()));
+    figures.set("served", served);
+    figures.set("errors", errors);
+    figures.set("overlaps", overlaps.load(Ordering::SeqCst) as u64);
+}
+
+/// Scenario 5b: [`SCALE_NAMES_TOTAL`] distinct names, each locked and released once by one of
+/// [`SCALE_NAME_TASKS`] tasks; the resident set after the first [`SCALE_CHECKPOINT`] and at the
+/// end.
+async fn scale_names(client: &Client, figures: &mut Figures) {
+    let start = Instant::now();
+    let (mut pairs, mut errors) = lock_names(client, 0..SCALE_CHECKPOINT).await;
+    figures.set("rss_checkpoint_kib", status_kib("VmRSS"));
+    let (more, more_errors) = lock_names(client, SCALE_CHECKPOINT..SCALE_NAMES_TOTAL).await;
+    figures.set("rss_end_kib", status_kib("VmRSS"));
+    figures.set("elapsed_us", micros(start.elapsed()));
+    pairs += more;
+    errors += more_errors;
+    figures.set("pairs", pairs);
+    figures.set("errors", errors);
+}
+
+/// Locks and releases `bench-5-names:<i>` for every `i` in `names`, [`SCALE_NAME_TASKS`] at a
+/// time: (pairs, errors).
+async fn lock_names(client: &Client, names: std::ops::Range<usize>) -> (u64, u64) {
+    let next = Arc::new(AtomicUsize::new(names.start));
+    let tasks: Vec<_> = (0..SCALE_NAME_TASKS)
+        .map(|_| {
+            let (client, next, end) = (client.clone(), next.clone(), names.end);
+            tokio::spawn(async move {
+                let (mut pairs, mut errors) = (0, 0);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= end {
+                        break (pairs, errors);
+                    }
+                    let mutex = client.mutex(format!("bench-5-names:{i}")).expect("mutex");
+                    match mutex.lock().await {
+                        Ok(guard) => match guard.release().await {
+                            Ok(()) => pairs += 1,
+                            Err(_) => errors += 1,
+                        },
+                        Err(_) => errors += 1,
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut total = (0, 0);
+    for task in tasks {
+        let (pairs, errors) = task.await.expect("names task");
+        total.0 += pairs;
+        total.1 += errors;
+    }
+    total
 }

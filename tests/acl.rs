@@ -70,16 +70,13 @@ async fn the_documented_permissions_are_enough() {
             // Run by its scripts.
             "+get",
             "+del",
-            "+exists",
+            "+append",
+            "+zcard",
             "+pexpire",
             "+time",
             "+zadd",
             "+zrem",
             "+zrange",
-            "+zrangebyscore",
-            "+hset",
-            "+hget",
-            "+hdel",
             "+publish",
         ],
     );

@@ -52,11 +52,11 @@ async fn a_multi_name_waiter_gets_its_turn_between_single_name_hand_overs() {
                 )
             });
         assert_eq!(
-            common::get(server, &common::key(&a)).as_deref(),
+            common::holder(server, &common::key(&a)).as_deref(),
             Some(guard.token())
         );
         assert_eq!(
-            common::get(server, &common::key(&b)).as_deref(),
+            common::holder(server, &common::key(&b)).as_deref(),
             Some(guard.token())
         );
         guard.release().await.unwrap();

@@ -1,9 +1,11 @@
 //! The blocking API: the same client, locks and guards for plain threads.
 //!
-//! Each call hands its work to the crate's runtime thread and parks the calling thread until it
-//! is done. It needs no runtime from the caller and does not panic when called from inside one
-//! (it then blocks that runtime's worker thread for the duration, as any blocking call would;
-//! in async code prefer the async API).
+//! An uncontended lock and its release run on the calling thread, over a connection of its own
+//! (one per thread and server, closed when the thread exits); waiting and anything else is
+//! handed to the crate's runtime thread while the calling thread parks. It needs no runtime
+//! from the caller and does not panic when called from inside one (it then blocks that
+//! runtime's worker thread for the duration, as any blocking call would; in async code prefer
+//! the async API).
 //!
 //! # Examples
 //!
@@ -23,6 +25,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
+use crate::lock::Patience;
 use crate::names::{IntoLockNames, LockNames};
 use crate::runtime;
 
@@ -126,13 +129,8 @@ impl fmt::Debug for Mutex {
 }
 
 impl Mutex {
-    fn call<F, Fut>(&self, acquire: F) -> Result<Guard>
-    where
-        F: FnOnce(crate::Mutex) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<crate::Guard>> + Send,
-    {
-        let mutex = self.inner.clone();
-        runtime::block_on(async move { acquire(mutex).await }).map(Guard::from)
+    fn acquire(&self, patience: Patience) -> Result<Guard> {
+        self.inner.acquire_blocking(patience).map(Guard::from)
     }
 
     /// Acquires the lock, waiting as long as needed (or the configured wait).
@@ -142,7 +140,7 @@ impl Mutex {
     ///
     /// As [`crate::Mutex::lock`].
     pub fn lock(&self) -> Result<Guard> {
-        self.call(|m| async move { m.lock().await })
+        self.acquire(self.inner.patience())
     }
 
     /// One attempt. See [`crate::Mutex::try_lock`].
@@ -152,7 +150,7 @@ impl Mutex {
     /// [`Error::Busy`](crate::Error::Busy) when the lock is held elsewhere; as
     /// [`crate::Mutex::try_lock`].
     pub fn try_lock(&self) -> Result<Guard> {
-        self.call(|m| async move { m.try_lock().await })
+        self.acquire(Patience::Once)
     }
 
     /// Waits at most `wait`. See [`crate::Mutex::try_lock_for`].
@@ -162,7 +160,7 @@ impl Mutex {
     /// [`Error::Timeout`](crate::Error::Timeout) when the wait runs out; as
     /// [`crate::Mutex::try_lock_for`].
     pub fn try_lock_for(&self, wait: Duration) -> Result<Guard> {
-        self.call(move |m| async move { m.try_lock_for(wait).await })
+        self.acquire(Patience::within(wait))
     }
 
     /// Waits at most until `deadline`. See [`crate::Mutex::try_lock_until`].
@@ -171,7 +169,7 @@ impl Mutex {
     ///
     /// As [`try_lock_for`](Mutex::try_lock_for).
     pub fn try_lock_until(&self, deadline: Instant) -> Result<Guard> {
-        self.call(move |m| async move { m.try_lock_until(deadline).await })
+        self.acquire(Patience::until(deadline))
     }
 
     /// See [`crate::Mutex::is_locked`].

@@ -343,6 +343,17 @@ impl Error {
         }
     }
 
+    /// Whether this is a broken connection (not a timeout, not a refusal): a command on a
+    /// [`Local`](crate::backend::Local) connection then goes again on the shared one.
+    pub(crate) fn is_broken_connection(&self) -> bool {
+        match self {
+            Error::Unreachable { source, .. } => source
+                .downcast_ref::<redis::RedisError>()
+                .is_some_and(|e| !e.is_timeout() && (e.is_connection_dropped() || e.is_io_error())),
+            _ => false,
+        }
+    }
+
     /// An [`Unreachable`](Error::Unreachable) whose cause is `what` (of kind `kind`).
     pub(crate) fn unreachable(server: &str, kind: std::io::ErrorKind, what: &str) -> Self {
         Error::Unreachable {

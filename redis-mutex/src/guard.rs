@@ -4,16 +4,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::backend::{Local, Via};
 use crate::error::{Error, Result};
 use crate::lease::Lease;
 use crate::lock::Mutex;
 use crate::names::LockNames;
 use crate::observe;
 use crate::protocol;
+use crate::renewal::{self, Renewal};
 use crate::runtime;
 
 /// A held lock. Dropping it releases the lock; so does [`release`](Guard::release), which also
@@ -55,7 +56,7 @@ struct Held {
     token: Arc<str>,
     fences: Vec<u64>,
     lease: Arc<Lease>,
-    renewal: Option<AbortHandle>,
+    renewal: Option<Renewal>,
     acquired: Instant,
 }
 
@@ -71,18 +72,27 @@ impl Guard {
     ) -> Guard {
         let lease = Lease::new(sent, lease_len);
         let claim = lease_len < mutex.settings.ttl;
-        let renewal = (mutex.settings.renewal || claim).then(|| {
-            let span = tracing::debug_span!("redis_mutex::renew", lock = %mutex.spec.names);
-            let keep_renewing = mutex.settings.renewal;
-            let task = renew(
-                mutex.clone(),
-                token.clone(),
-                lease.clone(),
-                lease_len,
-                keep_renewing,
-            );
-            tokio::spawn(task.instrument(span)).abort_handle()
-        });
+        let renewal = (mutex.settings.renewal || claim)
+            .then(|| {
+                let span = tracing::debug_span!("redis_mutex::renew", lock = %mutex.spec.names);
+                let keep_renewing = mutex.settings.renewal;
+                // A third into the lease: a hand-over's short claim lease is extended once a
+                // third of it is used, so a holder that releases sooner never pays for it.
+                let due = Instant::now() + first_renewal(&lease, lease_len);
+                let task = renew(
+                    mutex.clone(),
+                    token.clone(),
+                    lease.clone(),
+                    lease_len,
+                    keep_renewing,
+                );
+                renewal::schedule(due, task.instrument(span))
+                    .inspect_err(|error| {
+                        tracing::error!(%error, lock = %mutex.spec.names, "cannot renew this lock: it ends with its lease");
+                    })
+                    .ok()
+            })
+            .flatten();
         tracing::debug!(lock = %mutex.spec.names, "acquired");
         Guard {
             held: Some(Held {
@@ -243,38 +253,43 @@ impl Guard {
     /// Dropping the future does not cancel the release; it completes in the background.
     pub async fn release(mut self) -> Result<()> {
         let held = self.held.take().expect("not yet released");
-        runtime::run(held.release()).await
+        match held.mutex.client.server.backend.local() {
+            Some(local) => held.release_here(local).await,
+            None => runtime::run(async move { held.release(&Via::Shared).await }).await,
+        }
     }
 
-    /// The blocking release, for [`crate::blocking::Guard`].
     pub(crate) fn release_blocking(mut self) -> Result<()> {
         let held = self.held.take().expect("not yet released");
-        runtime::block_on(held.release())
+        held.release_blocking()
     }
 
-    /// The blocking drop, for [`crate::blocking::Guard`]: waits for the release so that a
-    /// program may exit right after.
+    /// `Drop` for the blocking API: waits for the release.
     pub(crate) fn drop_blocking(mut self) {
         if let Some(held) = self.held.take() {
-            let _ = runtime::block_on(async move {
-                held.release_logged().await;
-                Ok(())
-            });
+            let names = held.mutex.spec.names.clone();
+            log_release_error(&names, held.release_blocking());
         }
     }
 }
 
 impl Held {
-    async fn release(self) -> Result<()> {
+    async fn release(&self, via: &Via) -> Result<()> {
         if let Some(renewal) = &self.renewal {
-            renewal.abort();
+            renewal.cancel();
         }
         let mutex = &self.mutex;
         let backend = &mutex.client.server.backend;
         let keys = &mutex.spec.keys;
-        let released = backend.release(keys, &self.token).await?;
+        let released = backend.release(keys, &self.token, via).await?;
+        self.released(released)
+    }
+
+    /// Concludes a release that found `released` of the lock's keys still ours.
+    fn released(&self, released: usize) -> Result<()> {
+        let mutex = &self.mutex;
         observe::released(&mutex.spec.names, self.acquired.elapsed());
-        if released == keys.keys.len() {
+        if released == mutex.spec.keys.keys.len() {
             tracing::debug!(lock = %mutex.spec.names, "released");
             Ok(())
         } else {
@@ -289,13 +304,83 @@ impl Held {
         }
     }
 
-    /// A release from `Drop`: nobody is left to see the result but the log.
+    /// Releases in the calling task over `local`, the caller runtime's connection. A broken
+    /// connection (its runtime is going away, say) sends the release again through the crate
+    /// runtime, and so does a caller that stops waiting before the reply: the lock is released
+    /// whatever happens to this future.
+    async fn release_here(self, local: Local) -> Result<()> {
+        let mut unfinished = Unfinished(Some(self));
+        let Some(held) = &unfinished.0 else {
+            unreachable!("just set")
+        };
+        let backend = &held.mutex.client.server.backend;
+        match held.release(&Via::Local(local.clone())).await {
+            Err(error) if error.is_broken_connection() => {
+                backend.local_failed(&local);
+                let held = unfinished.0.take().expect("still here");
+                runtime::run(held.release_again()).await
+            }
+            done => {
+                unfinished.0 = None;
+                done
+            }
+        }
+    }
+
+    /// The blocking API's release: on the calling thread's connection, else through the crate
+    /// runtime.
+    fn release_blocking(self) -> Result<()> {
+        if let Some(renewal) = &self.renewal {
+            renewal.cancel();
+        }
+        let mutex = &self.mutex;
+        let backend = &mutex.client.server.backend;
+        match backend.release_on_thread(&mutex.spec.keys, &self.token) {
+            Some(Ok(released)) => self.released(released),
+            Some(Err(error)) if error.is_broken_connection() => {
+                runtime::block_on(self.release_again())
+            }
+            Some(Err(error)) => Err(error),
+            None => runtime::block_on(async move { self.release(&Via::Shared).await }),
+        }
+    }
+
+    /// The release again, on the shared connection, after one on another connection that broke
+    /// before its reply. That one may have reached Redis: a key found gone is then what the
+    /// caller asked for, not a lost lock.
+    async fn release_again(self) -> Result<()> {
+        let keys = &self.mutex.spec.keys;
+        let backend = &self.mutex.client.server.backend;
+        match backend.release(keys, &self.token, &Via::Shared).await? {
+            0 => Ok(()),
+            released => self.released(released),
+        }
+    }
+
     async fn release_logged(self) {
         let names = self.mutex.spec.names.clone();
-        if let Err(error) = self.release().await
-            && !error.is_lost()
-        {
-            tracing::warn!(lock = %names, %error, "releasing a dropped guard failed; the lock frees itself when its lease runs out");
+        log_release_error(&names, self.release(&Via::Shared).await);
+    }
+}
+
+/// Logs a failed release of a dropped guard (a lost lock is logged where it is found).
+fn log_release_error(names: &LockNames, result: Result<()>) {
+    if let Err(error) = result
+        && !error.is_lost()
+    {
+        tracing::warn!(lock = %names, %error, "releasing a dropped guard failed; the lock frees itself when its lease runs out");
+    }
+}
+
+/// A release under way in a caller's task: if the caller stops waiting before it is done, the
+/// release is sent again from the crate runtime (a release that finds the key gone or someone
+/// else's changes nothing).
+struct Unfinished(Option<Held>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(held) = self.0.take() {
+            runtime::spawn_detached(held.release_logged());
         }
     }
 }
@@ -344,6 +429,11 @@ async fn extend(mutex: &Mutex, token: &str, lease: &Lease, ttl: Duration) -> Res
 /// The watchdog: renews the lease once a third of it is used up, until aborted or the lock is
 /// lost (or, without `keep_renewing`, after the first renewal, which claims a handed-over lock).
 /// After a failed renewal it retries at a quarter of what is left of the lease.
+/// How long from now a lease of `lease_len` is renewed: a third into it.
+fn first_renewal(lease: &Lease, lease_len: Duration) -> Duration {
+    lease.remaining().saturating_sub(lease_len * 2 / 3)
+}
+
 async fn renew(
     mutex: Mutex,
     token: Arc<str>,
@@ -354,12 +444,10 @@ async fn renew(
     let ttl = mutex.settings.ttl;
     let mut retrying = false;
     loop {
-        // A third into the current lease: a hand-over's short claim lease is extended once a
-        // third of it is used, so a holder that releases sooner never pays for the extension.
         let wait = if retrying {
             (lease.remaining() / 4).max(Duration::from_millis(10))
         } else {
-            lease.remaining().saturating_sub(lease_len * 2 / 3)
+            first_renewal(&lease, lease_len)
         };
         tokio::time::sleep(wait).await;
         match extend(&mutex, &token, &lease, ttl).await {

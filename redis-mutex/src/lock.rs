@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::backend::{WaitAttempt, Wake};
+use crate::backend::{Local, Via, WaitAttempt, Wake};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::guard::Guard;
@@ -37,8 +37,9 @@ use crate::runtime;
 ///   several names too, without ever deadlocking); a release hands the lock to the next live
 ///   waiter and tells it over pub/sub. A hand-over is acted on only while it is current, so a
 ///   paused or slow waiter never takes a lock that went to someone else meanwhile. Waiters also
-///   re-check at the holder's expiry and every
-///   [`max_poll_interval`](crate::ClientBuilder::max_poll_interval).
+///   re-check every [`max_poll_interval`](crate::ClientBuilder::max_poll_interval), and at
+///   the expiry of a holder that is not of this crate (such as the Python original's, which
+///   never announces its release).
 ///
 /// Like every lease-based lock, it cannot stop a paused holder (a long GC pause, a stopped VM)
 /// from acting after its lease ran out. Where that matters, turn on
@@ -85,7 +86,7 @@ pub(crate) struct Settings {
 
 /// How long an acquisition may wait.
 #[derive(Debug, Clone, Copy)]
-enum Patience {
+pub(crate) enum Patience {
     Once,
     Until(Instant),
     Forever,
@@ -94,10 +95,15 @@ enum Patience {
 impl Patience {
     /// Until `wait` from now; forever when that instant is past what the clock can represent
     /// (`Duration::MAX`), rather than panicking on the overflow.
-    fn within(wait: Duration) -> Patience {
+    pub(crate) fn within(wait: Duration) -> Patience {
         Instant::now()
             .checked_add(wait)
             .map_or(Patience::Forever, Patience::Until)
+    }
+
+    /// Until `deadline`.
+    pub(crate) fn until(deadline: std::time::Instant) -> Patience {
+        Patience::Until(Instant::from_std(deadline))
     }
 }
 
@@ -221,11 +227,15 @@ impl Mutex {
     /// # Ok(()) }
     /// ```
     pub async fn lock(&self) -> Result<Guard> {
-        let patience = match self.settings.wait {
+        self.acquire(self.patience()).await
+    }
+
+    /// How long [`lock`](Mutex::lock) waits, from now.
+    pub(crate) fn patience(&self) -> Patience {
+        match self.settings.wait {
             Some(wait) => Patience::within(wait),
             None => Patience::Forever,
-        };
-        self.acquire(patience).await
+        }
     }
 
     /// Makes one attempt to acquire the lock (the Python original's `acquire(blocking=False)`).
@@ -285,8 +295,7 @@ impl Mutex {
     ///
     /// Cancel safe, as [`lock`](Mutex::lock).
     pub async fn try_lock_until(&self, deadline: std::time::Instant) -> Result<Guard> {
-        self.acquire(Patience::Until(Instant::from_std(deadline)))
-            .await
+        self.acquire(Patience::until(deadline)).await
     }
 
     /// Whether anyone holds any of the lock's names right now, as Redis says (by the time the
@@ -316,59 +325,237 @@ impl Mutex {
         .await
     }
 
-    async fn acquire(&self, patience: Patience) -> Result<Guard> {
-        let this = self.clone();
-        let span = tracing::debug_span!(
+    fn span(&self) -> tracing::Span {
+        tracing::debug_span!(
             "redis_mutex::acquire",
             lock = %self.spec.names,
             server = %self.client.server()
-        );
-        runtime::run_cancellable(async move { this.acquire_here(patience).await }.instrument(span))
-            .await
+        )
     }
 
-    /// The acquisition, on the crate runtime.
-    async fn acquire_here(&self, patience: Patience) -> Result<Guard> {
-        let started = Instant::now();
-        let token: Arc<str> = protocol::new_token().into();
+    async fn acquire(&self, patience: Patience) -> Result<Guard> {
+        let span = self.span();
+        // The uncontended path runs in the caller's task when its runtime has a connection of
+        // its own, and so does waiting behind this process's earlier waiters; everything past
+        // a busy first attempt runs on the crate runtime.
+        runtime::check()?;
+        let local = self.client.server.backend.local();
+        let mut resume = None;
+        // Boxed, so that a caller's `lock()` future stays small (thousands may wait at once).
+        match Box::pin(self.acquire_fast(patience, local))
+            .instrument(span.clone())
+            .await
+        {
+            Fast::Done(result) => return result,
+            Fast::Wait(turn) => resume = Some(turn),
+            Fast::NotTried => {}
+        }
+        let this = self.clone();
+        runtime::run_cancellable(
+            async move { this.acquire_here(patience, resume).await }.instrument(span),
+        )
+        .await
+    }
 
-        // Join this process's line for the lock: only its head contends in Redis. A newcomer
-        // goes straight to Redis only when nobody here is waiting, so the line stays fair.
-        let once = matches!(patience, Patience::Once);
-        let queued = self.client.options.local_queue && !once;
-        let (_turn, waited_in_line) = match queued {
-            false => (None, false),
-            true => match self.spec.line.clone().try_lock_owned() {
-                Ok(turn) => (Some(turn), false),
-                Err(_) => (Some(self.wait_turn(patience, started).await?), true),
-            },
+    /// The blocking API's acquisition: its first attempt on the calling thread's own
+    /// connection, anything more on the crate runtime.
+    pub(crate) fn acquire_blocking(&self, patience: Patience) -> Result<Guard> {
+        runtime::check()?;
+        let span = self.span();
+        let mut resume = None;
+        let fast = span.in_scope(|| self.acquire_fast_blocking(patience));
+        match fast {
+            Fast::Done(result) => return result,
+            Fast::Wait(turn) => resume = Some(turn),
+            Fast::NotTried => {}
+        }
+        let this = self.clone();
+        runtime::block_on(async move { this.acquire_here(patience, resume).await }.instrument(span))
+    }
+
+    /// Where a first attempt outside the crate runtime starts: `None` when it should not be
+    /// made (someone of this process is in line: wait behind them; or the lock is contended:
+    /// queue at once), else this process's line for the lock, held.
+    fn fast_turn(&self, once: bool) -> Option<Option<tokio::sync::OwnedMutexGuard<()>>> {
+        let turn = match self.client.options.local_queue && !once {
+            true => Some(self.spec.line.clone().try_lock_owned().ok()?),
+            false => None,
         };
+        (once || !self.spec.contended.load(Ordering::Relaxed)).then_some(turn)
+    }
 
-        // The fast path: one plain attempt. Skipped after waiting in line, when the lock was
-        // just taken by the task ahead of us, and while the lock is contended (the previous
-        // waiting acquisition found it taken): joining the Redis queue at once (the wait script
-        // also takes a free lock) saves a round trip and lets the holder's release hand the
-        // lock straight to us.
-        let contended = !once && self.spec.contended.load(Ordering::Relaxed);
-        if !waited_in_line && !contended {
-            if let Some(guard) = self.attempt(&token, started, once).await? {
-                return Ok(guard);
+    /// What a first attempt outside the crate runtime comes to. `broken` is told when the
+    /// attempt's connection broke (the attempt's clean-up is on its way: the acquisition
+    /// starts over, with another token, on the crate runtime).
+    fn fast_outcome(
+        &self,
+        result: Result<Option<Guard>>,
+        once: bool,
+        resume: Resume,
+        broken: impl FnOnce(),
+    ) -> Fast {
+        match result {
+            Ok(Some(guard)) => Fast::Done(Ok(guard)),
+            Ok(None) => {
+                observe::contended(&self.spec.names);
+                if once {
+                    return Fast::Done(Err(Error::Busy {
+                        names: self.spec.names.clone(),
+                    }));
+                }
+                self.spec.contended.store(true, Ordering::Relaxed);
+                Fast::Wait(resume)
             }
-            observe::contended(&self.spec.names);
-            if once {
-                return Err(Error::Busy {
-                    names: self.spec.names.clone(),
+            Err(error) if error.is_broken_connection() => {
+                broken();
+                Fast::NotTried
+            }
+            Err(error) => Fast::Done(Err(error)),
+        }
+    }
+
+    /// The first attempt, in the caller's task over its runtime's connection `local` (none:
+    /// no attempt here, only the wait in this process's line).
+    async fn acquire_fast(&self, patience: Patience, local: Option<Local>) -> Fast {
+        let once = matches!(patience, Patience::Once);
+        let Some(turn) = self.fast_turn(once) else {
+            if matches!(patience, Patience::Forever) && self.client.options.local_queue {
+                // Wait for this process's earlier waiters here, not in a task on the crate
+                // runtime: thousands of waiters then cost the crate runtime nothing. (A bounded
+                // wait needs a timer, which the caller's runtime may not have.)
+                let started = Instant::now();
+                let turn = self.spec.line.clone().lock_owned().await;
+                return Fast::Wait(Resume {
+                    turn: Some(turn),
+                    started,
+                    contended: self.spec.contended.load(Ordering::Relaxed),
                 });
             }
-            self.spec.contended.store(true, Ordering::Relaxed);
-        }
+            return Fast::NotTried;
+        };
+        let Some(local) = local else {
+            return Fast::NotTried;
+        };
+        let started = Instant::now();
+        let token: Arc<str> = protocol::new_token().into();
+        let via = Via::Local(local.clone());
+        let result = self.attempt(&token, started, once, &via).await;
+        let resume = Resume {
+            turn,
+            started,
+            contended: false,
+        };
+        self.fast_outcome(result, once, resume, || {
+            self.client.server.backend.local_failed(&local);
+        })
+    }
 
+    /// The first attempt of the blocking API, on the calling thread's connection.
+    fn acquire_fast_blocking(&self, patience: Patience) -> Fast {
+        let once = matches!(patience, Patience::Once);
+        let Some(turn) = self.fast_turn(once) else {
+            return Fast::NotTried;
+        };
+        let started = Instant::now();
+        let token: Arc<str> = protocol::new_token().into();
+        let backend = &self.client.server.backend;
+        let sent = Instant::now();
+        let settings = &self.settings;
+        let Some(attempt) = backend.acquire_on_thread(
+            &self.spec.keys,
+            &token,
+            settings.ttl,
+            settings.fencing,
+            once,
+        ) else {
+            return Fast::NotTried;
+        };
+        // A failed attempt may have set the key: clean up (its connection is closed now).
+        let cleanup = Cleanup {
+            mutex: Some(self.clone()),
+            token: token.clone(),
+            after: After::Closed,
+        };
+        let result = attempt.map(|attempt| match attempt {
+            Attempt::Acquired { fences } => {
+                Some(self.acquired(cleanup, &token, fences, (sent, settings.ttl), started))
+            }
+            Attempt::Busy { .. } => None,
+        });
+        let resume = Resume {
+            turn,
+            started,
+            contended: false,
+        };
+        self.fast_outcome(result, once, resume, || {})
+    }
+
+    /// The acquisition, on the crate runtime; `resume` when a first attempt outside it found the
+    /// lock taken, or the caller waited in this process's line.
+    async fn acquire_here(&self, patience: Patience, resume: Option<Resume>) -> Result<Guard> {
+        let token: Arc<str> = protocol::new_token().into();
+        let (started, _turn, contended) = match resume {
+            Some(Resume {
+                turn,
+                started,
+                contended,
+            }) => (started, turn, contended),
+            None => {
+                let started = Instant::now();
+                // Join this process's line for the lock: only its head contends in Redis. A
+                // newcomer goes straight to Redis only when nobody here is waiting, so the
+                // line stays fair.
+                let once = matches!(patience, Patience::Once);
+                let queued = self.client.options.local_queue && !once;
+                let (turn, waited_in_line) = match queued {
+                    false => (None, false),
+                    true => match self.spec.line.clone().try_lock_owned() {
+                        Ok(turn) => (Some(turn), false),
+                        Err(_) => (Some(self.wait_turn(patience, started).await?), true),
+                    },
+                };
+
+                // The plain first attempt. Skipped after waiting in line, when the lock was
+                // just taken by the task ahead of us, and while the lock is contended (the
+                // previous waiting acquisition found it taken): joining the Redis queue at once
+                // (the wait script also takes a free lock) saves a round trip and lets the
+                // holder's release hand the lock straight to us.
+                let contended = !once && self.spec.contended.load(Ordering::Relaxed);
+                if !waited_in_line && !contended {
+                    if let Some(guard) = self.attempt(&token, started, once, &Via::Shared).await? {
+                        return Ok(guard);
+                    }
+                    observe::contended(&self.spec.names);
+                    if once {
+                        return Err(Error::Busy {
+                            names: self.spec.names.clone(),
+                        });
+                    }
+                    self.spec.contended.store(true, Ordering::Relaxed);
+                }
+                (started, turn, contended)
+            }
+        };
+        // Boxed: a task waiting in this process's line above weighs only what that needs.
+        Box::pin(self.wait_queued(patience, token, started, contended)).await
+    }
+
+    /// The wait in the lock's queue in Redis, `contended` telling whether the lock counted as
+    /// contended when no plain attempt was made.
+    async fn wait_queued(
+        &self,
+        patience: Patience,
+        token: Arc<str>,
+        started: Instant,
+        contended: bool,
+    ) -> Result<Guard> {
         // From here until acquired, `token` may sit in the lock's queue in Redis, or be handed
         // the lock by a release: if this future is dropped or fails, take it out (and pass the
         // lock on, if it was handed to us meanwhile).
         let cleanup = Cleanup {
             mutex: Some(self.clone()),
             token: token.clone(),
+            after: After::Sent(Via::Shared),
         };
         // Listen *before* the next attempt, so a release that lands in between still wakes us
         // (the notification leaves a permit). Registering is local and immediate; Redis'
@@ -497,6 +684,7 @@ impl Mutex {
         token: &Arc<str>,
         started: Instant,
         probe: bool,
+        via: &Via,
     ) -> Result<Option<Guard>> {
         let backend = &self.client.server.backend;
         let sent = Instant::now();
@@ -505,6 +693,7 @@ impl Mutex {
         let cleanup = Cleanup {
             mutex: Some(self.clone()),
             token: token.clone(),
+            after: After::Sent(via.clone()),
         };
         let attempt = backend
             .acquire(
@@ -513,6 +702,7 @@ impl Mutex {
                 self.settings.ttl,
                 self.settings.fencing,
                 probe,
+                via,
             )
             .await?;
         Ok(match attempt {
@@ -540,11 +730,48 @@ impl fmt::Debug for Mutex {
     }
 }
 
+/// How the first attempt outside the crate runtime went.
+enum Fast {
+    /// Acquired, or failed for good.
+    Done(Result<Guard>),
+    /// The lock is taken, or was just taken by the waiter ahead of us in this process: wait on
+    /// the crate runtime, keeping our place in this process's line.
+    Wait(Resume),
+    /// Not tried, or tried over a connection that broke: start over on the crate runtime.
+    NotTried,
+}
+
+/// Where a waiting acquisition picks up after a first attempt that found the lock taken, or
+/// after waiting in this process's line (its first attempt is then skipped).
+struct Resume {
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    started: Instant,
+    /// Whether the lock counted as contended, when no attempt was made.
+    contended: bool,
+}
+
 /// Releases an in-flight attempt's token unless disarmed.
+///
+/// The release goes on the attempt's own connection, so it reaches Redis after the attempt and
+/// cannot be overtaken by it. When that connection is gone (closed after an error, or its
+/// runtime shut down: the attempt was written, or never will be), the release goes on the
+/// shared connection, and once more a moment later, for an attempt still on its way to Redis.
 struct Cleanup {
     mutex: Option<Mutex>,
     token: Arc<str>,
+    after: After,
 }
+
+/// Where the attempt a [`Cleanup`] follows went.
+enum After {
+    /// On this connection, which may still be open.
+    Sent(Via),
+    /// On a connection closed since.
+    Closed,
+}
+
+/// How long after a clean-up on another connection than its attempt's the clean-up is repeated.
+const CLEANUP_REPEAT: Duration = Duration::from_secs(1);
 
 impl Cleanup {
     fn disarm(mut self) {
@@ -554,14 +781,40 @@ impl Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if let Some(mutex) = self.mutex.take() {
-            let token = self.token.clone();
-            runtime::spawn_detached(async move {
-                let backend = &mutex.client.server.backend;
-                if let Err(error) = backend.release(&mutex.spec.keys, &token).await {
-                    tracing::debug!(%error, lock = %mutex.spec.names, "cleanup of an interrupted attempt failed; the key expires with its TTL");
+        let Some(mutex) = self.mutex.take() else {
+            return;
+        };
+        let token = self.token.clone();
+        let sent_on = match &self.after {
+            After::Sent(via) => Some(via.clone()),
+            After::Closed => None,
+        };
+        runtime::spawn_detached(async move {
+            let backend = &mutex.client.server.backend;
+            let keys = &mutex.spec.keys;
+            let result = match &sent_on {
+                Some(via) => backend.release(keys, &token, via).await,
+                None => Err(Error::unreachable(
+                    backend.server(),
+                    std::io::ErrorKind::NotConnected,
+                    "the attempt's connection is closed",
+                )),
+            };
+            let result = match (result, &sent_on) {
+                (Err(error), Some(Via::Shared)) => Err(error),
+                (Err(error), _) if error.is_connection() => {
+                    if let Some(Via::Local(local)) = &sent_on {
+                        backend.local_failed(local);
+                    }
+                    let first = backend.release(keys, &token, &Via::Shared).await;
+                    tokio::time::sleep(CLEANUP_REPEAT).await;
+                    first.and(backend.release(keys, &token, &Via::Shared).await)
                 }
-            });
-        }
+                (result, _) => result,
+            };
+            if let Err(error) = result {
+                tracing::debug!(%error, lock = %mutex.spec.names, "cleanup of an interrupted attempt failed; the key expires with its TTL");
+            }
+        });
     }
 }

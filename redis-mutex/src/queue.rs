@@ -8,10 +8,24 @@ use std::sync::{Arc, Mutex as StdMutex, Weak};
 /// One line of waiters. Holding its guard means "I am the one contending in Redis".
 pub(crate) type Line = tokio::sync::Mutex<()>;
 
+/// The map is swept of dead lines no sooner than at this size.
+const MIN_SWEEP: usize = 64;
+
 /// The lines of one server, by key set.
 #[derive(Debug, Default)]
 pub(crate) struct LocalQueues {
-    lines: StdMutex<HashMap<Vec<String>, Weak<Line>>>,
+    lines: StdMutex<Lines>,
+}
+
+#[derive(Debug, Default)]
+struct Lines {
+    by_keys: HashMap<Vec<String>, Weak<Line>>,
+    /// The size at which the map is next swept: twice what the last sweep left (at least
+    /// [`MIN_SWEEP`]).
+    sweep_at: usize,
+    /// Sweeps so far, for the tests.
+    #[cfg(test)]
+    sweeps: usize,
 }
 
 impl LocalQueues {
@@ -21,15 +35,23 @@ impl LocalQueues {
             .lines
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(line) = lines.get(keys).and_then(Weak::upgrade) {
+        if let Some(line) = lines.by_keys.get(keys).and_then(Weak::upgrade) {
             return line;
         }
-        // Forget lines nobody holds any more before the map grows past twice its live size.
-        if lines.len() >= 64 && lines.len().is_power_of_two() {
-            lines.retain(|_, line| line.strong_count() > 0);
+        // Forget lines nobody holds any more once the map has doubled since the last sweep: it
+        // stays under twice its live size (or `MIN_SWEEP`), and a sweep, which visits the whole
+        // map, comes after at least as many insertions as it left entries (amortised O(1) each,
+        // even when the live size sits just under a sweep size).
+        if lines.by_keys.len() >= lines.sweep_at.max(MIN_SWEEP) {
+            lines.by_keys.retain(|_, line| line.strong_count() > 0);
+            lines.sweep_at = lines.by_keys.len() * 2;
+            #[cfg(test)]
+            {
+                lines.sweeps += 1;
+            }
         }
         let line = Arc::new(Line::new(()));
-        lines.insert(keys.to_vec(), Arc::downgrade(&line));
+        lines.by_keys.insert(keys.to_vec(), Arc::downgrade(&line));
         line
     }
 }
@@ -55,6 +77,37 @@ mod tests {
         for i in 0..1000 {
             drop(queues.line(&[format!("k{i}")]));
         }
-        assert!(queues.lines.lock().unwrap().len() < 130);
+        assert!(queues.lines.lock().unwrap().by_keys.len() < 130);
+    }
+
+    /// Lines created one after another while a fixed number stay alive (lock names used once
+    /// each, some at a time): the map stays under twice the live count plus `MIN_SWEEP`, and it
+    /// is swept at most once per (live count) insertions, not on every insertion when the live
+    /// count sits just under a sweep size (1,023 live lines once meant a full sweep of a
+    /// 1,024-entry map per new line).
+    #[test]
+    fn the_map_stays_bounded_and_sweeps_are_rare() {
+        for live in [10, 63, 64, 1_000, 1_023, 1_024, 1_025] {
+            let queues = LocalQueues::default();
+            let mut alive = std::collections::VecDeque::new();
+            for i in 0..20_000 {
+                alive.push_back(queues.line(&[format!("k{i}")]));
+                if alive.len() > live {
+                    alive.pop_front();
+                }
+                let len = queues.lines.lock().unwrap().by_keys.len();
+                assert!(
+                    len <= 2 * live + MIN_SWEEP,
+                    "{live} live lines, map of {len}"
+                );
+            }
+            // One sweep per `live` insertions (32 at the least), plus a few while the map fills
+            // (at 64, 128, ... entries).
+            let sweeps = queues.lines.lock().unwrap().sweeps;
+            assert!(
+                sweeps <= 20_000 / live.max(MIN_SWEEP / 2) + 8,
+                "{live} live lines: {sweeps} sweeps in 20,000 insertions"
+            );
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! The crate-owned runtime: one named background thread driving a current-thread tokio runtime.
 //!
-//! Every connection, wait, renewal and release runs here, never on the caller's runtime. So
+//! Every wait, renewal, clean-up and the release of a dropped guard runs here, never on the
+//! caller's runtime (only the uncontended path runs in the caller, see `backend::local`). So
 //!
 //! * the async API works on any executor (it only awaits a channel), and a client cached per URL
 //!   outlives the `#[tokio::test]` runtime that first used it;
+//! * a caller that blocks its own runtime, or drops it, stops none of its guards' renewals;
 //! * the blocking API waits on a std channel, which does not panic inside a tokio runtime
 //!   (unlike `Runtime::block_on` or `blocking_recv`), and needs no runtime from its caller;
 //! * a guard dropped in async code has somewhere to send its release.
@@ -59,6 +61,25 @@ fn start() -> std::io::Result<Started> {
         handle,
         pid: std::process::id(),
     })
+}
+
+/// Fails with [`Error::Forked`] in a forked child, and when the runtime could not start: what
+/// every entry point checks, also those that may not need the runtime for this call.
+pub(crate) fn check() -> Result<()> {
+    handle().map(drop)
+}
+
+/// The crate runtime's id.
+pub(crate) fn id() -> Result<tokio::runtime::Id> {
+    Ok(handle()?.id())
+}
+
+/// Spawns `future` on the crate runtime (the scheduler of [`crate::renewal`]).
+pub(crate) fn spawn<F>(future: F) -> Result<tokio::task::AbortHandle>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    Ok(handle()?.spawn(future).abort_handle())
 }
 
 /// How long a normal process exit waits for releases still on their way to Redis.

@@ -52,6 +52,12 @@ pub(crate) fn get(server: &RedisServer, key: &str) -> Option<String> {
         .expect("raw GET")
 }
 
+/// The owner token at lock key `key`: its value, without the `+` a waiter queued behind the
+/// holder puts after it (so that the holder's release hands the lock on).
+pub(crate) fn holder(server: &RedisServer, key: &str) -> Option<String> {
+    get(server, key).map(|value| value.strip_suffix('+').map_or(value.clone(), str::to_owned))
+}
+
 /// `PTTL key` over a raw connection (-2: no key, -1: no expiry).
 pub(crate) fn pttl(server: &RedisServer, key: &str) -> i64 {
     redis::cmd("PTTL")
@@ -112,7 +118,7 @@ pub(crate) fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> b
 #[track_caller]
 pub(crate) fn assert_key_holds(server: &RedisServer, key: &str, guard: &impl ApiGuard) {
     assert_eq!(
-        get(server, key).as_deref(),
+        holder(server, key).as_deref(),
         Some(guard.token()),
         "{key} does not hold the token of {guard:?}"
     );

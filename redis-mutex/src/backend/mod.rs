@@ -7,6 +7,11 @@
 //! Redis Sentinel and delegates every operation to a `SingleServer` for it; a Redlock quorum
 //! over independent masters or a Redis Cluster client plugs in here without changing the public
 //! API.
+//!
+//! Most calls run on the crate runtime, over connections it drives. The uncontended path (one
+//! acquire attempt, one release) may instead run in the caller's task over a [`Local`]
+//! connection driven by the caller's own tokio runtime, which saves the hops to the crate's
+//! thread and back: see [`Via`].
 
 use std::fmt;
 use std::pin::Pin;
@@ -17,11 +22,38 @@ use crate::admin::KeyState;
 use crate::error::Result;
 use crate::protocol::{Attempt, KeySet};
 
+mod local;
 pub(crate) mod sentinel;
 pub(crate) mod single;
 mod subscriber;
 
 pub(crate) use subscriber::{Subscription, Wake};
+
+/// A connection driven by the caller's tokio runtime (see [`Backend::local`]).
+#[derive(Clone)]
+pub(crate) struct Local {
+    conn: redis::aio::MultiplexedConnection,
+    runtime: tokio::runtime::Id,
+}
+
+impl fmt::Debug for Local {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Local")
+    }
+}
+
+/// Which connection a command goes on.
+///
+/// Commands on one connection reach Redis in the order they were sent, and only then: the
+/// clean-up of an interrupted attempt goes on the attempt's own connection, so it can never
+/// overtake the attempt (see `Cleanup` in [`crate::lock`]).
+#[derive(Clone, Debug)]
+pub(crate) enum Via {
+    /// The connection the crate runtime drives (the default).
+    Shared,
+    /// The caller runtime's connection.
+    Local(Local),
+}
 
 /// A boxed, sendable future, as returned by [`Backend`] methods.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -49,7 +81,7 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
     /// [`wait_attempt`](Backend::wait_attempt), which checks both anyway).
     ///
     /// An error leaves it unknown whether the keys were set: callers clean up with
-    /// [`release`](Backend::release) of the same token.
+    /// [`release`](Backend::release) of the same token, on the same connection.
     fn acquire<'a>(
         &'a self,
         keys: &'a KeySet,
@@ -57,7 +89,45 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
         ttl: Duration,
         fencing: bool,
         probe: bool,
+        via: &'a Via,
     ) -> BoxFuture<'a, Result<Attempt>>;
+
+    /// A connection driven by the runtime of the calling task, when that is a tokio runtime
+    /// other than the crate's and such a connection is ready; `None` otherwise (the call then
+    /// goes through the crate runtime). Never waits: a missing connection is opened in the
+    /// background, for later calls.
+    fn local(&self) -> Option<Local> {
+        None
+    }
+
+    /// [`acquire`](Backend::acquire) over the calling thread's own synchronous connection, for
+    /// the blocking API: `None` when the thread has none now (the call then goes through the
+    /// crate runtime). An error closes that connection, so a clean-up cannot go on it: callers
+    /// clean up on the shared connection instead, and once more a moment later.
+    fn acquire_on_thread(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        ttl: Duration,
+        fencing: bool,
+        probe: bool,
+    ) -> Option<Result<Attempt>> {
+        let _ = (keys, token, ttl, fencing, probe);
+        None
+    }
+
+    /// [`release`](Backend::release) over the calling thread's own synchronous connection:
+    /// `None` when the thread has none now.
+    fn release_on_thread(&self, keys: &KeySet, token: &str) -> Option<Result<usize>> {
+        let _ = (keys, token);
+        None
+    }
+
+    /// Forgets `local` after it failed (its runtime is gone, or its connection broke), so the
+    /// next [`local`](Backend::local) opens another.
+    fn local_failed(&self, local: &Local) {
+        let _ = local;
+    }
 
     /// An attempt by a caller that is willing to wait: like [`acquire`](Backend::acquire), but
     /// when the lock is taken, joins (or stays in) the lock's waiter queue, where a release may
@@ -76,7 +146,12 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
     /// Deletes the keys still holding `token`, and takes `token` out of the waiter queue (so it
     /// also cleans up after an abandoned wait). A freed lock goes to the next live waiter, or is
     /// announced as free. Returns how many keys were `token`'s.
-    fn release<'a>(&'a self, keys: &'a KeySet, token: &'a str) -> BoxFuture<'a, Result<usize>>;
+    fn release<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        via: &'a Via,
+    ) -> BoxFuture<'a, Result<usize>>;
 
     /// Resets the lease of the keys still holding `token` to `ttl`. Returns how many.
     fn extend<'a>(

@@ -28,7 +28,7 @@ use tokio::sync::OnceCell;
 
 use super::single::{ConnectionSettings, SingleServer};
 use super::subscriber::{Subscriber, Timeouts};
-use super::{Backend, BoxFuture, Subscription, WaitAttempt};
+use super::{Backend, BoxFuture, Subscription, Via, WaitAttempt};
 use crate::admin::KeyState;
 use crate::error::{Error, Result};
 use crate::protocol::{self, Attempt, EXTEND, KeySet};
@@ -303,7 +303,7 @@ impl Inner {
         if matches!(confirmed, Ok(Some(acknowledged)) if acknowledged >= acks.replicas) {
             return Ok(attempt);
         }
-        if let Err(error) = master.server.release(keys, token).await {
+        if let Err(error) = master.server.release(keys, token, &Via::Shared).await {
             tracing::debug!(%error, "release of an unconfirmed acquisition failed; the key expires with its TTL");
         }
         match confirmed? {
@@ -480,6 +480,10 @@ fn error_chain(error: &Error) -> String {
     text
 }
 
+/// Every call goes through the crate runtime, on the shared connection of the master in use
+/// (`via` is always [`Via::Shared`]: the fast-path hooks, [`Backend::local`] and
+/// [`Backend::acquire_on_thread`], keep their defaults), so that each can be retried on a new
+/// master after a failover.
 impl Backend for SentinelBackend {
     fn server(&self) -> &str {
         &self.inner.display
@@ -492,13 +496,14 @@ impl Backend for SentinelBackend {
         ttl: Duration,
         fencing: bool,
         probe: bool,
+        _via: &'a Via,
     ) -> BoxFuture<'a, Result<Attempt>> {
         let inner = self.inner();
         Box::pin(inner.on_master(move |master| {
             Box::pin(async move {
                 let attempt = master
                     .server
-                    .acquire(keys, token, ttl, fencing, probe)
+                    .acquire(keys, token, ttl, fencing, probe, &Via::Shared)
                     .await?;
                 inner.confirm(&master, keys, token, ttl, attempt).await
             })
@@ -525,10 +530,15 @@ impl Backend for SentinelBackend {
         }))
     }
 
-    fn release<'a>(&'a self, keys: &'a KeySet, token: &'a str) -> BoxFuture<'a, Result<usize>> {
+    fn release<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        _via: &'a Via,
+    ) -> BoxFuture<'a, Result<usize>> {
         let inner = self.inner();
         Box::pin(inner.on_master(move |master| {
-            Box::pin(async move { master.server.release(keys, token).await })
+            Box::pin(async move { master.server.release(keys, token, &Via::Shared).await })
         }))
     }
 

@@ -3,11 +3,15 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
 use tokio::sync::OnceCell;
 
+use super::local::{Locals, ThreadConnections};
 use super::subscriber::{Subscriber, Subscription, Timeouts};
-use super::{Backend, BoxFuture, WaitAttempt};
+use super::{Backend, BoxFuture, Local, Via, WaitAttempt};
 use crate::admin::{self, INSPECT, InspectReply, KeyState};
 use crate::error::{Error, Result};
 use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, HOLDERS, KeySet, RELEASE, WAIT};
@@ -30,12 +34,58 @@ pub(crate) struct SingleServer {
     /// Serialises first connects; holds how many attempts failed, and the latest failure.
     connecting: tokio::sync::Mutex<(u64, Option<SharedFailure>)>,
     subscriber: OnceLock<Subscriber>,
+    locals: Arc<Locals>,
+    threads: ThreadConnections,
+}
+
+/// The connection a command goes on (see [`Via`]).
+enum Conn {
+    Shared(ConnectionManager),
+    Local(MultiplexedConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Shared(conn) => conn.req_packed_command(cmd),
+            Conn::Local(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Shared(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Conn::Local(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Shared(conn) => conn.get_db(),
+            Conn::Local(conn) => conn.get_db(),
+        }
+    }
 }
 
 impl SingleServer {
     /// Prepares a server; no I/O happens until the first command.
     pub(crate) fn new(client: redis::Client, server: String, settings: ConnectionSettings) -> Self {
         SingleServer {
+            locals: Locals::new(
+                client.clone(),
+                settings.connect_timeout,
+                settings.response_timeout,
+            ),
+            threads: ThreadConnections::new(
+                client.clone(),
+                settings.connect_timeout,
+                settings.response_timeout,
+            ),
             client,
             server,
             settings,
@@ -137,6 +187,14 @@ impl SingleServer {
         }
     }
 
+    /// The connection `via` names.
+    async fn connection_via(&self, via: &Via) -> Result<Conn> {
+        match via {
+            Via::Shared => Ok(Conn::Shared(self.connection().await?)),
+            Via::Local(local) => Ok(Conn::Local(local.conn.clone())),
+        }
+    }
+
     pub(crate) fn subscriber(&self) -> &Subscriber {
         self.subscriber.get_or_init(|| {
             Subscriber::spawn(
@@ -161,15 +219,10 @@ impl SingleServer {
         token: &str,
         ttl: Duration,
         probe: bool,
+        via: &Via,
     ) -> Result<Attempt> {
-        let mut conn = self.connection().await?;
-        let key = &keys.keys[0];
-        let set: Option<()> = redis::cmd("SET")
-            .arg(key)
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(protocol::ttl_millis(ttl))
+        let mut conn = self.connection_via(via).await?;
+        let set: Option<()> = set_nx(keys, token, ttl)
             .query_async(&mut conn)
             .await
             .map_err(|e| self.error(keys, e))?;
@@ -180,17 +233,18 @@ impl SingleServer {
             return Ok(Attempt::Busy { pttl: None });
         }
         // Contended: learn what holds the key and for how long, in one round trip.
-        let (kind, pttl): (String, i64) = redis::pipe()
-            .cmd("TYPE")
-            .arg(key)
-            .cmd("PTTL")
-            .arg(key)
+        let reply = probe_holder(keys)
             .query_async(&mut conn)
             .await
             .map_err(|e| self.error(keys, e))?;
+        self.probe_reply(keys, reply)
+    }
+
+    /// What a busy key's `TYPE` and `PTTL` say.
+    fn probe_reply(&self, keys: &KeySet, (kind, pttl): (String, i64)) -> Result<Attempt> {
         if kind != "string" && kind != "none" {
             return Err(Error::WrongType {
-                key: key.clone(),
+                key: keys.keys[0].clone(),
                 server: self.server.clone(),
             });
         }
@@ -206,22 +260,35 @@ impl SingleServer {
         token: &str,
         ttl: Duration,
         fencing: bool,
+        via: &Via,
     ) -> Result<Attempt> {
-        let mut conn = self.connection().await?;
-        let mut invocation = ACQUIRE.prepare_invoke();
-        invocation.key(&keys.keys);
-        if fencing {
-            invocation.key(&keys.fences);
-        }
-        let reply: Vec<i64> = invocation
-            .arg(token)
-            .arg(protocol::ttl_millis(ttl))
-            .arg(keys.keys.len())
-            .arg(if fencing { "1" } else { "0" })
+        let mut conn = self.connection_via(via).await?;
+        let reply: Vec<i64> = acquire_invocation(keys, token, ttl, fencing)
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.error(keys, e))?;
         self.acquire_reply(keys, &reply)
+    }
+
+    /// [`Backend::acquire_on_thread`], on `conn`: Redis errors outside (they close the
+    /// connection), what the replies mean inside.
+    fn acquire_sync(
+        &self,
+        conn: &mut redis::Connection,
+        keys: &KeySet,
+        token: &str,
+        (ttl, fencing, probe): (Duration, bool, bool),
+    ) -> redis::RedisResult<Result<Attempt>> {
+        if keys.keys.len() > 1 || fencing {
+            let reply: Vec<i64> = acquire_invocation(keys, token, ttl, fencing).invoke(conn)?;
+            return Ok(self.acquire_reply(keys, &reply));
+        }
+        let set: Option<()> = set_nx(keys, token, ttl).query(conn)?;
+        Ok(match (set, probe) {
+            (Some(()), _) => Ok(Attempt::Acquired { fences: Vec::new() }),
+            (None, false) => Ok(Attempt::Busy { pttl: None }),
+            (None, true) => self.probe_reply(keys, probe_holder(keys).query(conn)?),
+        })
     }
 
     /// The queue-script invocation of `script` for `keys` and `token`: its `KEYS`, and its
@@ -238,7 +305,8 @@ impl SingleServer {
         invocation
             .arg(token)
             .arg(keys.keys.len())
-            .arg(&keys.channels);
+            .arg(&keys.channels)
+            .arg(&keys.entries);
         invocation
     }
 
@@ -255,6 +323,47 @@ impl SingleServer {
             }),
         }
     }
+}
+
+/// `SET key token NX PX ttl` for the single key of `keys`.
+fn set_nx(keys: &KeySet, token: &str, ttl: Duration) -> redis::Cmd {
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(&keys.keys[0])
+        .arg(token)
+        .arg("NX")
+        .arg("PX")
+        .arg(protocol::ttl_millis(ttl));
+    cmd
+}
+
+/// `TYPE` and `PTTL` of the single key of `keys`: what holds it, and for how long.
+fn probe_holder(keys: &KeySet) -> Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.cmd("TYPE")
+        .arg(&keys.keys[0])
+        .cmd("PTTL")
+        .arg(&keys.keys[0]);
+    pipe
+}
+
+/// The [`ACQUIRE`] script for `keys`.
+fn acquire_invocation(
+    keys: &KeySet,
+    token: &str,
+    ttl: Duration,
+    fencing: bool,
+) -> redis::ScriptInvocation<'static> {
+    let mut invocation = ACQUIRE.prepare_invoke();
+    invocation.key(&keys.keys);
+    if fencing {
+        invocation.key(&keys.fences);
+    }
+    invocation
+        .arg(token)
+        .arg(protocol::ttl_millis(ttl))
+        .arg(keys.keys.len())
+        .arg(if fencing { "1" } else { "0" });
+    invocation
 }
 
 /// A failed connect, as told to the callers that waited for it.
@@ -313,14 +422,51 @@ impl Backend for SingleServer {
         ttl: Duration,
         fencing: bool,
         probe: bool,
+        via: &'a Via,
     ) -> BoxFuture<'a, Result<Attempt>> {
         Box::pin(async move {
             if keys.keys.len() == 1 && !fencing {
-                self.acquire_one(keys, token, ttl, probe).await
+                self.acquire_one(keys, token, ttl, probe, via).await
             } else {
-                self.acquire_script(keys, token, ttl, fencing).await
+                self.acquire_script(keys, token, ttl, fencing, via).await
             }
         })
+    }
+
+    fn local(&self) -> Option<Local> {
+        // Only once the shared connection is up: its first connect checks the server.
+        self.commands.get()?;
+        self.locals.get()
+    }
+
+    fn local_failed(&self, local: &Local) {
+        self.locals.failed(local);
+    }
+
+    fn acquire_on_thread(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        ttl: Duration,
+        fencing: bool,
+        probe: bool,
+    ) -> Option<Result<Attempt>> {
+        self.commands.get()?;
+        let outcome = self
+            .threads
+            .run(|conn| self.acquire_sync(conn, keys, token, (ttl, fencing, probe)))?;
+        Some(
+            outcome
+                .map_err(|e| self.error(keys, e))
+                .and_then(|attempt| attempt),
+        )
+    }
+
+    fn release_on_thread(&self, keys: &KeySet, token: &str) -> Option<Result<usize>> {
+        self.commands.get()?;
+        self.threads
+            .run(|conn| Self::queue_script(&RELEASE, keys, token).invoke(conn))
+            .map(|result| result.map_err(|e| self.error(keys, e)))
     }
 
     fn wait_attempt<'a>(
@@ -347,9 +493,14 @@ impl Backend for SingleServer {
         })
     }
 
-    fn release<'a>(&'a self, keys: &'a KeySet, token: &'a str) -> BoxFuture<'a, Result<usize>> {
+    fn release<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        via: &'a Via,
+    ) -> BoxFuture<'a, Result<usize>> {
         Box::pin(async move {
-            let mut conn = self.connection().await?;
+            let mut conn = self.connection_via(via).await?;
             Self::queue_script(&RELEASE, keys, token)
                 .invoke_async(&mut conn)
                 .await
@@ -383,11 +534,15 @@ impl Backend for SingleServer {
         Box::pin(async move {
             let mut conn = self.connection().await?;
             // Through a script, so that a key of another type is WrongType, not an error of MGET.
-            HOLDERS
+            let holders: Vec<Option<String>> = HOLDERS
                 .key(&keys.keys)
                 .invoke_async(&mut conn)
                 .await
-                .map_err(|e| self.error(keys, e))
+                .map_err(|e| self.error(keys, e))?;
+            Ok(holders
+                .into_iter()
+                .map(|holder| holder.map(protocol::holder_token))
+                .collect())
         })
     }
 
@@ -396,7 +551,8 @@ impl Backend for SingleServer {
             let mut conn = self.connection().await?;
             let mut invocation = INSPECT.key(&keys.keys[0]);
             invocation.key(&keys.fences[0]);
-            invocation.key(&keys.queue_expiries[0]);
+            invocation.key(&keys.queues[0]);
+            invocation.arg(&keys.entries[0]);
             let reply: InspectReply = invocation
                 .invoke_async(&mut conn)
                 .await

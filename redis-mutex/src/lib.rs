@@ -169,7 +169,9 @@
 //! `Guard::release` run in the caller's task over a connection driven by that runtime (one per
 //! runtime, closed when the runtime shuts down); the blocking API uses a connection of the
 //! calling thread (closed when the thread exits). So a lock + release pair costs what it costs
-//! with plain redis-rs: two requests, four Redis commands, one thread wake-up each.
+//! with plain redis-rs: two requests, four Redis commands, one thread wake-up each. (Not yet
+//! with Sentinel, whose calls all go through the crate's thread, so that each can be retried on
+//! a new master.)
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -281,7 +282,10 @@ impl Held {
         let mutex = &self.mutex;
         let backend = &mutex.client.server.backend;
         let keys = &mutex.spec.keys;
-        let released = backend.release(keys, &self.token, via).await?;
+        let contended = mutex.spec.contended.load(Ordering::Relaxed);
+        let released = backend
+            .release_held(keys, &self.token, via, contended)
+            .await?;
         self.released(released)
     }
 
@@ -335,7 +339,8 @@ impl Held {
         }
         let mutex = &self.mutex;
         let backend = &mutex.client.server.backend;
-        match backend.release_on_thread(&mutex.spec.keys, &self.token) {
+        let contended = mutex.spec.contended.load(Ordering::Relaxed);
+        match backend.release_on_thread(&mutex.spec.keys, &self.token, contended) {
             Some(Ok(released)) => self.released(released),
             Some(Err(error)) if error.is_broken_connection() => {
                 runtime::block_on(self.release_again())

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -59,6 +58,9 @@ struct Held {
     lease: Arc<Lease>,
     renewal: Option<Renewal>,
     acquired: Instant,
+    /// Acquired through the Redis queue: someone else likely waits too, so the release goes
+    /// straight to the script that hands the lock on.
+    queued: bool,
 }
 
 impl Guard {
@@ -70,6 +72,7 @@ impl Guard {
         token: Arc<str>,
         fences: Vec<u64>,
         (sent, lease_len): (Instant, Duration),
+        queued: bool,
     ) -> Guard {
         let lease = Lease::new(sent, lease_len);
         let claim = lease_len < mutex.settings.ttl;
@@ -103,6 +106,7 @@ impl Guard {
                 lease,
                 renewal,
                 acquired: Instant::now(),
+                queued,
             }),
         }
     }
@@ -282,9 +286,8 @@ impl Held {
         let mutex = &self.mutex;
         let backend = &mutex.client.server.backend;
         let keys = &mutex.spec.keys;
-        let contended = mutex.spec.contended.load(Ordering::Relaxed);
         let released = backend
-            .release_held(keys, &self.token, via, contended)
+            .release_held(keys, &self.token, via, self.queued)
             .await?;
         self.released(released)
     }
@@ -339,8 +342,7 @@ impl Held {
         }
         let mutex = &self.mutex;
         let backend = &mutex.client.server.backend;
-        let contended = mutex.spec.contended.load(Ordering::Relaxed);
-        match backend.release_on_thread(&mutex.spec.keys, &self.token, contended) {
+        match backend.release_on_thread(&mutex.spec.keys, &self.token, self.queued) {
             Some(Ok(released)) => self.released(released),
             Some(Err(error)) if error.is_broken_connection() => {
                 runtime::block_on(self.release_again())

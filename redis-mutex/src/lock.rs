@@ -477,9 +477,14 @@ impl Mutex {
             after: After::Closed,
         };
         let result = attempt.map(|attempt| match attempt {
-            Attempt::Acquired { fences } => {
-                Some(self.acquired(cleanup, &token, fences, (sent, settings.ttl), started))
-            }
+            Attempt::Acquired { fences } => Some(self.acquired(
+                cleanup,
+                &token,
+                fences,
+                (sent, settings.ttl),
+                started,
+                false,
+            )),
             Attempt::Busy { .. } => None,
         });
         let resume = Resume {
@@ -605,7 +610,14 @@ impl Mutex {
             let pttl = match attempt {
                 Attempt::Acquired { fences } => {
                     let lease = self.settings.ttl;
-                    return Ok(self.acquired(cleanup, &token, fences, (sent, lease), started));
+                    return Ok(self.acquired(
+                        cleanup,
+                        &token,
+                        fences,
+                        (sent, lease),
+                        started,
+                        true,
+                    ));
                 }
                 Attempt::Busy { pttl } => pttl,
             };
@@ -643,13 +655,20 @@ impl Mutex {
                 && sent.elapsed() < wait.claim / 2
             {
                 let fences = grant.fence.into_iter().collect();
-                return Ok(self.acquired(cleanup, &token, fences, (sent, wait.claim), started));
+                return Ok(self.acquired(
+                    cleanup,
+                    &token,
+                    fences,
+                    (sent, wait.claim),
+                    started,
+                    true,
+                ));
             }
         }
     }
 
     /// Wraps up a successful acquisition whose lease of `lease.1` began no earlier than
-    /// `lease.0`.
+    /// `lease.0`; `queued` when it went through the Redis queue (others likely wait too).
     fn acquired(
         &self,
         cleanup: Cleanup,
@@ -657,10 +676,11 @@ impl Mutex {
         fences: Vec<u64>,
         lease: (Instant, Duration),
         started: Instant,
+        queued: bool,
     ) -> Guard {
         cleanup.disarm();
         observe::acquired(&self.spec.names, started.elapsed());
-        Guard::new(self.clone(), token.clone(), fences, lease)
+        Guard::new(self.clone(), token.clone(), fences, lease, queued)
     }
 
     /// Waits for this process's earlier waiters on the same lock.
@@ -709,9 +729,14 @@ impl Mutex {
             )
             .await?;
         Ok(match attempt {
-            Attempt::Acquired { fences } => {
-                Some(self.acquired(cleanup, token, fences, (sent, self.settings.ttl), started))
-            }
+            Attempt::Acquired { fences } => Some(self.acquired(
+                cleanup,
+                token,
+                fences,
+                (sent, self.settings.ttl),
+                started,
+                false,
+            )),
             Attempt::Busy { .. } => {
                 cleanup.disarm();
                 None

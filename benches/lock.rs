@@ -3,8 +3,8 @@
 //! state.
 //!
 //! ```text
-//! cargo bench --bench lock                       # all scenarios (~75 s)
-//! cargo bench --bench lock -- --quick            # shorter runs (~20 s), noisier figures
+//! cargo bench --bench lock                       # all scenarios (~95 s)
+//! cargo bench --bench lock -- --quick            # shorter runs (~25 s), noisier figures
 //! cargo bench --bench lock -- handoff queue      # only some scenarios (names or 1..5)
 //! LOCK_BENCH=uncontended,distinct LOCK_BENCH_QUICK=1 cargo bench --bench lock
 //! ```
@@ -1601,9 +1601,12 @@ impl Bench {
                     .cpu
                     .cores(slice * u32::try_from(rounds).expect("rounds"))
             );
-            if tally.errors > 0 {
-                println!("      lock errors: {}", tally.errors);
-            }
+            println!(
+                "      its processes' CPU while idle between their windows: {:.1} ms in all; lock \
+                 errors: {}",
+                tally.outside as f64 / 1e6,
+                tally.errors
+            );
             rows.push((v, pairs_s, ratio, client, server, commands));
         }
         let r = &mut self.report;
@@ -2547,6 +2550,8 @@ struct DistinctTally {
     /// Pairs per round, all processes.
     pairs: Vec<u64>,
     errors: u64,
+    /// CPU of the workers between their first and last window but outside their windows, ns.
+    outside: u64,
     /// The workers' threads within their windows, and `redis-server` within the windows.
     cpu: Cpu,
     commands: CmdStats,
@@ -2572,6 +2577,7 @@ impl DistinctTally {
                     }
                 }
                 (Some("ERRORS"), Some(n)) => self.errors += n,
+                (Some("OUTSIDE"), Some(ns)) => self.outside += ns,
                 (Some("CPU"), Some(ns)) => {
                     let group = format!("workers' {}", b.unwrap_or("?").trim());
                     *self.cpu.0.entry(group).or_insert(0) += ns;
@@ -2778,12 +2784,18 @@ fn distinct_worker(process: &str) {
     // This thread only samples the process's CPU at the windows' edges.
     let mut cpu = Cpu::default();
     let me = std::process::id();
+    let total = |cpu: &Cpu| cpu.0.values().sum::<u64>();
+    let first = schedule.first().map_or(0, |w| w.0);
+    sleep_until_us(first);
+    let from_first = Cpu::process(me);
     for &(start, end) in &schedule {
         sleep_until_us(start);
         let before = Cpu::process(me);
         sleep_until_us(end);
         cpu.add(&Cpu::process(me).since(&before));
     }
+    // Between its windows the process should be idle (the other variants run then).
+    let outside = total(&Cpu::process(me).since(&from_first)).saturating_sub(total(&cpu));
     let mut results = Vec::new();
     for handle in handles {
         results.push(handle.join().expect("client thread"));
@@ -2802,6 +2814,7 @@ fn distinct_worker(process: &str) {
     }
     errors += results.iter().map(|(_, e)| e).sum::<u64>();
     let _ = writeln!(out, "ERRORS {errors}");
+    let _ = writeln!(out, "OUTSIDE {outside}");
     for (group, ns) in &cpu.0 {
         let _ = writeln!(out, "CPU {ns} {group}");
     }

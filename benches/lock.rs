@@ -1444,19 +1444,32 @@ impl Bench {
     // 3. 64 clients on 64 names
 
     fn distinct(&mut self) {
-        let rounds = self.options.pick(5, 2);
+        let rounds = self.options.pick(3, 1);
         let slice = self
             .options
-            .pick(Duration::from_millis(1000), Duration::from_millis(400));
-        // Between two windows: time for the last pairs of a window to end before the next starts.
-        let gap = Duration::from_millis(100);
+            .pick(Duration::from_millis(900), Duration::from_millis(400));
+        // Between two windows: time for the last pairs of a window to end before the next starts;
+        // between the two passes: time to pin every process.
+        let (gap, pass_gap) = (Duration::from_millis(100), Duration::from_millis(1000));
+        let cores = thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let server = self.server.pid();
+        // The second pass is issue 8's setup: redis-server on CPU 0, every client on CPU 1.
+        let pinnable =
+            cores >= 2 && server.is_some_and(|pid| pin(pid, &format!("0-{}", cores - 1)));
+        let passes: &[&str] = if pinnable {
+            &["unpinned", "pinned (server CPU 0, clients CPU 1)"]
+        } else {
+            &["unpinned"]
+        };
         let baseline = &DISTINCT_VARIANTS[DISTINCT_BASELINE];
         println!(
             "\n[3] {DISTINCT_TASKS} clients on {DISTINCT_TASKS} distinct names, each looping lock + \
-             release on its own name; {rounds} rounds x {slice:?} per variant, variants \
-             interleaved (every variant's processes are started and warmed up first, then idle \
-             outside their windows); pairs/s = median of rounds, ratio = median of per-round \
-             ratios to the baseline ({})",
+             release on its own name; {} pass(es) ({}) of {rounds} rounds x {slice:?} per \
+             variant, variants interleaved (every variant's processes are started and warmed up \
+             first, then idle outside their windows); pairs/s = median of rounds, ratio = median \
+             of per-round ratios to the baseline ({})",
+            passes.len(),
+            passes.join(", then "),
             baseline.label
         );
         println!(
@@ -1491,19 +1504,21 @@ impl Bench {
         if failed > 0 {
             println!("  {failed} worker(s) failed to start");
         }
-        let period = u64::try_from((slice + gap).as_micros()).expect("period");
-        let slice_us = u64::try_from(slice.as_micros()).expect("slice");
-        let variants = DISTINCT_VARIANTS.len() as u64;
+        let us = |d: Duration| u64::try_from(d.as_micros()).expect("duration");
+        let per_pass = (rounds * DISTINCT_VARIANTS.len()) as u64 * us(slice + gap) + us(pass_gap);
         let t0 = now_us() + 300_000;
-        let window = |round: usize, variant: usize| {
-            let start = t0 + (round as u64 * variants + variant as u64) * period;
-            (start, start + slice_us)
+        let window = |pass: usize, round: usize, variant: usize| {
+            let slot = (round * DISTINCT_VARIANTS.len() + variant) as u64;
+            let start = t0 + pass as u64 * per_pass + slot * us(slice + gap);
+            (start, start + us(slice))
         };
         for worker in &mut workers {
             let mut line = String::from("WINDOWS");
-            for round in 0..rounds {
-                let (start, end) = window(round, worker.variant);
-                let _ = write!(line, " {start} {end}");
+            for pass in 0..passes.len() {
+                for round in 0..rounds {
+                    let (start, end) = window(pass, round, worker.variant);
+                    let _ = write!(line, " {start} {end}");
+                }
             }
             line.push('\n');
             if let Some(stdin) = worker.child.stdin.as_mut() {
@@ -1512,28 +1527,41 @@ impl Bench {
         }
         // The parent reads Redis's counters, the server's CPU and the machine's load at each
         // window's edges; the workers their own CPU and pairs.
-        let server_pid = self.server.pid();
-        let mut tallies: Vec<DistinctTally> = DISTINCT_VARIANTS
+        let mut tallies: Vec<Vec<DistinctTally>> = passes
             .iter()
-            .map(|_| DistinctTally::default())
+            .map(|_| {
+                DISTINCT_VARIANTS
+                    .iter()
+                    .map(|_| DistinctTally::default())
+                    .collect()
+            })
             .collect();
-        for round in 0..rounds {
-            for (variant, tally) in tallies.iter_mut().enumerate() {
-                let (start, end) = window(round, variant);
-                sleep_until_us(start);
-                let before = CmdStats::read(&mut self.stats);
-                let server_before = Cpu::sample(server_pid).get("redis-server");
-                let machine_before = Machine::sample();
-                sleep_until_us(end);
-                tally.machine_busy += Machine::sample().since(&machine_before).busy_cores(slice);
-                let server = Cpu::sample(server_pid)
-                    .get("redis-server")
-                    .saturating_sub(server_before);
-                *tally.cpu.0.entry("redis-server".to_owned()).or_insert(0) += server;
-                tally
-                    .commands
-                    .add(&CmdStats::read(&mut self.stats).since(&before));
+        for (pass, pass_tallies) in tallies.iter_mut().enumerate() {
+            if pass == 1 {
+                let pinned = server.is_some_and(|pid| pin(pid, "0"))
+                    && workers.iter().all(|w| pin(w.child.id(), "1"));
+                let late = now_us().saturating_sub(window(1, 0, 0).0);
+                println!(
+                    "  pinning for the second pass: {}{}",
+                    if pinned { "done" } else { "FAILED" },
+                    if late > 0 {
+                        format!(", {} ms late", late / 1000)
+                    } else {
+                        String::new()
+                    }
+                );
             }
+            for round in 0..rounds {
+                for (variant, tally) in pass_tallies.iter_mut().enumerate() {
+                    let (start, end) = window(pass, round, variant);
+                    sleep_until_us(start);
+                    tally.measure_window(&mut self.stats, server, end, slice);
+                }
+            }
+        }
+        if pinnable {
+            let all = format!("0-{}", cores - 1);
+            server.map(|pid| pin(pid, &all));
         }
         for worker in workers {
             let DistinctWorker {
@@ -1547,94 +1575,54 @@ impl Bench {
             let status = child.wait().expect("worker exit");
             if !status.success() {
                 println!(
-                    "  worker {} ({}) exited with {status}",
-                    variant, DISTINCT_VARIANTS[variant].short
+                    "  a {} worker exited with {status}",
+                    DISTINCT_VARIANTS[variant].short
                 );
             }
-            tallies[variant].absorb(&out, rounds);
+            let mut by_pass: Vec<&mut DistinctTally> =
+                tallies.iter_mut().map(|t| &mut t[variant]).collect();
+            DistinctTally::absorb(&mut by_pass, &out, rounds);
         }
-        for tally in &tallies {
+        for tally in tallies.iter().flatten() {
             self.worker_cpu += Duration::from_nanos(tally.client_ns());
         }
-        let rates = |tally: &DistinctTally| -> Vec<f64> {
-            tally.pairs.iter().map(|&n| rate(n, slice)).collect()
-        };
-        let base_rates = rates(&tallies[DISTINCT_BASELINE]);
-        let mut rows = Vec::new();
-        for (v, tally) in DISTINCT_VARIANTS.iter().zip(&tallies) {
-            let own = rates(tally);
-            let ratios: Vec<f64> = own
-                .iter()
-                .zip(&base_rates)
-                .map(|(r, b)| r / b.max(1.0))
-                .collect();
-            let (pairs_s, ratio) = (median(&own), median(&ratios));
-            let total: u64 = tally.pairs.iter().sum();
-            let per = |ns: u64| ns as f64 / 1000.0 / total.max(1) as f64;
-            let (client, server) = (per(tally.client_ns()), per(tally.cpu.get("redis-server")));
-            let commands = tally.commands.calls() as f64 / total.max(1) as f64;
-            println!(
-                "  {:<74} {:>8} pairs/s = {ratio:.3} x baseline\n      rounds [{}], ratios [{}]",
-                v.label,
-                thousands(pairs_s),
-                own.iter()
-                    .map(|r| thousands(*r))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                ratios
-                    .iter()
-                    .map(|r| format!("{r:.2}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
-            println!(
-                "      CPU µs/pair: client (all its processes) {client:.1}, redis-server \
-                 {server:.1}; by thread: {}",
-                tally.cpu.per_op(total)
-            );
-            println!(
-                "      Redis commands/pair {commands:.2} ({}); machine busy {:.2} cores in its \
-                 windows, of which this variant {:.2}",
-                tally.commands.breakdown(total),
-                tally.machine_busy / rounds as f64,
-                tally
-                    .cpu
-                    .cores(slice * u32::try_from(rounds).expect("rounds"))
-            );
-            println!(
-                "      its processes' CPU while idle between their windows: {:.1} ms in all; lock \
-                 errors: {}",
-                tally.outside as f64 / 1e6,
-                tally.errors
-            );
-            rows.push((v, pairs_s, ratio, client, server, commands));
-        }
-        let r = &mut self.report;
-        for (v, pairs_s, ratio, client, server, commands) in rows {
-            let diag = if v.diagnostic { "diag: " } else { "" };
-            let is_baseline = std::ptr::eq(v, baseline);
-            r.row(
-                "3 64 names",
-                format!("{diag}{} pairs/s", v.row),
-                if is_baseline {
-                    format!("{} (baseline)", thousands(pairs_s))
-                } else {
-                    format!("{} = {ratio:.3} x baseline", thousands(pairs_s))
-                },
-                if v.diagnostic || is_baseline {
-                    "-"
-                } else {
-                    ">= 1.0 x"
-                },
-                (!v.diagnostic && !is_baseline).then_some(ratio >= 1.0),
-            );
-            r.row(
-                "3 64 names",
-                format!("{diag}{}: CPU µs/pair client / server, cmds", v.row),
-                format!("{client:.1} / {server:.1}, {commands:.2} cmds/pair"),
-                "-",
-                None,
-            );
+        for (pass, pass_tallies) in passes.iter().zip(&tallies) {
+            println!("  -- {pass} --");
+            let base = pass_tallies[DISTINCT_BASELINE].rates(slice);
+            for (v, tally) in DISTINCT_VARIANTS.iter().zip(pass_tallies) {
+                let figures = tally.figures(&base, slice);
+                figures.print(v, tally, slice);
+                let diag = if v.diagnostic { "diag: " } else { "" };
+                let is_baseline = std::ptr::eq(v, baseline);
+                let target = !v.diagnostic && !is_baseline;
+                let pass = pass.split(' ').next().unwrap_or(pass);
+                let r = &mut self.report;
+                r.row(
+                    "3 64 names",
+                    format!("{diag}{pass}: {} pairs/s", v.row),
+                    if is_baseline {
+                        format!("{} (baseline)", thousands(figures.pairs_s))
+                    } else {
+                        format!(
+                            "{} = {:.3} x baseline",
+                            thousands(figures.pairs_s),
+                            figures.ratio
+                        )
+                    },
+                    if target { ">= 1.0 x" } else { "-" },
+                    target.then_some(figures.ratio >= 1.0),
+                );
+                r.row(
+                    "3 64 names",
+                    format!("{diag}{pass}: {}: CPU µs/pair client/server, cmds", v.row),
+                    format!(
+                        "{:.1} / {:.1}, {:.2} cmds/pair",
+                        figures.client, figures.server, figures.commands
+                    ),
+                    "-",
+                    None,
+                );
+            }
         }
     }
 
@@ -2560,36 +2548,145 @@ struct DistinctTally {
 }
 
 impl DistinctTally {
-    /// Adds a worker's output: `W <round> <pairs>`, `ERRORS <n>`, `CPU <ns> <thread group>`.
-    fn absorb(&mut self, out: &str, rounds: usize) {
-        self.pairs.resize(rounds, 0);
+    /// Adds a worker's output to its variant's tallies, one per pass: `W <window> <pairs>`,
+    /// `CPU <window> <ns> <thread group>`, `ERRORS <n>` and `OUTSIDE <ns>` (kept in the first
+    /// pass's tally). Window `w` is round `w % rounds` of pass `w / rounds`.
+    fn absorb(by_pass: &mut [&mut DistinctTally], out: &str, rounds: usize) {
+        for tally in by_pass.iter_mut() {
+            tally.pairs.resize(rounds, 0);
+        }
         for line in out.lines() {
-            let mut fields = line.splitn(3, ' ');
-            let (tag, a, b) = (fields.next(), fields.next(), fields.next());
-            let number = |x: Option<&str>| x.and_then(|x| x.trim().parse::<u64>().ok());
-            match (tag, number(a)) {
-                (Some("W"), Some(round)) => {
-                    if let Some(slot) = usize::try_from(round)
-                        .ok()
-                        .and_then(|r| self.pairs.get_mut(r))
-                    {
-                        *slot += number(b).unwrap_or(0);
-                    }
+            let fields: Vec<&str> = line.splitn(4, ' ').collect();
+            let number = |i: usize| fields.get(i).and_then(|x| x.trim().parse::<u64>().ok());
+            let tally = |w: u64| {
+                let w = usize::try_from(w).ok()?;
+                by_pass
+                    .get(w / rounds.max(1))
+                    .map(|_| (w / rounds, w % rounds))
+            };
+            match (fields[0], number(1).and_then(tally)) {
+                ("W", Some((pass, round))) => {
+                    by_pass[pass].pairs[round] += number(2).unwrap_or(0);
                 }
-                (Some("ERRORS"), Some(n)) => self.errors += n,
-                (Some("OUTSIDE"), Some(ns)) => self.outside += ns,
-                (Some("CPU"), Some(ns)) => {
-                    let group = format!("workers' {}", b.unwrap_or("?").trim());
-                    *self.cpu.0.entry(group).or_insert(0) += ns;
+                ("CPU", Some((pass, _))) => {
+                    let group = format!("workers' {}", fields.get(3).unwrap_or(&"?").trim());
+                    *by_pass[pass].cpu.0.entry(group).or_insert(0) += number(2).unwrap_or(0);
                 }
-                _ => {}
+                _ => match (fields[0], number(1), by_pass.first_mut()) {
+                    ("ERRORS", Some(n), Some(first)) => first.errors += n,
+                    ("OUTSIDE", Some(ns), Some(first)) => first.outside += ns,
+                    _ => {}
+                },
             }
+        }
+    }
+
+    /// Reads Redis's counters, the server's CPU and the machine's load now and at `end` (µs
+    /// since the epoch), and adds the differences.
+    fn measure_window(
+        &mut self,
+        stats: &mut redis::Connection,
+        server: Option<u32>,
+        end: u64,
+        slice: Duration,
+    ) {
+        let before = CmdStats::read(stats);
+        let server_before = Cpu::sample(server).get("redis-server");
+        let machine_before = Machine::sample();
+        sleep_until_us(end);
+        self.machine_busy += Machine::sample().since(&machine_before).busy_cores(slice);
+        let server_ns = Cpu::sample(server)
+            .get("redis-server")
+            .saturating_sub(server_before);
+        *self.cpu.0.entry("redis-server".to_owned()).or_insert(0) += server_ns;
+        self.commands.add(&CmdStats::read(stats).since(&before));
+    }
+
+    fn rates(&self, slice: Duration) -> Vec<f64> {
+        self.pairs.iter().map(|&n| rate(n, slice)).collect()
+    }
+
+    /// The figures of a variant, its per-round rates compared with the baseline's `base`.
+    fn figures(&self, base: &[f64], slice: Duration) -> DistinctFigures {
+        let rates = self.rates(slice);
+        let ratios: Vec<f64> = rates
+            .iter()
+            .zip(base)
+            .map(|(r, b)| r / b.max(1.0))
+            .collect();
+        let total: u64 = self.pairs.iter().sum();
+        let per = |ns: u64| ns as f64 / 1000.0 / total.max(1) as f64;
+        DistinctFigures {
+            pairs_s: median(&rates),
+            ratio: median(&ratios),
+            client: per(self.client_ns()),
+            server: per(self.cpu.get("redis-server")),
+            commands: self.commands.calls() as f64 / total.max(1) as f64,
+            rates,
+            ratios,
+            total,
         }
     }
 
     /// CPU of the workers (everything but the server).
     fn client_ns(&self) -> u64 {
         self.cpu.0.values().sum::<u64>() - self.cpu.get("redis-server")
+    }
+}
+
+/// One variant's results in one pass.
+#[derive(Debug)]
+struct DistinctFigures {
+    /// Median of rounds.
+    pairs_s: f64,
+    /// Median of the per-round ratios to the baseline.
+    ratio: f64,
+    /// CPU µs per pair: the workers' (all threads of all its processes), the server's.
+    client: f64,
+    server: f64,
+    /// Redis commands per pair.
+    commands: f64,
+    rates: Vec<f64>,
+    ratios: Vec<f64>,
+    total: u64,
+}
+
+impl DistinctFigures {
+    fn print(&self, v: &DistinctVariant, tally: &DistinctTally, slice: Duration) {
+        let list = |values: &[f64], f: &dyn Fn(f64) -> String| {
+            values.iter().map(|x| f(*x)).collect::<Vec<_>>().join(" ")
+        };
+        println!(
+            "  {:<74} {:>8} pairs/s = {:.3} x baseline\n      rounds [{}], ratios [{}]",
+            v.label,
+            thousands(self.pairs_s),
+            self.ratio,
+            list(&self.rates, &thousands),
+            list(&self.ratios, &|r| format!("{r:.2}")),
+        );
+        println!(
+            "      CPU µs/pair: client (all its processes) {:.1}, redis-server {:.1}; by thread: {}",
+            self.client,
+            self.server,
+            tally.cpu.per_op(self.total)
+        );
+        let rounds = u32::try_from(tally.pairs.len()).expect("rounds");
+        println!(
+            "      Redis commands/pair {:.2} ({}); machine busy {:.2} cores in its windows, of \
+             which this variant {:.2}",
+            self.commands,
+            tally.commands.breakdown(self.total),
+            tally.machine_busy / f64::from(rounds.max(1)),
+            tally.cpu.cores(slice * rounds.max(1))
+        );
+        if tally.errors > 0 || tally.outside > 0 {
+            println!(
+                "      its processes' CPU while idle between their windows (whole run): {:.1} ms in \
+                 all; lock errors: {}",
+                tally.outside as f64 / 1e6,
+                tally.errors
+            );
+        }
     }
 }
 
@@ -2782,7 +2879,7 @@ fn distinct_worker(process: &str) {
     };
 
     // This thread only samples the process's CPU at the windows' edges.
-    let mut cpu = Cpu::default();
+    let mut cpu = Vec::new();
     let me = std::process::id();
     let total = |cpu: &Cpu| cpu.0.values().sum::<u64>();
     let first = schedule.first().map_or(0, |w| w.0);
@@ -2792,10 +2889,11 @@ fn distinct_worker(process: &str) {
         sleep_until_us(start);
         let before = Cpu::process(me);
         sleep_until_us(end);
-        cpu.add(&Cpu::process(me).since(&before));
+        cpu.push(Cpu::process(me).since(&before));
     }
     // Between its windows the process should be idle (the other variants run then).
-    let outside = total(&Cpu::process(me).since(&from_first)).saturating_sub(total(&cpu));
+    let inside: u64 = cpu.iter().map(total).sum();
+    let outside = total(&Cpu::process(me).since(&from_first)).saturating_sub(inside);
     let mut results = Vec::new();
     for handle in handles {
         results.push(handle.join().expect("client thread"));
@@ -2815,8 +2913,10 @@ fn distinct_worker(process: &str) {
     errors += results.iter().map(|(_, e)| e).sum::<u64>();
     let _ = writeln!(out, "ERRORS {errors}");
     let _ = writeln!(out, "OUTSIDE {outside}");
-    for (group, ns) in &cpu.0 {
-        let _ = writeln!(out, "CPU {ns} {group}");
+    for (window, cpu) in cpu.iter().enumerate() {
+        for (group, ns) in &cpu.0 {
+            let _ = writeln!(out, "CPU {window} {ns} {group}");
+        }
     }
     write_stdout(&out);
 }

@@ -2558,13 +2558,12 @@ impl DistinctTally {
         for line in out.lines() {
             let fields: Vec<&str> = line.splitn(4, ' ').collect();
             let number = |i: usize| fields.get(i).and_then(|x| x.trim().parse::<u64>().ok());
-            let tally = |w: u64| {
+            // Window index -> (pass, round), for windows of a known pass.
+            let pass_round = |w: u64| {
                 let w = usize::try_from(w).ok()?;
-                by_pass
-                    .get(w / rounds.max(1))
-                    .map(|_| (w / rounds, w % rounds))
+                (w / rounds < by_pass.len()).then_some((w / rounds, w % rounds))
             };
-            match (fields[0], number(1).and_then(tally)) {
+            match (fields[0], number(1).and_then(pass_round)) {
                 ("W", Some((pass, round))) => {
                     by_pass[pass].pairs[round] += number(2).unwrap_or(0);
                 }

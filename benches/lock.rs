@@ -1447,10 +1447,10 @@ impl Bench {
         let rounds = self.options.pick(3, 1);
         let slice = self
             .options
-            .pick(Duration::from_millis(900), Duration::from_millis(400));
-        // Between two windows: time for the last pairs of a window to end before the next starts;
-        // between the two passes: time to pin every process.
-        let (gap, pass_gap) = (Duration::from_millis(100), Duration::from_millis(1000));
+            .pick(Duration::from_millis(800), Duration::from_millis(400));
+        // Between two windows: time for the last pairs of a window to end, and for the readings
+        // (mid-gap), before the next starts; between the two passes: time to pin every process.
+        let (gap, pass_gap) = (Duration::from_millis(200), Duration::from_millis(1000));
         let cores = thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let server = self.server.pid();
         // The second pass is issue 8's setup: redis-server on CPU 0, every client on CPU 1.
@@ -1507,17 +1507,21 @@ impl Bench {
         let us = |d: Duration| u64::try_from(d.as_micros()).expect("duration");
         let per_pass = (rounds * DISTINCT_VARIANTS.len()) as u64 * us(slice + gap) + us(pass_gap);
         let t0 = now_us() + 300_000;
+        // (start, end, when the figures are read): mid-gap after the end, when the variant's last
+        // pairs are over and the next variant has not started. A variant's figures are the
+        // differences between two readings: its window, the tail of its last pairs, and idle
+        // time (the processes are idle between their windows, the server between windows).
         let window = |pass: usize, round: usize, variant: usize| {
             let slot = (round * DISTINCT_VARIANTS.len() + variant) as u64;
             let start = t0 + pass as u64 * per_pass + slot * us(slice + gap);
-            (start, start + us(slice))
+            (start, start + us(slice), start + us(slice) + us(gap) / 2)
         };
         for worker in &mut workers {
             let mut line = String::from("WINDOWS");
             for pass in 0..passes.len() {
                 for round in 0..rounds {
-                    let (start, end) = window(pass, round, worker.variant);
-                    let _ = write!(line, " {start} {end}");
+                    let (start, end, read) = window(pass, round, worker.variant);
+                    let _ = write!(line, " {start} {end} {read}");
                 }
             }
             line.push('\n');
@@ -1525,8 +1529,8 @@ impl Bench {
                 let _ = stdin.write_all(line.as_bytes());
             }
         }
-        // The parent reads Redis's counters, the server's CPU and the machine's load at each
-        // window's edges; the workers their own CPU and pairs.
+        // The parent reads Redis's counters, the server's CPU and the machine's load; the workers
+        // their own CPU, at the same times.
         let mut tallies: Vec<Vec<DistinctTally>> = passes
             .iter()
             .map(|_| {
@@ -1536,11 +1540,12 @@ impl Bench {
                     .collect()
             })
             .collect();
+        let mut late_readings = 0;
         for (pass, pass_tallies) in tallies.iter_mut().enumerate() {
             if pass == 1 {
                 let pinned = server.is_some_and(|pid| pin(pid, "0"))
                     && workers.iter().all(|w| pin(w.child.id(), "1"));
-                let late = now_us().saturating_sub(window(1, 0, 0).0);
+                let late = now_us().saturating_sub(window(1, 0, 0).0 - us(pass_gap) / 2);
                 println!(
                     "  pinning for the second pass: {}{}",
                     if pinned { "done" } else { "FAILED" },
@@ -1551,17 +1556,26 @@ impl Bench {
                     }
                 );
             }
+            let mut previous = Reading::take(&mut self.stats, server);
             for round in 0..rounds {
                 for (variant, tally) in pass_tallies.iter_mut().enumerate() {
-                    let (start, end) = window(pass, round, variant);
-                    sleep_until_us(start);
-                    tally.measure_window(&mut self.stats, server, end, slice);
+                    let read = window(pass, round, variant).2;
+                    sleep_until_us(read);
+                    let reading = Reading::take(&mut self.stats, server);
+                    // Taken after the next window started: some of the next variant's work
+                    // would count as this one's.
+                    late_readings += usize::from(now_us() > read + us(gap) / 2);
+                    tally.add(&reading, &previous);
+                    previous = reading;
                 }
             }
         }
         if pinnable {
             let all = format!("0-{}", cores - 1);
             server.map(|pid| pin(pid, &all));
+        }
+        if late_readings > 0 {
+            println!("  {late_readings} reading(s) taken after the next window had started");
         }
         for worker in workers {
             let DistinctWorker {
@@ -1591,7 +1605,7 @@ impl Bench {
             let base = pass_tallies[DISTINCT_BASELINE].rates(slice);
             for (v, tally) in DISTINCT_VARIANTS.iter().zip(pass_tallies) {
                 let figures = tally.figures(&base, slice);
-                figures.print(v, tally, slice);
+                figures.print(v, tally);
                 let diag = if v.diagnostic { "diag: " } else { "" };
                 let is_baseline = std::ptr::eq(v, baseline);
                 let target = !v.diagnostic && !is_baseline;
@@ -2535,28 +2549,31 @@ struct DistinctWorker {
 /// One variant's figures over all its rounds.
 #[derive(Debug, Default)]
 struct DistinctTally {
-    /// Pairs per round, all processes.
+    /// Pairs per round completed within the window, all processes.
     pairs: Vec<u64>,
+    /// Pairs done in all, the last ones of each window (ended after it) included: the work
+    /// that the CPU and commands figures cover.
+    done: u64,
     errors: u64,
-    /// CPU of the workers between their first and last window but outside their windows, ns.
-    outside: u64,
-    /// The workers' threads within their windows, and `redis-server` within the windows.
+    /// The workers' threads and `redis-server`, from reading to reading.
     cpu: Cpu,
     commands: CmdStats,
-    /// Whole-machine busy cores, summed over rounds.
-    machine_busy: f64,
+    /// Whole-machine CPU and time, from reading to reading.
+    machine_busy: Duration,
+    elapsed: Duration,
 }
 
 impl DistinctTally {
-    /// Adds a worker's output to its variant's tallies, one per pass: `W <window> <pairs>`,
-    /// `CPU <window> <ns> <thread group>`, `ERRORS <n>` and `OUTSIDE <ns>` (kept in the first
-    /// pass's tally). Window `w` is round `w % rounds` of pass `w / rounds`.
+    /// Adds a worker's output to its variant's tallies, one per pass: `W <window> <pairs in the
+    /// window> <pairs done>`, `CPU <window> <ns> <thread group>` and `ERRORS <n>` (kept in the
+    /// first pass's tally). Window `w` is round `w % rounds` of pass `w / rounds`.
     fn absorb(by_pass: &mut [&mut DistinctTally], out: &str, rounds: usize) {
         for tally in by_pass.iter_mut() {
             tally.pairs.resize(rounds, 0);
         }
         for line in out.lines() {
             let fields: Vec<&str> = line.splitn(4, ' ').collect();
+            // `CPU`'s last field is a group name with spaces; the others are numbers.
             let number = |i: usize| fields.get(i).and_then(|x| x.trim().parse::<u64>().ok());
             // Window index -> (pass, round), for windows of a known pass.
             let pass_round = |w: u64| {
@@ -2566,39 +2583,32 @@ impl DistinctTally {
             match (fields[0], number(1).and_then(pass_round)) {
                 ("W", Some((pass, round))) => {
                     by_pass[pass].pairs[round] += number(2).unwrap_or(0);
+                    by_pass[pass].done += number(3).unwrap_or(0);
                 }
                 ("CPU", Some((pass, _))) => {
                     let group = format!("workers' {}", fields.get(3).unwrap_or(&"?").trim());
                     *by_pass[pass].cpu.0.entry(group).or_insert(0) += number(2).unwrap_or(0);
                 }
-                _ => match (fields[0], number(1), by_pass.first_mut()) {
-                    ("ERRORS", Some(n), Some(first)) => first.errors += n,
-                    ("OUTSIDE", Some(ns), Some(first)) => first.outside += ns,
-                    _ => {}
-                },
+                ("ERRORS", _) => {
+                    if let (Some(n), Some(first)) = (number(1), by_pass.first_mut()) {
+                        first.errors += n;
+                    }
+                }
+                _ => {}
             }
         }
     }
 
-    /// Reads Redis's counters, the server's CPU and the machine's load now and at `end` (µs
-    /// since the epoch), and adds the differences.
-    fn measure_window(
-        &mut self,
-        stats: &mut redis::Connection,
-        server: Option<u32>,
-        end: u64,
-        slice: Duration,
-    ) {
-        let before = CmdStats::read(stats);
-        let server_before = Cpu::sample(server).get("redis-server");
-        let machine_before = Machine::sample();
-        sleep_until_us(end);
-        self.machine_busy += Machine::sample().since(&machine_before).busy_cores(slice);
-        let server_ns = Cpu::sample(server)
-            .get("redis-server")
-            .saturating_sub(server_before);
-        *self.cpu.0.entry("redis-server".to_owned()).or_insert(0) += server_ns;
-        self.commands.add(&CmdStats::read(stats).since(&before));
+    /// Adds what happened from `previous` to `reading`.
+    fn add(&mut self, reading: &Reading, previous: &Reading) {
+        let server = reading.server_ns.saturating_sub(previous.server_ns);
+        *self.cpu.0.entry("redis-server".to_owned()).or_insert(0) += server;
+        self.commands
+            .add(&reading.commands.since(&previous.commands));
+        let machine = reading.machine.since(&previous.machine);
+        // USER_HZ is 100 on Linux.
+        self.machine_busy += Duration::from_millis(machine.busy * 10);
+        self.elapsed += reading.at.duration_since(previous.at);
     }
 
     fn rates(&self, slice: Duration) -> Vec<f64> {
@@ -2613,7 +2623,7 @@ impl DistinctTally {
             .zip(base)
             .map(|(r, b)| r / b.max(1.0))
             .collect();
-        let total: u64 = self.pairs.iter().sum();
+        let total = self.done;
         let per = |ns: u64| ns as f64 / 1000.0 / total.max(1) as f64;
         DistinctFigures {
             pairs_s: median(&rates),
@@ -2630,6 +2640,25 @@ impl DistinctTally {
     /// CPU of the workers (everything but the server).
     fn client_ns(&self) -> u64 {
         self.cpu.0.values().sum::<u64>() - self.cpu.get("redis-server")
+    }
+}
+
+/// What the parent reads between two windows of scenario 3.
+struct Reading {
+    commands: CmdStats,
+    server_ns: u64,
+    machine: Machine,
+    at: Instant,
+}
+
+impl Reading {
+    fn take(stats: &mut redis::Connection, server: Option<u32>) -> Reading {
+        Reading {
+            commands: CmdStats::read(stats),
+            server_ns: Cpu::sample(server).get("redis-server"),
+            machine: Machine::sample(),
+            at: Instant::now(),
+        }
     }
 }
 
@@ -2651,7 +2680,7 @@ struct DistinctFigures {
 }
 
 impl DistinctFigures {
-    fn print(&self, v: &DistinctVariant, tally: &DistinctTally, slice: Duration) {
+    fn print(&self, v: &DistinctVariant, tally: &DistinctTally) {
         let list = |values: &[f64], f: &dyn Fn(f64) -> String| {
             values.iter().map(|x| f(*x)).collect::<Vec<_>>().join(" ")
         };
@@ -2669,23 +2698,22 @@ impl DistinctFigures {
             self.server,
             tally.cpu.per_op(self.total)
         );
-        let rounds = u32::try_from(tally.pairs.len()).expect("rounds");
+        let busy = |cpu: Duration| cpu.as_secs_f64() / tally.elapsed.as_secs_f64().max(1e-9);
         println!(
-            "      Redis commands/pair {:.2} ({}); machine busy {:.2} cores in its windows, of \
-             which this variant {:.2}",
+            "      Redis commands/pair {:.2} ({}); {} pairs in the windows, {} done in all; the \
+             machine's busy cores {:.2}, of which this variant {:.2}{}",
             self.commands,
             tally.commands.breakdown(self.total),
-            tally.machine_busy / f64::from(rounds.max(1)),
-            tally.cpu.cores(slice * rounds.max(1))
+            tally.pairs.iter().sum::<u64>(),
+            self.total,
+            busy(tally.machine_busy),
+            busy(Duration::from_nanos(tally.cpu.0.values().sum())),
+            if tally.errors > 0 {
+                format!("; LOCK ERRORS: {}", tally.errors)
+            } else {
+                String::new()
+            }
         );
-        if tally.errors > 0 || tally.outside > 0 {
-            println!(
-                "      its processes' CPU while idle between their windows (whole run): {:.1} ms in \
-                 all; lock errors: {}",
-                tally.outside as f64 / 1e6,
-                tally.errors
-            );
-        }
     }
 }
 
@@ -2750,43 +2778,48 @@ fn distinct_sync_pair(kind: PairKind, url: &str, name: String) -> Box<dyn FnMut(
     })
 }
 
-/// Pairs completed within each window, by one client: it starts at the window's start and ends
-/// its last pair after the window's end (that one is not counted). (pairs per window, errors)
-fn windows_sync(windows: &[(u64, u64)], mut pair: impl FnMut() -> bool) -> (Vec<u64>, u64) {
+/// What one client did in each window: (pairs completed within it, pairs done in all), and its
+/// errors. It starts at the window's start and ends its last pair after the window's end.
+type WindowCounts = (Vec<(u64, u64)>, u64);
+
+/// One client's pairs in each window, on a thread.
+fn windows_sync(windows: &[(u64, u64)], mut pair: impl FnMut() -> bool) -> WindowCounts {
     let (mut counts, mut errors) = (Vec::new(), 0);
     for &(start, end) in windows {
         sleep_until_us(start);
-        let mut n = 0;
+        let (mut inside, mut done) = (0, 0);
         while now_us() < end {
             let ok = pair();
             errors += u64::from(!ok);
-            n += u64::from(ok && now_us() <= end);
+            done += u64::from(ok);
+            inside += u64::from(ok && now_us() <= end);
         }
-        counts.push(n);
+        counts.push((inside, done));
     }
     (counts, errors)
 }
 
 /// [`windows_sync`] for a tokio task.
-async fn windows_async(windows: &[(u64, u64)], client: &TaskClient) -> (Vec<u64>, u64) {
+async fn windows_async(windows: &[(u64, u64)], client: &TaskClient) -> WindowCounts {
     let (mut counts, mut errors) = (Vec::new(), 0);
     for &(start, end) in windows {
         tokio::time::sleep(Duration::from_micros(start.saturating_sub(now_us()))).await;
-        let mut n = 0;
+        let (mut inside, mut done) = (0, 0);
         while now_us() < end {
             let ok = client.pair().await;
             errors += u64::from(!ok);
-            n += u64::from(ok && now_us() <= end);
+            done += u64::from(ok);
+            inside += u64::from(ok && now_us() <= end);
         }
-        counts.push(n);
+        counts.push((inside, done));
     }
     (counts, errors)
 }
 
 /// Runs in a re-executed copy of this binary: one process of a scenario-3 variant. Opens its
 /// clients and does one pair with each, prints `READY`, reads its windows from stdin
-/// (`WINDOWS <start> <end> ...`, µs since the epoch), runs every client in every window, and
-/// prints pairs per window, errors, and its threads' CPU within the windows.
+/// (`WINDOWS <start> <end> <read> ...`, µs since the epoch), runs every client in every window,
+/// and prints pairs per window, errors, and its threads' CPU from reading to reading.
 fn distinct_worker(process: &str) {
     let url = std::env::var(WORKER_URL_ENV).expect("worker URL");
     let process: usize = process.parse().expect("worker index");
@@ -2814,6 +2847,8 @@ fn distinct_worker(process: &str) {
                     barrier.wait();
                     barrier.wait();
                     let (counts, errors) = windows_sync(windows.get().expect("windows"), pair);
+                    // Alive until the last CPU reading (an exited thread leaves /proc).
+                    barrier.wait();
                     (counts, errors + u64::from(!warm))
                 })
                 .expect("client thread")
@@ -2861,8 +2896,10 @@ fn distinct_worker(process: &str) {
         .skip(1)
         .filter_map(|x| x.parse().ok())
         .collect();
-    let schedule: Vec<(u64, u64)> = bounds.chunks_exact(2).map(|w| (w[0], w[1])).collect();
-    windows.set(schedule.clone()).expect("set once");
+    let schedule: Vec<[u64; 3]> = bounds.chunks_exact(3).map(|w| [w[0], w[1], w[2]]).collect();
+    windows
+        .set(schedule.iter().map(|w| (w[0], w[1])).collect())
+        .expect("set once");
     barrier.wait();
     let tasks: Vec<_> = match &runtime {
         Some(runtime) => clients
@@ -2877,22 +2914,19 @@ fn distinct_worker(process: &str) {
         None => Vec::new(),
     };
 
-    // This thread only samples the process's CPU at the windows' edges.
-    let mut cpu = Vec::new();
+    // This thread only reads the process's CPU, now and after each window (when its last pairs
+    // are over): the process is idle from then to its next window, so a late wake-up of this
+    // thread (all its threads on one busy CPU) changes nothing.
     let me = std::process::id();
-    let total = |cpu: &Cpu| cpu.0.values().sum::<u64>();
-    let first = schedule.first().map_or(0, |w| w.0);
-    sleep_until_us(first);
-    let from_first = Cpu::process(me);
-    for &(start, end) in &schedule {
-        sleep_until_us(start);
-        let before = Cpu::process(me);
-        sleep_until_us(end);
-        cpu.push(Cpu::process(me).since(&before));
+    let mut previous = Cpu::process(me);
+    let mut cpu = Vec::new();
+    for &[_, _, read] in &schedule {
+        sleep_until_us(read);
+        let now = Cpu::process(me);
+        cpu.push(now.since(&previous));
+        previous = now;
     }
-    // Between its windows the process should be idle (the other variants run then).
-    let inside: u64 = cpu.iter().map(total).sum();
-    let outside = total(&Cpu::process(me).since(&from_first)).saturating_sub(inside);
+    barrier.wait();
     let mut results = Vec::new();
     for handle in handles {
         results.push(handle.join().expect("client thread"));
@@ -2905,13 +2939,15 @@ fn distinct_worker(process: &str) {
         });
     }
     let mut out = String::new();
-    for (round, _) in schedule.iter().enumerate() {
-        let pairs: u64 = results.iter().map(|(counts, _)| counts[round]).sum();
-        let _ = writeln!(out, "W {round} {pairs}");
+    for window in 0..schedule.len() {
+        let (inside, done) = results
+            .iter()
+            .map(|(counts, _)| counts[window])
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+        let _ = writeln!(out, "W {window} {inside} {done}");
     }
     errors += results.iter().map(|(_, e)| e).sum::<u64>();
     let _ = writeln!(out, "ERRORS {errors}");
-    let _ = writeln!(out, "OUTSIDE {outside}");
     for (window, cpu) in cpu.iter().enumerate() {
         for (group, ns) in &cpu.0 {
             let _ = writeln!(out, "CPU {window} {ns} {group}");

@@ -477,9 +477,14 @@ impl Mutex {
             after: After::Closed,
         };
         let result = attempt.map(|attempt| match attempt {
-            Attempt::Acquired { fences } => {
-                Some(self.acquired(cleanup, &token, fences, (sent, settings.ttl), started))
-            }
+            Attempt::Acquired { fences } => Some(self.acquired(
+                cleanup,
+                &token,
+                fences,
+                (sent, settings.ttl),
+                started,
+                false,
+            )),
             Attempt::Busy { .. } => None,
         });
         let resume = Resume {
@@ -605,7 +610,14 @@ impl Mutex {
             let pttl = match attempt {
                 Attempt::Acquired { fences } => {
                     let lease = self.settings.ttl;
-                    return Ok(self.acquired(cleanup, &token, fences, (sent, lease), started));
+                    return Ok(self.acquired(
+                        cleanup,
+                        &token,
+                        fences,
+                        (sent, lease),
+                        started,
+                        true,
+                    ));
                 }
                 Attempt::Busy { pttl } => pttl,
             };
@@ -615,6 +627,9 @@ impl Mutex {
             if let Patience::Until(deadline) = patience {
                 let now = Instant::now();
                 if now >= deadline {
+                    // Out of the queue before returning, so that what the caller does next (a
+                    // release on a connection of its own, say) cannot reach Redis before it.
+                    cleanup.finish().await;
                     return Err(Error::Timeout {
                         names: self.spec.names.clone(),
                         waited: now - started,
@@ -640,13 +655,20 @@ impl Mutex {
                 && sent.elapsed() < wait.claim / 2
             {
                 let fences = grant.fence.into_iter().collect();
-                return Ok(self.acquired(cleanup, &token, fences, (sent, wait.claim), started));
+                return Ok(self.acquired(
+                    cleanup,
+                    &token,
+                    fences,
+                    (sent, wait.claim),
+                    started,
+                    true,
+                ));
             }
         }
     }
 
     /// Wraps up a successful acquisition whose lease of `lease.1` began no earlier than
-    /// `lease.0`.
+    /// `lease.0`; `queued` when it went through the Redis queue (others likely wait too).
     fn acquired(
         &self,
         cleanup: Cleanup,
@@ -654,10 +676,11 @@ impl Mutex {
         fences: Vec<u64>,
         lease: (Instant, Duration),
         started: Instant,
+        queued: bool,
     ) -> Guard {
         cleanup.disarm();
         observe::acquired(&self.spec.names, started.elapsed());
-        Guard::new(self.clone(), token.clone(), fences, lease)
+        Guard::new(self.clone(), token.clone(), fences, lease, queued)
     }
 
     /// Waits for this process's earlier waiters on the same lock.
@@ -706,9 +729,14 @@ impl Mutex {
             )
             .await?;
         Ok(match attempt {
-            Attempt::Acquired { fences } => {
-                Some(self.acquired(cleanup, token, fences, (sent, self.settings.ttl), started))
-            }
+            Attempt::Acquired { fences } => Some(self.acquired(
+                cleanup,
+                token,
+                fences,
+                (sent, self.settings.ttl),
+                started,
+                false,
+            )),
             Attempt::Busy { .. } => {
                 cleanup.disarm();
                 None
@@ -779,42 +807,57 @@ impl Cleanup {
     }
 }
 
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let Some(mutex) = self.mutex.take() else {
-            return;
-        };
-        let token = self.token.clone();
-        let sent_on = match &self.after {
+impl Cleanup {
+    /// Cleans up now, waiting until it is done.
+    async fn finish(mut self) {
+        if let Some(mutex) = self.mutex.take() {
+            clean_up(mutex, self.token.clone(), self.sent_on()).await;
+        }
+    }
+
+    /// The connection the attempt went on, if still usable.
+    fn sent_on(&self) -> Option<Via> {
+        match &self.after {
             After::Sent(via) => Some(via.clone()),
             After::Closed => None,
-        };
-        runtime::spawn_detached(async move {
-            let backend = &mutex.client.server.backend;
-            let keys = &mutex.spec.keys;
-            let result = match &sent_on {
-                Some(via) => backend.release(keys, &token, via).await,
-                None => Err(Error::unreachable(
-                    backend.server(),
-                    std::io::ErrorKind::NotConnected,
-                    "the attempt's connection is closed",
-                )),
-            };
-            let result = match (result, &sent_on) {
-                (Err(error), Some(Via::Shared)) => Err(error),
-                (Err(error), _) if error.is_connection() => {
-                    if let Some(Via::Local(local)) = &sent_on {
-                        backend.local_failed(local);
-                    }
-                    let first = backend.release(keys, &token, &Via::Shared).await;
-                    tokio::time::sleep(CLEANUP_REPEAT).await;
-                    first.and(backend.release(keys, &token, &Via::Shared).await)
-                }
-                (result, _) => result,
-            };
-            if let Err(error) = result {
-                tracing::debug!(%error, lock = %mutex.spec.names, "cleanup of an interrupted attempt failed; the key expires with its TTL");
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(mutex) = self.mutex.take() {
+            runtime::spawn_detached(clean_up(mutex, self.token.clone(), self.sent_on()));
+        }
+    }
+}
+
+/// Takes `token` out of `mutex`'s keys and queues, after an attempt sent on `sent_on` (`None`:
+/// on a connection closed since).
+async fn clean_up(mutex: Mutex, token: Arc<str>, sent_on: Option<Via>) {
+    let backend = &mutex.client.server.backend;
+    let keys = &mutex.spec.keys;
+    let result = match &sent_on {
+        Some(via) => backend.release(keys, &token, via).await,
+        None => Err(Error::unreachable(
+            backend.server(),
+            std::io::ErrorKind::NotConnected,
+            "the attempt's connection is closed",
+        )),
+    };
+    let result = match (result, &sent_on) {
+        (Err(error), Some(Via::Shared)) => Err(error),
+        (Err(error), _) if error.is_connection() => {
+            if let Some(Via::Local(local)) = &sent_on {
+                backend.local_failed(local);
             }
-        });
+            let first = backend.release(keys, &token, &Via::Shared).await;
+            tokio::time::sleep(CLEANUP_REPEAT).await;
+            first.and(backend.release(keys, &token, &Via::Shared).await)
+        }
+        (result, _) => result,
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, lock = %mutex.spec.names, "cleanup of an interrupted attempt failed; the key expires with its TTL");
     }
 }

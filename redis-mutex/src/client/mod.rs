@@ -425,13 +425,14 @@ impl ClientBuilder {
     }
 
     /// Creates the client, reusing the connections of an earlier client of the same URL,
-    /// timeouts and TLS roots.
+    /// timeouts, TLS roots and Sentinel options.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidUrl`] for an unusable URL, [`Error::InvalidTtl`] for an unusable TTL,
     /// [`Error::InvalidConfig`] for a zero timeout or poll interval, a poll interval over 24 h,
-    /// or unusable TLS roots.
+    /// unusable TLS roots, an unusable [`replica_acks`](Self::replica_acks), or Sentinel options
+    /// on a URL that is not a Sentinel URL.
     ///
     /// # Examples
     ///

@@ -21,6 +21,7 @@ use crate::error::Result;
 use crate::protocol::{Attempt, KeySet};
 
 mod local;
+pub(crate) mod redlock;
 pub(crate) mod single;
 mod subscriber;
 

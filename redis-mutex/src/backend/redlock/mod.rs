@@ -69,7 +69,7 @@ impl Redlock {
         settings: ConnectionSettings,
         node_timeout: Duration,
     ) -> Self {
-        if clients.len() % 2 == 0 {
+        if clients.len().is_multiple_of(2) {
             tracing::warn!(
                 server = %server,
                 "redis-mutex: Redlock over an even number of masters ({}) survives no more \

@@ -1,8 +1,9 @@
 //! Redlock over five independent masters (`redis+redlock://`), each a real `redis-server`
 //! started and stopped by the test: mutual exclusion under contention, prompt wake-ups on
 //! release, masters down (a minority: locks still work; a majority: a typed error within the
-//! wait bound), a master restarted empty during a hold, all-or-nothing multi-name locks,
-//! majority reads and admin, fencing refused, malformed URLs, and the `#[mutex]` attribute.
+//! wait bound), a hung master (bounded by the per-master timeout), a master restarted empty
+//! during a hold, all-or-nothing multi-name locks, majority reads and admin, the blocking API,
+//! fencing refused, malformed URLs, and the `#[mutex]` attribute.
 
 mod common;
 mod support;
@@ -170,6 +171,48 @@ async fn two_masters_down_locks_still_work() {
         guard.release().await.expect("released by a quorum");
         assert_eq!(values(&masters, &key), vec![None; MASTERS]);
     }
+}
+
+#[tokio::test]
+async fn a_hung_master_costs_at_most_the_per_master_timeout() {
+    let masters = start();
+    let node_timeout = Duration::from_millis(150);
+    let client = Client::builder(url(&masters))
+        .node_timeout(node_timeout)
+        .build()
+        .unwrap();
+    let lock = name("redlock-hung");
+    let mutex = client.mutex(&lock).unwrap();
+    mutex.try_lock().await.unwrap().release().await.unwrap(); // connected everywhere
+    masters[0].pause();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let guard = mutex.try_lock().await.expect("4 of 5 masters answer");
+        guard.release().await.expect("released by a quorum");
+        // Two phases (acquire, release), each waiting at most the timeout for the hung master.
+        let took = started.elapsed();
+        assert!(
+            took < node_timeout * 2 + Duration::from_millis(500),
+            "{took:?}"
+        );
+    }
+    masters[0].resume();
+}
+
+#[test]
+fn the_blocking_api_locks_on_redlock() {
+    let masters = shared();
+    let client = client(masters, 204).blocking();
+    let lock = name("redlock-blocking");
+    let mutex = client.mutex(&lock).unwrap();
+    let guard = mutex.lock().expect("acquired");
+    assert_eq!(
+        holding(masters, &common::key(&lock), guard.token()),
+        MASTERS
+    );
+    assert!(mutex.try_lock().unwrap_err().is_busy());
+    guard.release().expect("released");
+    assert_eq!(values(masters, &common::key(&lock)), vec![None; MASTERS]);
 }
 
 #[tokio::test]

@@ -424,3 +424,31 @@ async fn the_attribute_locks_on_redlock() {
     );
     assert_eq!(values(shared(), &common::key(&lock)), vec![None; MASTERS]);
 }
+
+/// `rediss+redlock://`: three TLS-only masters, each with a certificate of its own CA, trusted
+/// together through `tls_root_certificates`.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn rediss_redlock_locks_over_tls() {
+    let masters: Vec<RedisServer> = (0..3)
+        .map(|_| RedisServer::builder().tls(true).start())
+        .collect();
+    let roots: Vec<u8> = masters
+        .iter()
+        .flat_map(|master| master.tls_ca().expect("a TLS server has a CA").cert_pem())
+        .collect();
+    let addrs: Vec<String> = masters.iter().map(RedisServer::addr).collect();
+    let client = Client::builder(format!("rediss+redlock://{}", addrs.join(",")))
+        .tls_root_certificates(roots)
+        .node_timeout(Duration::from_millis(500))
+        .build()
+        .expect("a TLS Redlock client");
+    let guard = client
+        .mutex(name("redlock-tls"))
+        .unwrap()
+        .lock()
+        .await
+        .unwrap();
+    assert!(guard.is_owned().await.unwrap());
+    guard.release().await.unwrap();
+}

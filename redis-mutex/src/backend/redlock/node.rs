@@ -23,9 +23,10 @@ pub(super) struct Node {
     conn: OnceLock<ConnectionManager>,
     /// Whether a connect is under way.
     connecting: AtomicBool,
-    /// Whether a connect was ever started: the first one is waited for up to the connect
-    /// timeout, later ones only as long as the caller's per-master timeout.
-    tried: AtomicBool,
+    /// Whether a connect ever failed: until then, callers wait for the connect under way up to
+    /// the connect timeout (a cold start is not a failure); after, only as long as their
+    /// per-master timeout, so a master that is down costs each attempt no more than that.
+    failed: AtomicBool,
     /// Why the latest connect failed.
     failure: StdMutex<Option<String>>,
     /// Told when a connect ends.
@@ -41,15 +42,15 @@ impl Node {
             settings,
             conn: OnceLock::new(),
             connecting: AtomicBool::new(false),
-            tried: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             failure: StdMutex::new(None),
             connected: Notify::new(),
             subscriber: OnceLock::new(),
         }
     }
 
-    /// The master's connection; waits for a connect at most `patience` (the connect timeout
-    /// for the very first one).
+    /// The master's connection; waits for a connect at most `patience` once a connect failed,
+    /// up to the connect timeout before.
     pub(super) async fn connection(
         self: &Arc<Self>,
         patience: Duration,
@@ -61,13 +62,12 @@ impl Node {
         if let Some(conn) = self.conn.get() {
             return Ok(conn.clone());
         }
-        let first = !self.tried.swap(true, Ordering::AcqRel);
         if !self.connecting.swap(true, Ordering::AcqRel) {
             tokio::spawn(self.clone().connect());
         }
-        let patience = match first {
-            true => self.settings.connect_timeout,
-            false => patience,
+        let patience = match self.failed.load(Ordering::Acquire) {
+            true => patience,
+            false => self.settings.connect_timeout,
         };
         let _ = tokio::time::timeout(patience, ended).await;
         if let Some(conn) = self.conn.get() {
@@ -98,21 +98,23 @@ impl Node {
             Ok(Ok(conn)) => {
                 let _ = self.conn.set(conn);
             }
-            Ok(Err(error)) => {
-                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
-            }
-            Err(_) => {
-                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
-                    "no answer within the connect timeout ({timeout:?})"
-                ));
-            }
+            Ok(Err(error)) => self.failed(error.to_string()),
+            Err(_) => self.failed(format!(
+                "no answer within the connect timeout ({timeout:?})"
+            )),
         }
         self.connecting.store(false, Ordering::Release);
         self.connected.notify_waiters();
     }
 
-    /// Runs `invocation` on this master within `timeout` (connecting included, after the
-    /// first connect).
+    /// Records why a connect failed.
+    fn failed(&self, why: String) {
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        self.failed.store(true, Ordering::Release);
+    }
+
+    /// Runs `invocation` on this master within `timeout` (waiting for a connect included, once
+    /// one failed).
     pub(super) async fn invoke<T: redis::FromRedisValue>(
         self: &Arc<Self>,
         invocation: &redis::ScriptInvocation<'_>,

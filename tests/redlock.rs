@@ -252,7 +252,7 @@ async fn three_masters_down_fail_with_a_typed_error_within_the_wait() {
 }
 
 #[tokio::test]
-async fn a_master_restarted_empty_during_a_hold_leaves_it_held() {
+async fn a_master_restarted_empty_during_a_hold_leaves_it_held_and_renewal_retakes_it() {
     let mut masters = start();
     let ttl = Duration::from_millis(600);
     let client = Client::builder(url(&masters))
@@ -278,6 +278,11 @@ async fn a_master_restarted_empty_during_a_hold_leaves_it_held() {
     );
     assert!(guard.is_owned().await.unwrap());
     assert!(common::pttl(&masters[0], &key) > 0);
+    assert_eq!(
+        holding(&masters, &key, guard.token()),
+        MASTERS,
+        "a renewal took the key again on the restarted master"
+    );
     let other = Client::builder(url(&masters))
         .node_timeout(Duration::from_millis(201))
         .build()

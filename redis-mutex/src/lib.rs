@@ -108,7 +108,8 @@
 //!   subscribe on every master, so they retry at once; they also retry when the holder's keys
 //!   expire on enough masters, and after a random delay (up to 30 ms) after a split vote.
 //!   Hand-over is prompt, but not first come, first served.
-//! * **Failures**: a minority of masters may be down, slow or restarted empty. With a majority
+//! * **Failures**: a minority of masters may be down, slow or restarted empty (a renewal that a
+//!   majority confirmed takes the key again where it is missing). With a majority
 //!   unreachable, acquisition fails at once with [`Error::Unreachable`]
 //!   ([`is_connection`](Error::is_connection)), whose cause says how many masters answered and
 //!   how many are needed.

@@ -13,7 +13,8 @@
 //!
 //! Release and extension run on every master, and count only when a quorum agrees: a lock is
 //! reported ours (to renewal, to `lost()`, to release) when a quorum of masters holds its
-//! token. Reads (`is_locked`, `status`) report the value a quorum holds.
+//! token. An extension a quorum confirmed then takes the keys again (all or none, as an
+//! acquisition) on the masters that answered without them, such as one restarted empty. Reads (`is_locked`, `status`) report the value a quorum holds.
 //!
 //! # Lease
 //!
@@ -98,22 +99,23 @@ impl Redlock {
         invocation: &redis::ScriptInvocation<'_>,
         keys: &KeySet,
     ) -> (Vec<T>, Vec<Error>) {
+        split(self.on(&self.nodes, invocation, keys).await)
+    }
+
+    /// Runs `invocation` on `nodes` at once: each one's reply, in their order.
+    async fn on<T: redis::FromRedisValue>(
+        &self,
+        nodes: &[Arc<Node>],
+        invocation: &redis::ScriptInvocation<'_>,
+        keys: &KeySet,
+    ) -> Vec<Result<T>> {
         let key = keys.keys.first().map(String::as_str);
-        let replies = join_all(
-            self.nodes
+        join_all(
+            nodes
                 .iter()
                 .map(|node| node.invoke::<T>(invocation, key, self.node_timeout)),
         )
-        .await;
-        let mut answered = Vec::with_capacity(replies.len());
-        let mut errors = Vec::new();
-        for reply in replies {
-            match reply {
-                Ok(reply) => answered.push(reply),
-                Err(error) => errors.push(error),
-            }
-        }
-        (answered, errors)
+        .await
     }
 
     /// The error of an operation that only `answered` masters answered.
@@ -270,6 +272,19 @@ impl Redlock {
     }
 }
 
+/// The replies of the masters that answered, and the errors of the others.
+fn split<T>(replies: Vec<Result<T>>) -> (Vec<T>, Vec<Error>) {
+    let mut answered = Vec::with_capacity(replies.len());
+    let mut errors = Vec::new();
+    for reply in replies {
+        match reply {
+            Ok(reply) => answered.push(reply),
+            Err(error) => errors.push(error),
+        }
+    }
+    (answered, errors)
+}
+
 /// Why fencing is refused on Redlock.
 pub(crate) fn fencing_refused() -> Error {
     Error::InvalidConfig {
@@ -342,8 +357,26 @@ impl Backend for Redlock {
                 .key(&keys.keys)
                 .arg(token)
                 .arg(protocol::ttl_millis(ttl));
-            let replies = self.everywhere(&invocation, keys).await;
-            self.count_ours(keys, replies)
+            let replies: Vec<Result<Vec<i64>>> = self.on(&self.nodes, &invocation, keys).await;
+            // Masters that answered but lack a key (restarted empty, say): retaken below once a
+            // quorum confirmed the extension, so the lock keeps its full redundancy.
+            let lacking: Vec<Arc<Node>> = self
+                .nodes
+                .iter()
+                .zip(&replies)
+                .filter(|(_, reply)| reply.as_ref().is_ok_and(|flags| flags.contains(&0)))
+                .map(|(node, _)| node.clone())
+                .collect();
+            let extended = self.count_ours(keys, split(replies))?;
+            if extended == keys.keys.len() && !lacking.is_empty() {
+                let mut retake = scripts::ACQUIRE.prepare_invoke();
+                retake
+                    .key(&keys.keys)
+                    .arg(token)
+                    .arg(protocol::ttl_millis(ttl));
+                let _ = self.on::<AcquireReply>(&lacking, &retake, keys).await;
+            }
+            Ok(extended)
         })
     }
 

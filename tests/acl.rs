@@ -77,10 +77,6 @@ async fn the_documented_permissions_are_enough() {
             "+zadd",
             "+zrem",
             "+zrange",
-            "+zrangebyscore",
-            "+hset",
-            "+hget",
-            "+hdel",
             "+publish",
         ],
     );

@@ -43,7 +43,7 @@ async fn independent(client: &Client, first: &str, second: &str) {
 async fn names_that_look_like_companions_are_ordinary_locks() {
     let tag = name("t");
     let client = prefixed("");
-    for part in ["fence", "queue", "queue-expiry", "queue-info", "released"] {
+    for part in ["fence", "queue", "waiter", "released"] {
         independent(
             &client,
             &format!("{{{tag}}}x"),

@@ -149,16 +149,8 @@ async fn a_lapsed_queue_entry_is_skipped() {
     let tag = format!("redis-mutex:{{{lock_key}}}");
     let holder = slow_poll_mutex(server, 30, &lock);
     let guard = holder.lock().await.unwrap();
-    // A waiter that died: first in line, but its entry lapsed long ago.
+    // A waiter that died: first in line, but its entry (`…:waiter:dead`) lapsed long ago.
     common::raw(server, &["ZADD", &format!("{tag}:queue"), "1", "dead"]);
-    common::raw(
-        server,
-        &["ZADD", &format!("{tag}:queue-expiry"), "1", "dead"],
-    );
-    common::raw(
-        server,
-        &["HSET", &format!("{tag}:queue-info"), "dead", "0:0:30000:1:"],
-    );
     let waiter = slow_poll_mutex(server, 31, &lock);
     let waiting = tokio::spawn(async move { waiter.lock().await.unwrap() });
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -78,7 +78,7 @@ pub struct ForcedRelease {
 impl Client {
     /// Reads what Redis holds for each of `names` (sorted, without duplicates): holder, lease
     /// left, fencing counter, queued waiters. Sends nothing but reads (one script per name;
-    /// under Redis ACLs it needs `ZCOUNT` besides the commands a locking user needs).
+    /// under Redis ACLs it needs `EXISTS` besides the commands a locking user needs).
     ///
     /// A runnable tour: `cargo run --example admin`.
     ///
@@ -195,7 +195,7 @@ pub(crate) struct KeyState {
     pub(crate) waiters: usize,
 }
 
-/// Reads one lock name: `KEYS`: lock, fence[, queue-expiry]. Returns
+/// Reads one lock name: `KEYS`: lock, fence[, queue], `ARGV`: [the waiter-entry prefix]. Returns
 /// `{kind, pttl, waiters, holder, fence}`: kind 1 held, 0 free, -1 not a string; `holder` and
 /// `fence` are nil when absent. Waiters are the queue entries that have not lapsed.
 pub(crate) static INSPECT: LazyLock<Script> = LazyLock::new(|| {
@@ -207,9 +207,9 @@ local fence = redis.pcall('GET', KEYS[2])
 if type(fence) ~= 'string' then fence = false end
 local waiters = 0
 if KEYS[3] then
-  local time = redis.call('TIME')
-  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-  waiters = redis.call('ZCOUNT', KEYS[3], '(' .. now, '+inf')
+  for _, waiter in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    waiters = waiters + redis.call('EXISTS', ARGV[1] .. waiter)
+  end
 end
 if kind == 'none' then return {0, -2, waiters, false, fence} end
 return {1, redis.call('PTTL', KEYS[1]), waiters, redis.call('GET', KEYS[1]), fence}

@@ -1,9 +1,11 @@
 //! The blocking API: the same client, locks and guards for plain threads.
 //!
-//! Each call hands its work to the crate's runtime thread and parks the calling thread until it
-//! is done. It needs no runtime from the caller and does not panic when called from inside one
-//! (it then blocks that runtime's worker thread for the duration, as any blocking call would;
-//! in async code prefer the async API).
+//! An uncontended lock and its release run on the calling thread, over a connection of its own
+//! (one per thread and server, closed when the thread exits); waiting and anything else is
+//! handed to the crate's runtime thread while the calling thread parks. It needs no runtime
+//! from the caller and does not panic when called from inside one (it then blocks that
+//! runtime's worker thread for the duration, as any blocking call would; in async code prefer
+//! the async API).
 //!
 //! # Examples
 //!

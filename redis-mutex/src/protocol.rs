@@ -12,9 +12,9 @@
 //!   hashes `MUTEX_a`, as `MUTEX_a` does), `redis-mutex:{<tag>}:<part>:<key>` for a key with one.
 //! * A release publishes on the companion channel `released` so waiters wake at once.
 //! * Fencing counters live at the companion key `fence` (see `FENCE_LIB`).
-//! * Waiters for a single-name lock queue in Redis, first come first served, at the companions
-//!   `queue` (order), `queue-expiry` (when each entry lapses unless refreshed) and `queue-info`
-//!   (each waiter's fencing flag, claim window, latest attempt and inbox channel). A release
+//! * Waiters queue in Redis, first come first served, at the companion `queue` (order of
+//!   arrival), each with an entry `waiter:<token>` (its fencing flag, claim window, latest
+//!   attempt and inbox channel) that lapses unless the waiter keeps attempting. A release
 //!   hands the lock straight to the live head of the queue and tells only that waiter's
 //!   process, on its inbox channel (`g:<token>:<fence>:<attempt>`), so the lock changes hands
 //!   in one round trip, in arrival order, across processes (see [`WAIT`] for when a waiter may
@@ -147,10 +147,8 @@ pub(crate) struct KeySet {
     pub(crate) keys: Vec<String>,
     /// The waiter queues (see [`WAIT`]).
     pub(crate) queues: Vec<String>,
-    /// When each queue entry lapses unless refreshed.
-    pub(crate) queue_expiries: Vec<String>,
-    /// Each queued waiter's settings and inbox.
-    pub(crate) queue_infos: Vec<String>,
+    /// The prefixes of the waiters' queue entries (`<prefix><token>`).
+    pub(crate) entries: Vec<String>,
     /// The fencing counters.
     pub(crate) fences: Vec<String>,
     /// The release channels.
@@ -174,8 +172,10 @@ impl KeySet {
         let each = |part: &str| keys.iter().map(|key| companion(key, part)).collect();
         Ok(KeySet {
             queues: each("queue"),
-            queue_expiries: each("queue-expiry"),
-            queue_infos: each("queue-info"),
+            entries: keys
+                .iter()
+                .map(|key| companion(key, "waiter") + ":")
+                .collect(),
             fences: each("fence"),
             channels: each("released"),
             keys,
@@ -184,15 +184,9 @@ impl KeySet {
 
     /// `KEYS` of the queue scripts ([`WAIT`], [`RELEASE`]), in their order.
     pub(crate) fn queue_script_keys(&self) -> impl Iterator<Item = &String> {
-        [
-            &self.keys,
-            &self.queues,
-            &self.queue_expiries,
-            &self.queue_infos,
-            &self.fences,
-        ]
-        .into_iter()
-        .flatten()
+        [&self.keys, &self.queues, &self.fences]
+            .into_iter()
+            .flatten()
     }
 }
 
@@ -261,32 +255,39 @@ fn fence_lib() -> String {
 
 /// Lua shared by the queue scripts, after [`FENCE_LIB`].
 ///
-/// The scripts take `KEYS` = the lock keys, then the queues, queue expiries, queue infos and
-/// fencing counters, `n` of each (one per name, in name order), and `ARGV` = token, `n`, the
-/// `n` release channels, then their own arguments. `queue(i)` binds name `i`'s names.
+/// The scripts take `KEYS` = the lock keys, then the queues and the fencing counters, `n` of
+/// each (one per name, in name order), and `ARGV` = token, `n`, the `n` release channels, the
+/// `n` waiter-entry prefixes, then their own arguments. `queue(i)` binds name `i`'s names.
 ///
-/// A queue entry's info is `multi:fencing:claim:attempt:inbox`: whether the waiter wants
-/// several names, whether it asked for fencing, its claim window in ms, its latest attempt
-/// number, and its process' inbox channel.
+/// A name's queue is a sorted set of waiter tokens by arrival (server time in µs), and each
+/// waiter has an entry key (`<prefix><token>`) holding `multi:fencing:claim:attempt:inbox`
+/// (whether it wants several names, whether it asked for fencing, its claim window in ms, its
+/// latest attempt number, its process' inbox channel), which lives as long as the waiter keeps
+/// attempting: a waiter whose entry is gone has lapsed, and is dropped when it reaches the head
+/// of the queue.
 const QUEUE_LIB: &str = r"
 local token, n = ARGV[1], tonumber(ARGV[2])
-local time, now
-local function read_clock()
-  time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local time
+local function clock()
+  if not time then time = redis.call('TIME') end
+  return time
 end
 local function queue(i)
-  return {key = KEYS[i], queue = KEYS[n + i], expiry = KEYS[2 * n + i],
-          info = KEYS[3 * n + i], fence = KEYS[4 * n + i], channel = ARGV[2 + i]}
+  return {key = KEYS[i], queue = KEYS[n + i], fence = KEYS[2 * n + i],
+          channel = ARGV[2 + i], entries = ARGV[2 + n + i]}
 end
--- Whether lock value `v` is `who`'s: its token, marked (a waiter queues) or not.
+-- Whether lock value `v` is `who`'s: its token, marked (someone queues behind) or not.
 local function held_by(v, who)
   return v == who or v == who .. '+'
 end
--- Marks lock value `v` of `q` as having waiters, if it is one of this crate's (32 hex digits,
--- unmarked): its holder's release then takes the queue's path instead of a plain delete.
+-- Whether lock value `v` is one of this crate's tokens (32 hex digits), marked or not.
+local function crate_token(v)
+  return type(v) == 'string' and string.find(v, '^' .. string.rep('[0-9a-f]', 32) .. '%+?$') ~= nil
+end
+-- Marks lock value `v` of `q` as having waiters, if it is one of this crate's, unmarked: its
+-- holder's release then takes the queue's path instead of a plain delete.
 local function mark(q, v)
-  if type(v) == 'string' and #v == 32 and not string.find(v, '[^0-9a-f]') then
+  if #v == 32 and crate_token(v) then
     redis.call('APPEND', q.key, '+')
   end
 end
@@ -295,50 +296,47 @@ local function hold(q, who, ms, others)
   if others then who = who .. '+' end
   redis.call('SET', q.key, who, 'PX', ms)
 end
-local function drop(q, who)
-  redis.call('ZREM', q.queue, who)
-  redis.call('ZREM', q.expiry, who)
-  redis.call('HDEL', q.info, who)
-end
-local function purge(q)
-  for _, dead in ipairs(redis.call('ZRANGEBYSCORE', q.expiry, '-inf', now)) do
-    drop(q, dead)
-  end
-end
+-- Takes `who` out of `q`'s queue.
 local function leave(q, who)
-  if redis.call('HDEL', q.info, who) == 1 then
-    redis.call('ZREM', q.queue, who)
-    redis.call('ZREM', q.expiry, who)
+  if redis.call('ZREM', q.queue, who) == 1 then
+    redis.call('DEL', q.entries .. who)
   end
 end
--- Hands the free lock of `q` to the live head of its queue: a single-name waiter gets it with
--- a lease of its claim window, leaves the queue and is told on its inbox (g:token:fence:attempt);
--- a multi-name waiter gets the name reserved (its token, for its claim window), stays first in
--- line, and is woken (w:token) to try for all its names. Either value is marked when another
--- waiter stands behind the head. Returns the head, or nil.
-local function grant_head(q)
+-- The live head of `q`'s queue (lapsed entries before it are dropped), its parsed entry, and
+-- whether anyone stands behind it; nil when nobody lives in line.
+local function head_of(q)
   while true do
     local line = redis.call('ZRANGE', q.queue, 0, 1)
-    local head, others = line[1], line[2] ~= nil
+    local head = line[1]
     if not head then return nil end
-    local meta = redis.call('HGET', q.info, head) or ''
     local multi, fencing, claim, attempt, inbox =
-      string.match(meta, '^(%d):(%d):(%d+):(%d+):(.*)$')
-    if inbox == '' then inbox = q.channel end
-    if multi == '1' then
-      hold(q, head, claim, others)
-      redis.pcall('PUBLISH', inbox, 'w:' .. head)
-      return head
+      string.match(redis.call('GET', q.entries .. head) or '', '^(%d):(%d):(%d+):(%d+):(.*)$')
+    if multi then
+      if inbox == '' then inbox = q.channel end
+      return head, {multi = multi, fencing = fencing, claim = claim, attempt = attempt,
+                    inbox = inbox}, line[2] ~= nil
     end
-    drop(q, head)
-    if multi == '0' then
-      hold(q, head, claim, others)
-      local f = ''
-      if fencing == '1' then f = string.format('%d', fence_after(q.fence, time)) end
-      redis.pcall('PUBLISH', inbox, 'g:' .. head .. ':' .. f .. ':' .. attempt)
-      return head
-    end
+    redis.call('ZREM', q.queue, head)
   end
+end
+-- Hands the free lock of `q` to `head` (see `head_of`): a single-name waiter gets it with a
+-- lease of its claim window, leaves the queue and is told on its inbox (g:token:fence:attempt);
+-- a multi-name waiter gets the name reserved (its token, for its claim window), stays first in
+-- line, and is woken (w:token) to try for all its names. The value is marked when another
+-- waiter stands behind. Returns `head`.
+local function grant(q, head, entry, others)
+  if not head then return nil end
+  if entry.multi == '1' then
+    hold(q, head, entry.claim, others)
+    redis.pcall('PUBLISH', entry.inbox, 'w:' .. head)
+    return head
+  end
+  redis.call('ZREM', q.queue, head)
+  hold(q, head, entry.claim, others)
+  local f = ''
+  if entry.fencing == '1' then f = string.format('%d', fence_after(q.fence, clock())) end
+  redis.pcall('PUBLISH', entry.inbox, 'g:' .. head .. ':' .. f .. ':' .. entry.attempt)
+  return head
 end
 ";
 
@@ -351,9 +349,9 @@ fn queue_lib() -> String {
 /// us) and nobody is ahead of us in its queue; otherwise joins (or stays in) the queue of every
 /// name, in one step, so that any two waiters stand in the same order in every queue they share.
 ///
-/// `ARGV` after the channels: ttl ms, fencing flag, queue entry lifetime ms, inbox channel
-/// (where a hand-over to this waiter is announced; one per subscriber connection, so other
-/// processes are not woken), claim window ms, attempt number.
+/// `ARGV` after the waiter-entry prefixes: ttl ms, fencing flag, queue entry lifetime ms, inbox
+/// channel (where a hand-over to this waiter is announced; one per subscriber connection, so
+/// other processes are not woken), claim window ms, attempt number.
 ///
 /// A release hands a single-name lock to the head of the queue with a lease of only the claim
 /// window (so a waiter that died in the queue holds the lock up for that long, not for a whole
@@ -371,78 +369,82 @@ fn queue_lib() -> String {
 /// (such a reservation goes back), and since all waiters stand in the same order in every queue
 /// they share, no two waiters can each hold a reservation the other needs: no deadlock.
 ///
+/// Queueing behind one of this crate's holders marks its value (see [`RELEASE`]).
+///
 /// Replies: `{1[, fence...]}` acquired, with a lease of `ttl` from this call (also when
-/// claiming a hand-over); `{0, i, pttl}` waiting, name `i` taken; `{-1, i}` wrong type.
+/// claiming a hand-over); `{0, i[, pttl]}` waiting, name `i` taken (for `pttl` more, when its
+/// holder is not of this crate); `{-1, i}` wrong type.
 pub(crate) static WAIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{}{}",
         queue_lib(),
         r"
-local base = 2 + n
-local ttl, fencing, window = ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
+local base = 2 + 2 * n
+local ttl, fencing, window = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
 local inbox, claim, attempt = ARGV[base + 4], ARGV[base + 5], ARGV[base + 6]
-read_clock()
-local qs, blocker = {}, nil
+local qs, blocker, reserved, values = {}, nil, {}, {}
 for i = 1, n do
-  qs[i] = queue(i)
-  purge(qs[i])
-end
-local reserved, values = {}, {}
-for i, q in ipairs(qs) do
+  local q = queue(i)
+  qs[i] = q
   local value = redis.pcall('GET', q.key)
   if type(value) == 'table' and value.err then return {-1, i} end
-  values[i] = value
-  local kind = 'string'
-  if not value then kind = 'none' end
-  local head = redis.call('ZRANGE', q.queue, 0, 0)[1]
-  local ahead = head ~= nil and head ~= token
   local mine = held_by(value, token)
-  if mine and ahead and n > 1 then
+  if mine and n > 1 then
     -- Reserved for us once, but someone is ahead of us now (our place lapsed): it goes back.
     -- (A single name holding our token was handed over to us, which took us out of the
     -- queue: it is ours whoever stands in line.)
-    redis.call('DEL', q.key)
-    mine, kind, values[i] = false, 'none', false
+    local head = head_of(q)
+    if head and head ~= token then
+      redis.call('DEL', q.key)
+      value, mine = false, false
+    end
   end
-  if kind == 'none' and ahead then
-    grant_head(q)
-    values[i] = redis.call('GET', q.key)
-    mine = held_by(values[i], token)
-  elseif kind == 'none' then
-    mine = true
+  if not value then
+    local head, entry, others = head_of(q)
+    if head and head ~= token then
+      grant(q, head, entry, others)
+      value = redis.call('GET', q.key)
+    else
+      mine = true
+    end
   end
+  values[i] = value
+  reserved[i] = mine and value
   if not mine and not blocker then blocker = i end
-  reserved[i] = mine and kind == 'string'
 end
 if not blocker then
   local out = {1}
   for i, q in ipairs(qs) do
     leave(q, token)
     hold(q, token, ttl, redis.call('ZCARD', q.queue) > 0)
-    if fencing == '1' then out[i + 1] = fence_after(q.fence, time) end
+    if fencing == '1' then out[i + 1] = fence_after(q.fence, clock()) end
   end
   return out
 end
-local score = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local now = clock()
+local score = tonumber(now[1]) * 1000000 + tonumber(now[2])
 local multi = '0'
 if n > 1 then multi = '1' end
-local meta = multi .. ':' .. fencing .. ':' .. claim .. ':' .. attempt .. ':' .. inbox
+local entry = multi .. ':' .. fencing .. ':' .. claim .. ':' .. attempt .. ':' .. inbox
 for i, q in ipairs(qs) do
   redis.call('ZADD', q.queue, 'NX', score, token)
-  redis.call('ZADD', q.expiry, now + window, token)
-  redis.call('HSET', q.info, token, meta)
-  for _, k in ipairs({q.queue, q.expiry, q.info}) do
-    redis.call('PEXPIRE', k, window * 2)
-  end
-  -- Names reserved for us stay reserved while we are first in line for them; a name held by
-  -- another of this crate's holders is marked, so that its release hands it on.
+  redis.call('SET', q.entries .. token, entry, 'PX', window)
+  redis.call('PEXPIRE', q.queue, window * 2)
   if reserved[i] then
+    -- Names reserved for us stay reserved while we are first in line for them.
     redis.call('PEXPIRE', q.key, claim)
   else
-    mark(q, values[i])
+    -- A name someone else holds: its holder's release must hand it on.
+    if values[i] then mark(q, values[i]) end
   end
 end
-return {0, blocker, redis.call('PTTL', qs[blocker].key)}
+-- A holder that is not of this crate never announces its release: the waiter looks again when
+-- its lease ends. (One of this crate's holders announces, or crashed: the waiter's polling
+-- notices that.)
+if not crate_token(values[blocker]) then
+  return {0, blocker, redis.call('PTTL', qs[blocker].key)}
+end
+return {0, blocker}
 "
     ))
 });
@@ -464,25 +466,29 @@ pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{}{}{}",
         r"
-if ARGV[2] == '1' and redis.pcall('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
+local first = false
+if ARGV[2] == '1' then
+  first = redis.pcall('GET', KEYS[1])
+  if first == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+    return 1
+  end
 end
 ",
         queue_lib(),
         r"
-read_clock()
 local released = 0
 for i = 1, n do
   local q = queue(i)
-  local ours = held_by(redis.pcall('GET', q.key), token)
+  local value = first
+  if n > 1 then value = redis.pcall('GET', q.key) end
+  local ours = held_by(value, token)
   -- A single name holding our token was taken or handed over, which took us out of its queue;
   -- otherwise (an abandoned wait, a multi-name reservation) we may still stand in line.
   if not ours or n > 1 then leave(q, token) end
   if ours then
-    purge(q)
     -- Handing over overwrites the key; only a name nobody waits for is deleted.
-    if not grant_head(q) then
+    if not grant(q, head_of(q)) then
       redis.call('DEL', q.key)
       redis.pcall('PUBLISH', q.channel, '1')
     end
@@ -492,6 +498,25 @@ end
 return released
 "
     ))
+});
+
+/// A holder's release of a single name nobody queues behind: deletes `KEYS[1]` if it holds
+/// token `ARGV[1]` unmarked and returns 1; returns -1 when it holds the token marked (a waiter
+/// queues: release with [`RELEASE`], which hands the lock on), 0 when it is not the token's.
+/// [`RELEASE`] does the same in its first lines, but this script takes one key and one argument
+/// instead of every companion, which is all the uncontended path needs.
+pub(crate) static UNLOCK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local v = redis.pcall('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+if v == ARGV[1] .. '+' then return -1 end
+return 0
+",
+    )
 });
 
 /// The value of each key in `KEYS` (`false`, read as nil, when absent); a key of another type
@@ -644,6 +669,10 @@ pub(crate) fn parse_acquire_reply(reply: &[i64]) -> Option<std::result::Result<A
                 pttl: pttl_from_reply(*pttl),
             }))
         }
+        [0, i] => {
+            index(*i)?;
+            Some(Ok(Attempt::Busy { pttl: None }))
+        }
         [-1, i] => Some(Err(index(*i)?)),
         _ => None,
     }
@@ -686,7 +715,7 @@ mod tests {
             ("{app}:job", "{app}:job:fence"),
             ("{t}y", "{t}y:queue"),
         ] {
-            for part in ["fence", "released", "queue", "queue-expiry", "queue-info"] {
+            for part in ["fence", "released", "queue", "waiter"] {
                 assert_ne!(companion(key, part), other);
                 assert_ne!(companion(key, part), companion(other, part));
                 assert!(check_lock_key(&companion(key, part)).is_err());
@@ -765,10 +794,9 @@ mod tests {
     fn every_name_has_its_queue() {
         let one = KeySet::new("MUTEX_", &["a".to_owned()]).unwrap();
         assert_eq!(one.queues, ["redis-mutex:{MUTEX_a}:queue"]);
-        assert_eq!(one.queue_expiries, ["redis-mutex:{MUTEX_a}:queue-expiry"]);
-        assert_eq!(one.queue_infos, ["redis-mutex:{MUTEX_a}:queue-info"]);
+        assert_eq!(one.entries, ["redis-mutex:{MUTEX_a}:waiter:"]);
         let two = KeySet::new("MUTEX_", &["a".to_owned(), "b".to_owned()]).unwrap();
-        assert_eq!(two.queue_script_keys().count(), 10);
+        assert_eq!(two.queue_script_keys().count(), 6);
         assert_eq!(two.queues[1], "redis-mutex:{MUTEX_b}:queue");
         let reserved = KeySet::new("redis-mutex:", &["a".to_owned()]).unwrap_err();
         assert!(reserved.to_string().contains("reserves"), "{reserved}");

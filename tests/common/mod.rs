@@ -118,7 +118,7 @@ pub(crate) fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> b
 #[track_caller]
 pub(crate) fn assert_key_holds(server: &RedisServer, key: &str, guard: &impl ApiGuard) {
     assert_eq!(
-        get(server, key).as_deref(),
+        holder(server, key).as_deref(),
         Some(guard.token()),
         "{key} does not hold the token of {guard:?}"
     );

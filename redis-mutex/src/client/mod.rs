@@ -31,7 +31,8 @@ pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379/";
 /// Connections are shared per server URL across the whole process: opening the same URL twice,
 /// even with different prefixes or defaults, reuses one multiplexed command connection (which
 /// reconnects by itself after a drop) and one subscriber connection. Nothing connects until the
-/// first lock operation, and all I/O runs on the crate's own runtime thread, so a `Client` can be
+/// first lock operation, and I/O runs on the crate's own runtime thread or on connections of the
+/// caller's runtime or thread (see the crate docs' Architecture), so a `Client` can be
 /// created anywhere and used from any thread, task or executor.
 ///
 /// # Examples

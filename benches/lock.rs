@@ -23,6 +23,8 @@
 //! 5. `scale`: in fresh processes (this binary re-run), 10,000 tasks waiting on 1,000 locks until
 //!    all are served (time, peak RSS, connections opened), then 100,000 distinct names locked and
 //!    released (keys left in Redis, RSS growth after the first 10,000, pairs/s).
+//! 6. `redlock`: uncontended lock + release pairs/s on Redlock over 5 masters started here
+//!    (`redis+redlock://`), interleaved with the same on the one server, and their ratio.
 //!
 //! Benchmarks report; they never fail the process on a missed target.
 
@@ -94,7 +96,8 @@ return 0
 
 const USAGE: &str = "\
 usage: cargo bench --bench lock [-- [--quick] [SCENARIO...]]
-scenarios: uncontended (1), handoff (2), distinct (3), queue (4), scale (5); default: all
+scenarios: uncontended (1), handoff (2), distinct (3), queue (4), scale (5), redlock (6);
+default: all
 environment: LOCK_BENCH=handoff,queue  LOCK_BENCH_QUICK=1";
 
 fn main() {
@@ -124,15 +127,17 @@ enum Scenario {
     Distinct,
     Queue,
     Scale,
+    Redlock,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 5] = [
+    const ALL: [Scenario; 6] = [
         Scenario::Uncontended,
         Scenario::Handoff,
         Scenario::Distinct,
         Scenario::Queue,
         Scenario::Scale,
+        Scenario::Redlock,
     ];
 
     fn parse(word: &str) -> Option<Scenario> {
@@ -142,6 +147,7 @@ impl Scenario {
             "3" | "distinct" => Scenario::Distinct,
             "4" | "queue" | "local-queue" => Scenario::Queue,
             "5" | "scale" => Scenario::Scale,
+            "6" | "redlock" => Scenario::Redlock,
             _ => return None,
         })
     }
@@ -706,6 +712,7 @@ fn run(options: &Options) {
             Scenario::Distinct => bench.distinct(),
             Scenario::Queue => bench.queue(),
             Scenario::Scale => bench.scale(),
+            Scenario::Redlock => bench.redlock(),
         }
         let elapsed = started.elapsed();
         let machine = Machine::sample().since(&machine);
@@ -1078,6 +1085,62 @@ impl Bench {
                 None,
             );
         }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // 6. Redlock
+
+    fn redlock(&mut self) {
+        const MASTERS: usize = 5;
+        let rounds = self.options.pick(9, 3);
+        let slice = self
+            .options
+            .pick(Duration::from_millis(300), Duration::from_millis(150));
+        let masters: Vec<support::RedisServer> = (0..MASTERS)
+            .map(|_| support::RedisServer::start())
+            .collect();
+        let addrs: Vec<String> = masters.iter().map(support::RedisServer::addr).collect();
+        let url = format!("redis+redlock://{}", addrs.join(","));
+        println!(
+            "\n[6] Redlock over {MASTERS} masters ({url}): uncontended lock + release pairs/s, one \
+             caller, renewal on, {rounds} rounds x {slice:?}, interleaved with one server"
+        );
+        let redlock = Client::open(&url).expect("Redlock client");
+        let single = self.client();
+        self.ct
+            .block_on(lib_pairs(&redlock, "bench-6-warm-up", true, slice));
+        let (mut one, mut five, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            for (client, rates) in [(&single, &mut one), (&redlock, &mut five)] {
+                let start = Instant::now();
+                let pairs = self.ct.block_on(lib_pairs(client, "bench-6", true, slice));
+                rates.push(rate(pairs, start.elapsed()));
+            }
+            ratios.push(five.last().expect("ran") / one.last().expect("ran"));
+        }
+        let ratio = median(&ratios);
+        println!(
+            "  one server {}/s, Redlock({MASTERS}) {}/s, ratio {ratio:.3} (median of per-round \
+             ratios {:?})",
+            thousands(median(&one)),
+            thousands(median(&five)),
+            ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>()
+        );
+        let r = &mut self.report;
+        r.row(
+            "6 redlock",
+            format!("Redlock({MASTERS}) async pairs/s"),
+            thousands(median(&five)),
+            "-",
+            None,
+        );
+        r.row(
+            "6 redlock",
+            format!("ratio Redlock({MASTERS}) / one server"),
+            format!("{ratio:.3}"),
+            ">= 0.5",
+            Some(ratio >= 0.5),
+        );
     }
 
     /// Scenario 1 again with this process and the server pinned to one CPU: no cross-CPU

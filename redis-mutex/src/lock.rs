@@ -1,6 +1,7 @@
 //! [`Mutex`]: a named distributed lock, and how it is acquired.
 
 use std::fmt;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -340,16 +341,14 @@ impl Mutex {
         // a busy first attempt runs on the crate runtime.
         runtime::check()?;
         let local = self.client.server.backend.local();
-        let mut resume = None;
         // Boxed, so that a caller's `lock()` future stays small (thousands may wait at once).
-        match Box::pin(self.acquire_fast(patience, local))
+        let fast = Box::pin(self.acquire_fast(patience, local))
             .instrument(span.clone())
-            .await
-        {
-            Fast::Done(result) => return result,
-            Fast::Wait(turn) => resume = Some(turn),
-            Fast::NotTried => {}
-        }
+            .await;
+        let resume = match fast.resume() {
+            ControlFlow::Continue(resume) => resume,
+            ControlFlow::Break(done) => return done,
+        };
         let this = self.clone();
         runtime::run_cancellable(
             async move { this.acquire_here(patience, resume).await }.instrument(span),
@@ -362,13 +361,13 @@ impl Mutex {
     pub(crate) fn acquire_blocking(&self, patience: Patience) -> Result<Guard> {
         runtime::check()?;
         let span = self.span();
-        let mut resume = None;
-        let fast = span.in_scope(|| self.acquire_fast_blocking(patience));
-        match fast {
-            Fast::Done(result) => return result,
-            Fast::Wait(turn) => resume = Some(turn),
-            Fast::NotTried => {}
-        }
+        let resume = match span
+            .in_scope(|| self.acquire_fast_blocking(patience))
+            .resume()
+        {
+            ControlFlow::Continue(resume) => resume,
+            ControlFlow::Break(done) => return done,
+        };
         let this = self.clone();
         runtime::block_on(async move { this.acquire_here(patience, resume).await }.instrument(span))
     }
@@ -767,6 +766,17 @@ enum Fast {
     Wait(Resume),
     /// Not tried, or tried over a connection that broke: start over on the crate runtime.
     NotTried,
+}
+
+impl Fast {
+    /// Where the acquisition goes on from on the crate runtime, or how it ended.
+    fn resume(self) -> ControlFlow<Result<Guard>, Option<Resume>> {
+        match self {
+            Fast::Done(result) => ControlFlow::Break(result),
+            Fast::Wait(resume) => ControlFlow::Continue(Some(resume)),
+            Fast::NotTried => ControlFlow::Continue(None),
+        }
+    }
 }
 
 /// Where a waiting acquisition picks up after a first attempt that found the lock taken, or

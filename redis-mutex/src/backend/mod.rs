@@ -23,6 +23,7 @@ use crate::error::Result;
 use crate::protocol::{Attempt, KeySet};
 
 mod local;
+pub(crate) mod redlock;
 pub(crate) mod sentinel;
 pub(crate) mod single;
 mod subscriber;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::Duration;
 
 use crate::backend::Backend;
+use crate::backend::redlock::{self, Redlock};
 use crate::backend::sentinel::{ReplicaAcks, SentinelBackend, SentinelConfig};
 use crate::backend::single::{ConnectionSettings, SingleServer};
 use crate::error::{Error, Result};
@@ -78,9 +79,12 @@ impl Client {
     /// A client for `url` with default options (see [`ClientBuilder`]).
     ///
     /// Accepts `redis://[user:password@]host[:port][/db]`, `rediss://…` (feature `tls`),
-    /// `redis+unix:///path/to/socket[?db=N&pass=…]`, and for a master watched by Redis Sentinel
+    /// `redis+unix:///path/to/socket[?db=N&pass=…]`, for a master watched by Redis Sentinel
     /// `redis+sentinel://[user:password@]host:port[,host:port…]/<master-name>[/<db>]`
-    /// (`rediss+sentinel://…` with TLS; see [the crate docs](crate#redis-sentinel)).
+    /// (`rediss+sentinel://…` with TLS; see [the crate docs](crate#redis-sentinel)), and for
+    /// [Redlock](crate#redlock-over-independent-masters) over independent masters
+    /// `redis+redlock://[user:password@]host:port,host:port,host:port[,…][/db]` (at least
+    /// three; `rediss+redlock://` with feature `tls`).
     ///
     /// # Errors
     ///
@@ -123,6 +127,7 @@ impl Client {
             },
             tls_roots: None,
             sentinel: SentinelOptions::default(),
+            node_timeout: redlock::DEFAULT_NODE_TIMEOUT,
             options: Options {
                 prefix: protocol::DEFAULT_PREFIX.to_owned(),
                 ttl: protocol::DEFAULT_TTL,
@@ -230,6 +235,8 @@ pub struct ClientBuilder {
     /// PEM certificates that replace the system's TLS roots (feature `tls`).
     tls_roots: Option<TlsRoots>,
     sentinel: SentinelOptions,
+    /// Redlock's per-master timeout of an attempt.
+    node_timeout: Duration,
     options: Options,
 }
 
@@ -321,7 +328,28 @@ impl ClientBuilder {
         self
     }
 
-    /// Whether acquisitions hand out fencing tokens by default (default `false`).
+    /// How long an acquisition attempt waits for each master of a `redis+redlock://` URL
+    /// (default 50 ms; ignored for one server). A master that does not answer in time counts as
+    /// not taken, so one slow or unreachable master does not hold up the others: the lock is
+    /// taken when a majority answered in time. Keep it well below the TTL; it is also the
+    /// bound of each master's part in a release, a renewal or a read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = redis_mutex::Client::builder("redis+redlock://a:6379,b:6379,c:6379")
+    ///     .node_timeout(Duration::from_millis(20))
+    ///     .build()?;
+    /// # Ok::<(), redis_mutex::Error>(())
+    /// ```
+    pub fn node_timeout(mut self, timeout: Duration) -> Self {
+        self.node_timeout = timeout;
+        self
+    }
+
+    /// Whether acquisitions hand out fencing tokens by default (default `false`; not offered
+    /// on Redlock, where [`build`](Self::build) refuses it).
     pub fn fencing(mut self, enabled: bool) -> Self {
         self.options.fencing = enabled;
         self
@@ -431,8 +459,9 @@ impl ClientBuilder {
     ///
     /// [`Error::InvalidUrl`] for an unusable URL, [`Error::InvalidTtl`] for an unusable TTL,
     /// [`Error::InvalidConfig`] for a zero timeout or poll interval, a poll interval over 24 h,
-    /// unusable TLS roots, an unusable [`replica_acks`](Self::replica_acks), or Sentinel options
-    /// on a URL that is not a Sentinel URL.
+    /// unusable TLS roots, fencing on a Redlock URL, an unusable
+    /// [`replica_acks`](Self::replica_acks), or Sentinel options on a URL that is not a
+    /// Sentinel URL.
     ///
     /// # Examples
     ///
@@ -451,6 +480,7 @@ impl ClientBuilder {
             ("connect_timeout", self.settings.connect_timeout),
             ("response_timeout", self.settings.response_timeout),
             ("max_poll_interval", self.options.max_poll_interval),
+            ("node_timeout", self.node_timeout),
         ] {
             if value.is_zero() {
                 return Err(Error::InvalidConfig {
@@ -469,12 +499,16 @@ impl ClientBuilder {
                 ),
             });
         }
+        if self.options.fencing && redlock::url::is_redlock(&self.url) {
+            return Err(redlock::fencing_refused());
+        }
         check_sentinel_options(&self.url, &self.sentinel)?;
         let server = cached_server(ServerKey {
             url: self.url,
             settings: self.settings,
             tls_roots: self.tls_roots,
             sentinel: self.sentinel,
+            node_timeout: self.node_timeout,
         })?;
         Ok(Client {
             server,
@@ -507,6 +541,7 @@ struct ServerKey {
     settings: ConnectionSettings,
     tls_roots: Option<TlsRoots>,
     sentinel: SentinelOptions,
+    node_timeout: Duration,
 }
 
 /// Refuses Sentinel options on a URL of another kind, and unusable ones.
@@ -549,7 +584,6 @@ fn unsupported_deployment(url: &str) -> Option<&'static str> {
     let scheme = url.split_once("://")?.0.to_ascii_lowercase();
     match scheme.as_str() {
         "redis+cluster" | "rediss+cluster" => Some("Redis Cluster"),
-        "redis+redlock" | "rediss+redlock" => Some("Redlock over several masters"),
         _ => None,
     }
 }
@@ -574,10 +608,27 @@ fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
             ),
         });
     }
-    let backend: Box<dyn Backend> = if sentinel_url::is_sentinel_url(&key.url) {
+    let backend: Box<dyn Backend> = if redlock::url::is_redlock(&key.url) {
+        let parsed = redlock::url::parse(&key.url).map_err(|reason| Error::InvalidUrl {
+            url: display.clone(),
+            reason,
+        })?;
+        let masters = parsed
+            .masters
+            .iter()
+            .zip(parsed.addrs)
+            .map(|(url, addr)| Ok((redis_client(url, &display, key.tls_roots.as_ref())?, addr)))
+            .collect::<Result<Vec<_>>>()?;
+        Box::new(Redlock::new(
+            masters,
+            display,
+            key.settings,
+            key.node_timeout,
+        ))
+    } else if sentinel_url::is_sentinel_url(&key.url) {
         Box::new(sentinel_backend(&key, display)?)
     } else {
-        let client = open_client(&key.url, &display, key.tls_roots.as_ref())?;
+        let client = redis_client(&key.url, &display, key.tls_roots.as_ref())?;
         Box::new(SingleServer::new(client, display, key.settings))
     };
     let server = Arc::new(Server {
@@ -588,9 +639,8 @@ fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
     Ok(server)
 }
 
-/// The `redis::Client` of one server's URL (`redis://`, `rediss://`, `redis+unix://`), with
-/// its TLS roots; `display` is the URL as messages show it.
-fn open_client(url: &str, display: &str, tls_roots: Option<&TlsRoots>) -> Result<redis::Client> {
+/// The redis-rs client of one server's `url` (`display`: the URL to show in errors).
+fn redis_client(url: &str, display: &str, tls_roots: Option<&TlsRoots>) -> Result<redis::Client> {
     let tls = url.starts_with("rediss://");
     if !cfg!(feature = "tls") && tls {
         return Err(Error::InvalidUrl {
@@ -628,7 +678,7 @@ fn sentinel_backend(key: &ServerKey, display: String) -> Result<SentinelBackend>
         .sentinels
         .iter()
         .map(|address| {
-            let client = open_client(&url.sentinel_url(address), address, key.tls_roots.as_ref())?;
+            let client = redis_client(&url.sentinel_url(address), address, key.tls_roots.as_ref())?;
             let info = client.get_connection_info().clone();
             let mut auth = info.redis_settings().clone();
             if let Some(username) = &key.sentinel.username {
@@ -648,7 +698,7 @@ fn sentinel_backend(key: &ServerKey, display: String) -> Result<SentinelBackend>
         .collect::<Result<Vec<_>>>()?;
     // The master's URL is checked now, at a made-up address, so that bad credentials or a bad
     // database are an error of `build`, not of the first lock operation.
-    open_client(
+    redis_client(
         &url.master_url("127.0.0.1", 1),
         &display,
         key.tls_roots.as_ref(),
@@ -659,7 +709,7 @@ fn sentinel_backend(key: &ServerKey, display: String) -> Result<SentinelBackend>
         master_name: url.master_name.clone(),
         sentinels,
         open_master: Box::new(move |host, port, shown| {
-            open_client(&url.master_url(host, port), shown, tls_roots.as_ref())
+            redis_client(&url.master_url(host, port), shown, tls_roots.as_ref())
         }),
         settings: key.settings,
         acks: key.sentinel.replica_acks,

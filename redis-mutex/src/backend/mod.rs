@@ -20,6 +20,7 @@ use crate::admin::KeyState;
 use crate::error::Result;
 use crate::protocol::{Attempt, KeySet};
 
+pub(crate) mod cluster;
 mod local;
 pub(crate) mod single;
 mod subscriber;

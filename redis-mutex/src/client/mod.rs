@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::Duration;
 
 use crate::backend::Backend;
+use crate::backend::cluster::{self, ClusterBackend};
 use crate::backend::single::{ConnectionSettings, SingleServer};
 use crate::error::{Error, Result};
 use crate::lock::Mutex;
@@ -418,11 +419,35 @@ struct ServerKey {
 fn unsupported_deployment(url: &str) -> Option<&'static str> {
     let scheme = url.split_once("://")?.0.to_ascii_lowercase();
     match scheme.as_str() {
-        "redis+cluster" | "rediss+cluster" => Some("Redis Cluster"),
         "redis+sentinel" | "rediss+sentinel" => Some("Redis Sentinel"),
         "redis+redlock" | "rediss+redlock" => Some("Redlock over several masters"),
         _ => None,
     }
+}
+
+/// The cluster behind a `redis+cluster://` URL whose seed nodes are `seeds`.
+fn open_cluster(
+    key: &ServerKey,
+    seeds: std::result::Result<Vec<String>, String>,
+    display: String,
+) -> Result<ClusterBackend> {
+    let seeds = seeds.map_err(|reason| Error::InvalidUrl {
+        url: display.clone(),
+        reason,
+    })?;
+    let tls = key.url.to_ascii_lowercase().starts_with("rediss+");
+    if !cfg!(feature = "tls") && tls {
+        return Err(Error::InvalidUrl {
+            url: display,
+            reason: "`rediss+cluster://` (TLS) needs the `tls` feature of redis-mutex".into(),
+        });
+    }
+    #[cfg(feature = "tls")]
+    if tls {
+        tls::ensure_crypto_provider();
+    }
+    let roots = key.tls_roots.as_ref().map(|roots| roots.0.as_slice());
+    ClusterBackend::new(&seeds, display, key.settings, roots)
 }
 
 fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
@@ -435,6 +460,14 @@ fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
         return Ok(server.clone());
     }
     let display = redact(&key.url);
+    if let Some(seeds) = cluster::seeds(&key.url) {
+        let server = Arc::new(Server {
+            backend: Box::new(open_cluster(&key, seeds, display)?),
+            queues: LocalQueues::default(),
+        });
+        cache.insert(key, server.clone());
+        return Ok(server);
+    }
     if let Some(deployment) = unsupported_deployment(&key.url) {
         return Err(Error::InvalidUrl {
             url: display,

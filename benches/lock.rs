@@ -88,7 +88,8 @@ return 0
 
 const USAGE: &str = "\
 usage: cargo bench --bench lock [-- [--quick] [SCENARIO...]]
-scenarios: uncontended (1), handoff (2), distinct (3), queue (4), scale (5); default: all
+scenarios: uncontended (1), handoff (2), distinct (3), queue (4), scale (5), cluster (6);
+default: all
 environment: LOCK_BENCH=handoff,queue  LOCK_BENCH_QUICK=1";
 
 fn main() {
@@ -117,15 +118,17 @@ enum Scenario {
     Distinct,
     Queue,
     Scale,
+    Cluster,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 5] = [
+    const ALL: [Scenario; 6] = [
         Scenario::Uncontended,
         Scenario::Handoff,
         Scenario::Distinct,
         Scenario::Queue,
         Scenario::Scale,
+        Scenario::Cluster,
     ];
 
     fn parse(word: &str) -> Option<Scenario> {
@@ -135,6 +138,7 @@ impl Scenario {
             "3" | "distinct" => Scenario::Distinct,
             "4" | "queue" | "local-queue" => Scenario::Queue,
             "5" | "scale" => Scenario::Scale,
+            "6" | "cluster" => Scenario::Cluster,
             _ => return None,
         })
     }
@@ -692,6 +696,7 @@ fn run(options: &Options) {
             Scenario::Distinct => bench.distinct(),
             Scenario::Queue => bench.queue(),
             Scenario::Scale => bench.scale(),
+            Scenario::Cluster => bench.cluster(),
         }
         let elapsed = started.elapsed();
         let machine = Machine::sample().since(&machine);
@@ -2607,4 +2612,51 @@ async fn lock_names(client: &Client, names: std::ops::Range<usize>) -> (u64, u64
         total.1 += errors;
     }
     total
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 6: Redis Cluster
+
+impl Bench {
+    /// Uncontended lock + release pairs/s on a 3-master Redis Cluster, against one server in
+    /// the same run (rounds interleaved; median of rounds), with the ratio.
+    fn cluster(&mut self) {
+        let rounds = self.options.pick(11, 3);
+        let slice = self
+            .options
+            .pick(Duration::from_millis(200), Duration::from_millis(150));
+        println!(
+            "\n[6] Redis Cluster (3 masters): uncontended lock + release pairs/s, one caller, \
+             {rounds} rounds x {slice:?}, against one server (interleaved; median of rounds)"
+        );
+        let cluster = support::RedisCluster::start(3);
+        let on_cluster = Client::open(&cluster.url()).expect("cluster client");
+        let on_one = self.client();
+        let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        for _ in 0..rounds {
+            for (i, client) in [&on_one, &on_cluster].into_iter().enumerate() {
+                let start = Instant::now();
+                let pairs = self.ct.block_on(lib_pairs(client, "bench-6", true, slice));
+                rates[i].push(rate(pairs, start.elapsed()));
+            }
+        }
+        let [one, cluster_rate] = rates.map(|r| median(&r));
+        let ratio = cluster_rate / one;
+        println!(
+            "  one server {} pairs/s, cluster {} pairs/s: {ratio:.2}x",
+            thousands(one),
+            thousands(cluster_rate)
+        );
+        self.report.row(
+            "6 cluster",
+            "uncontended pairs/s, cluster / one server",
+            format!(
+                "{} / {} ({ratio:.2}x)",
+                thousands(cluster_rate),
+                thousands(one)
+            ),
+            ">= 0.9x",
+            Some(ratio >= 0.9),
+        );
+    }
 }

@@ -6,7 +6,6 @@
 
 mod support;
 
-#[allow(dead_code)]
 mod common;
 
 use std::collections::HashMap;
@@ -494,4 +493,61 @@ async fn the_attribute_takes_a_cluster_client_and_url() {
     assert_eq!(get(cluster(), &key(&lock_name)), None);
     let error = on_an_unreachable_cluster(&lock_name).await.unwrap_err();
     assert!(error.is_connection(), "{error}");
+}
+
+#[test]
+fn the_blocking_api_works_on_a_cluster() {
+    let cluster = cluster();
+    let names = names_on_every_node(cluster, "blocking");
+    let client = client().blocking();
+    let guard = client.mutex(names.clone()).unwrap().lock().unwrap();
+    for name in &names {
+        assert_eq!(holder(cluster, &key(name)).as_deref(), Some(guard.token()));
+    }
+    assert!(
+        client
+            .mutex(names[0].as_str())
+            .unwrap()
+            .try_lock()
+            .unwrap_err()
+            .is_busy()
+    );
+    guard.extend(Duration::from_secs(60)).unwrap();
+    assert!(guard.is_owned().unwrap());
+    let all = client.mutex(names.clone()).unwrap();
+    assert!(all.is_locked().unwrap());
+    guard.release().unwrap();
+    assert!(!all.is_locked().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_forced_release_work_per_slot() {
+    let cluster = cluster();
+    let names = names_on_every_node(cluster, "admin");
+    let client = client();
+    let guard = client
+        .mutex(names.clone())
+        .unwrap()
+        .with_fencing(true)
+        .lock()
+        .await
+        .unwrap();
+    let statuses = client.status(names.clone()).await.unwrap();
+    for status in &statuses {
+        assert_eq!(status.holder.as_deref(), Some(guard.token()), "{status:?}");
+        assert!(
+            status.remaining.is_some() && status.fencing_counter.is_some(),
+            "{status:?}"
+        );
+    }
+    let released = client.force_release(names.clone()).await.unwrap();
+    assert!(
+        released
+            .iter()
+            .all(|r| r.removed_holder.as_deref() == Some(guard.token()))
+    );
+    assert!(!guard.is_owned().await.unwrap());
+    for name in &names {
+        assert_eq!(get(cluster, &key(name)), None);
+    }
 }

@@ -72,7 +72,6 @@ async fn a_cluster_node_behind_a_plain_url_is_refused_not_half_used() {
         assert!(err.to_string().contains("Cluster node"), "{err}");
     }
     for url in [
-        "redis+cluster://127.0.0.1:7000,127.0.0.1:7001",
         "redis+sentinel://127.0.0.1:26379/mymaster",
         "redis+redlock://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002",
     ] {

@@ -1,9 +1,9 @@
 //! The compile-time check of a `server = "redis+cluster://…"` URL.
 //!
 //! The runtime parses the same form (redis-mutex's `backend/cluster/url.rs`, which also builds
-//! the node URLs); this only rejects what it would reject, so that a malformed cluster URL is a
-//! compile error at the literal rather than a panic or an `Err` at the first call. The
-//! workspace's tests/cluster.rs checks that both agree on a list of URLs.
+//! the node URLs, with unit tests of each mistake); this rejects what it would reject, so that a
+//! malformed cluster URL is a compile error at the literal rather than a panic or an `Err` at
+//! the first call (tests/ui/fail/server-bad-cluster-url.rs).
 
 /// What is wrong with `url` when it is a malformed cluster URL; `None` for a well-formed one and
 /// for any URL of another scheme.
@@ -28,7 +28,7 @@ pub(crate) fn problem(url: &str) -> Option<String> {
     }
     hosts.split(',').find_map(|node| {
         let port = match node.strip_prefix('[') {
-            Some(v6) => v6.split_once("]:").map(|(host, port)| (host, port)),
+            Some(v6) => v6.split_once("]:"),
             None => node.rsplit_once(':'),
         };
         match port {

@@ -125,7 +125,7 @@ pub enum Error {
 
     /// A Redis URL could not be used.
     #[error(
-        "invalid Redis URL `{url}`: {reason}; expected e.g. `redis://[user:password@]host[:port][/db]`, `rediss://…` or `redis+unix:///path/to/socket`"
+        "invalid Redis URL `{url}`: {reason}; expected e.g. `redis://[user:password@]host[:port][/db]`, `rediss://…`, `redis+unix:///path/to/socket` or `redis+cluster://host:port[,host:port…]`"
     )]
     InvalidUrl {
         /// The URL, password redacted.

@@ -77,7 +77,9 @@ impl Client {
     /// A client for `url` with default options (see [`ClientBuilder`]).
     ///
     /// Accepts `redis://[user:password@]host[:port][/db]`, `rediss://…` (feature `tls`),
-    /// and `redis+unix:///path/to/socket[?db=N&pass=…]`.
+    /// `redis+unix:///path/to/socket[?db=N&pass=…]`, and for a Redis Cluster
+    /// `redis+cluster://[user:password@]host:port[,host:port…]` (its seed nodes;
+    /// `rediss+cluster://…` with the feature `tls`; see the crate docs' Redis Cluster).
     ///
     /// # Errors
     ///

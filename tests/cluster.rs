@@ -325,8 +325,17 @@ async fn hand_overs_are_fifo_and_as_prompt_as_on_one_server() {
             .query(&mut node.raw())
             .unwrap()
     };
+    // Default poll interval (500 ms): a hand-over that missed its notification shows.
+    let own_connections = |url: String, i: u64| {
+        Client::builder(url)
+            .response_timeout(Duration::from_millis(2000 + i))
+            .build()
+            .unwrap()
+    };
     let on_cluster = hand_overs(
-        (30..34).map(independent_client).collect(),
+        (30..34)
+            .map(|i| own_connections(cluster.url(), i))
+            .collect(),
         &lock_name,
         || zcard(node, &queue),
     )
@@ -334,14 +343,7 @@ async fn hand_overs_are_fifo_and_as_prompt_as_on_one_server() {
 
     let single = support::RedisServer::start();
     let on_one = hand_overs(
-        (0..4)
-            .map(|i| {
-                Client::builder(single.url())
-                    .response_timeout(Duration::from_millis(2000 + i))
-                    .build()
-                    .unwrap()
-            })
-            .collect(),
+        (0..4).map(|i| own_connections(single.url(), i)).collect(),
         &lock_name,
         || zcard(&single, &queue),
     )
@@ -453,6 +455,21 @@ async fn a_plain_url_at_a_cluster_node_names_the_cluster_form() {
         .unwrap_err();
     assert!(error.is_invalid_input(), "{error}");
     assert!(error.to_string().contains("redis+cluster://"), "{error}");
+
+    // And the other way round: a cluster URL at a standalone server.
+    let standalone = RedisServer::start();
+    let client = Client::open(&format!("redis+cluster://{}", standalone.addr())).unwrap();
+    let error = client
+        .mutex(name("plain"))
+        .unwrap()
+        .try_lock()
+        .await
+        .unwrap_err();
+    assert!(error.is_invalid_input(), "{error}");
+    assert!(
+        error.to_string().contains("not a Redis Cluster node"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -316,7 +316,9 @@ async fn hand_overs(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hand_overs_are_fifo_and_as_prompt_as_on_one_server() {
     let cluster = cluster();
-    let lock_name = name("handover");
+    // On the last master: the clients' subscribers listen on the first seed, so hand-overs
+    // are announced across the cluster bus.
+    let lock_name = names_on_every_node(cluster, "handover").remove(2);
     let queue = format!("redis-mutex:{{{}}}:queue", key(&lock_name));
     let node = cluster.node_of(&queue);
     let zcard = |node: &RedisServer, queue: &str| -> usize {

@@ -443,6 +443,61 @@ async fn survives_a_resharding_and_a_master_restart() {
         }
     }
     up.lock().await.unwrap().release().await.unwrap();
+
+    // The node the subscribers listen on (the first seed) stops: they move to another node,
+    // and a waiter queued before still gets its hand-over.
+    let other = Client::builder(cluster.url())
+        .connect_timeout(Duration::from_millis(500))
+        .response_timeout(Duration::from_millis(501))
+        .build()
+        .unwrap();
+    let held = down.lock().await.unwrap();
+    let waiter = {
+        let mutex = other.mutex(names[1].as_str()).unwrap();
+        tokio::spawn(async move { mutex.try_lock_for(Duration::from_secs(20)).await })
+    };
+    let queue = format!("redis-mutex:{{{}}}:queue", key(&names[1]));
+    let queued = || -> usize {
+        redis::cmd("ZCARD")
+            .arg(&queue)
+            .query(&mut cluster.nodes()[1].raw())
+            .unwrap()
+    };
+    assert!(
+        eventually(PROMPTLY, || queued() == 1),
+        "the waiter did not queue"
+    );
+    let subscribed = |cluster: &RedisCluster| {
+        cluster.nodes()[1..]
+            .iter()
+            .filter(|n| n.is_running())
+            .any(|node| {
+                let clients: String = redis::cmd("CLIENT")
+                    .arg("LIST")
+                    .query(&mut node.raw())
+                    .unwrap();
+                clients.lines().any(|line| {
+                    line.split(' ')
+                        .any(|field| field.strip_prefix("sub=").is_some_and(|n| n != "0"))
+                })
+            })
+    };
+    assert!(
+        !subscribed(&cluster),
+        "subscribers should listen on the first seed"
+    );
+    cluster.node_mut(0).stop();
+    assert!(
+        eventually(PROMPTLY, || subscribed(&cluster)),
+        "no subscriber moved to another node"
+    );
+    held.release().await.unwrap();
+    let next = tokio::time::timeout(PROMPTLY, waiter)
+        .await
+        .expect("the waiter is served")
+        .unwrap()
+        .unwrap();
+    next.release().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

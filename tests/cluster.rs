@@ -625,3 +625,31 @@ async fn status_and_forced_release_work_per_slot() {
         assert_eq!(get(cluster, &key(name)), None);
     }
 }
+
+#[test]
+fn callers_on_short_lived_runtimes_lock_through_their_own_connections() {
+    let cluster = cluster();
+    let lock_name = name("runtimes");
+    let client = client();
+    for _ in 0..3 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mutex = client.mutex(lock_name.as_str()).unwrap();
+            // The first calls open this runtime's connections in the background; later ones
+            // use them (the uncontended path), and every guard is released.
+            for _ in 0..20 {
+                let guard = mutex.lock().await.unwrap();
+                assert_eq!(
+                    holder(cluster, &key(&lock_name)).as_deref(),
+                    Some(guard.token())
+                );
+                guard.release().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+    }
+    assert_eq!(get(cluster, &key(&lock_name)), None);
+}

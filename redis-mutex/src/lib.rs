@@ -115,7 +115,9 @@
 //! one slot only. Give the names of a multi-name lock a common hash tag (`{acct}:1`,
 //! `{acct}:2`) to keep them in one slot. Release announcements use classic pub/sub, which a
 //! cluster broadcasts to every node: one subscriber connection per client, to one seed node
-//! at a time. On a cluster, every call goes through the crate's runtime thread.
+//! at a time. The uncontended path runs in the caller's task as on one server, over a cluster
+//! connection driven by the caller's tokio runtime (the blocking API's goes through the crate's
+//! runtime thread).
 //!
 //! # Architecture
 //!

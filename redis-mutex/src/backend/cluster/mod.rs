@@ -24,13 +24,17 @@
 //! told on one inbox channel per process, which has no slot of the lock's, and the scripts
 //! would have to change; broadcasting costs the cluster bus one message per release.)
 //!
+//! The uncontended path (one attempt, one release, from a tokio runtime other than the crate's)
+//! runs in the caller's task over a cluster connection driven by the caller's runtime
+//! (`runtimes`), as the single-server backend's does over a plain one.
+//!
 //! Calls are never retried by redis-rs, which could run a script twice after a timeout: a
 //! reply the caller never saw is an error, cleaned up as on one server. Replies that prove a
 //! command did not run (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, after a resharding or
 //! during a failover) are retried here, within the response timeout; redis-rs refreshes its
 //! slot map on `MOVED`.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -40,16 +44,18 @@ use redis::{FromRedisValue, RedisError, RedisResult};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
+use super::local::Locals;
 use super::single::{
     self, ConnectionSettings, SharedFailure, SingleServer, acquire_attempt, acquire_invocation,
     probe_attempt, probe_holder, set_nx,
 };
 use super::subscriber::{Subscriber, Subscription, Timeouts};
-use super::{Backend, BoxFuture, Via, WaitAttempt};
+use super::{Backend, BoxFuture, Local, Via, WaitAttempt};
 use crate::admin::{self, InspectReply, KeyState};
 use crate::error::{Error, Result};
 use crate::protocol::{self, Attempt, EXTEND, HOLDERS, KeySet, RELEASE, WAIT};
 
+mod runtimes;
 mod slots;
 mod url;
 
@@ -68,6 +74,11 @@ pub(crate) struct ClusterBackend {
     /// Serialises first connects; holds how many attempts failed, and the latest failure.
     connecting: tokio::sync::Mutex<(u64, Option<SharedFailure>)>,
     subscriber: OnceLock<Subscriber>,
+    /// The uncontended path's connections, per caller runtime: a [`Local`] (to the first seed,
+    /// which marks the runtime and lives as long as it) names the runtime, whose own cluster
+    /// connection in `runtimes` carries the calls.
+    locals: Arc<Locals>,
+    runtimes: runtimes::Runtimes,
 }
 
 impl std::fmt::Debug for ClusterBackend {
@@ -106,12 +117,15 @@ impl ClusterBackend {
         #[cfg(not(feature = "tls"))]
         let _ = tls_roots;
         let client = builder.build().map_err(invalid)?;
-        let nodes = seeds
+        let nodes: Vec<redis::Client> = seeds
             .iter()
             .map(|seed| redis::Client::open(seed.as_str()))
             .collect::<RedisResult<_>>()
             .map_err(invalid)?;
+        let (connect, response) = (settings.connect_timeout, settings.response_timeout);
         Ok(ClusterBackend {
+            locals: Locals::new(nodes[0].clone(), connect, response),
+            runtimes: runtimes::Runtimes::new(client.clone(), connect.saturating_add(response)),
             client,
             nodes,
             server,
@@ -192,9 +206,28 @@ impl ClusterBackend {
         })
     }
 
-    /// Runs `call` on the cluster connection; a reply that proves the command did not run
+    /// The cluster connection `via` names: a caller runtime's one, gone when that runtime's
+    /// connection failed (a broken connection, so the caller starts over on the shared one).
+    async fn connection_via(&self, via: &Via) -> Result<ClusterConnection> {
+        match via {
+            Via::Shared => self.connection().await,
+            Via::Local(local) => self.runtimes.ready(local.runtime).ok_or_else(|| {
+                Error::from_redis(
+                    &self.server,
+                    None,
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotConnected,
+                        "the caller runtime's cluster connection is gone",
+                    )
+                    .into(),
+                )
+            }),
+        }
+    }
+
+    /// Runs `call` on the connection `via` names; a reply that proves the command did not run
     /// (see [`not_run`]) is retried after a pause, within the response timeout.
-    async fn run<T, F, Fut>(&self, keys: &KeySet, mut call: F) -> Result<T>
+    async fn run<T, F, Fut>(&self, keys: &KeySet, via: &Via, mut call: F) -> Result<T>
     where
         F: FnMut(ClusterConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
@@ -202,7 +235,7 @@ impl ClusterBackend {
         let deadline = Instant::now() + self.settings.response_timeout;
         let mut pause = Duration::from_millis(10);
         loop {
-            let conn = self.connection().await?;
+            let conn = self.connection_via(via).await?;
             match call(conn).await {
                 Ok(value) => return Ok(value),
                 Err(error) if not_run(&error) && Instant::now() + pause < deadline => {
@@ -221,9 +254,10 @@ impl ClusterBackend {
     async fn script<T: FromRedisValue>(
         &self,
         keys: &KeySet,
+        via: &Via,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T> {
-        self.run(keys, move |mut conn| async move {
+        self.run(keys, via, move |mut conn| async move {
             invocation.invoke_async(&mut conn).await
         })
         .await
@@ -237,17 +271,17 @@ impl ClusterBackend {
         token: &str,
         ttl: Duration,
         fencing: bool,
-        probe: bool,
+        (probe, via): (bool, &Via),
     ) -> Result<Attempt> {
         if keys.keys.len() > 1 || fencing {
             let reply: Vec<i64> = self
-                .script(keys, &acquire_invocation(keys, token, ttl, fencing))
+                .script(keys, via, &acquire_invocation(keys, token, ttl, fencing))
                 .await?;
             return acquire_attempt(&self.server, keys, &reply);
         }
         let set = &set_nx(keys, token, ttl);
         let set: Option<()> = self
-            .run(keys, move |mut conn| async move {
+            .run(keys, via, move |mut conn| async move {
                 set.query_async(&mut conn).await
             })
             .await?;
@@ -259,7 +293,7 @@ impl ClusterBackend {
         }
         let probe = &probe_holder(keys);
         let reply = self
-            .run(keys, move |mut conn| async move {
+            .run(keys, via, move |mut conn| async move {
                 probe.query_async(&mut conn).await
             })
             .await?;
@@ -273,13 +307,13 @@ impl ClusterBackend {
         groups: &[slots::Group],
         names: usize,
         token: &str,
-        ttl: Duration,
-        fencing: bool,
+        (ttl, fencing): (Duration, bool),
+        via: &Via,
     ) -> Result<Attempt> {
         let mut fences = vec![0; if fencing { names } else { 0 }];
         for (taken, group) in groups.iter().enumerate() {
             let attempt = self
-                .acquire_slot(&group.keys, token, ttl, fencing, true)
+                .acquire_slot(&group.keys, token, ttl, fencing, (true, via))
                 .await;
             match attempt {
                 Ok(Attempt::Acquired { fences: got }) => {
@@ -290,11 +324,11 @@ impl ClusterBackend {
                 // A failed roll-back is reported as the error it is: the caller then releases
                 // every name again (a busy reply would leave the names taken until their TTL).
                 Ok(Attempt::Busy { pttl }) => {
-                    self.release_groups(&groups[..taken], token).await?;
+                    self.release_groups(&groups[..taken], token, via).await?;
                     return Ok(Attempt::Busy { pttl });
                 }
                 Err(error) => {
-                    let _ = self.release_groups(&groups[..=taken], token).await;
+                    let _ = self.release_groups(&groups[..=taken], token, via).await;
                     return Err(error);
                 }
             }
@@ -303,17 +337,22 @@ impl ClusterBackend {
     }
 
     /// [`RELEASE`] of `keys` (names of one slot) for `token`.
-    async fn release_slot(&self, keys: &KeySet, token: &str) -> Result<usize> {
-        self.script(keys, &SingleServer::queue_script(&RELEASE, keys, token))
-            .await
+    async fn release_slot(&self, keys: &KeySet, token: &str, via: &Via) -> Result<usize> {
+        let invocation = SingleServer::queue_script(&RELEASE, keys, token);
+        self.script(keys, via, &invocation).await
     }
 
     /// Releases every group, all at once; the number of names released, or the first error.
-    async fn release_groups(&self, groups: &[slots::Group], token: &str) -> Result<usize> {
+    async fn release_groups(
+        &self,
+        groups: &[slots::Group],
+        token: &str,
+        via: &Via,
+    ) -> Result<usize> {
         let released = join_all(
             groups
                 .iter()
-                .map(|group| self.release_slot(&group.keys, token)),
+                .map(|group| self.release_slot(&group.keys, token, via)),
         )
         .await;
         released.into_iter().sum()
@@ -322,12 +361,14 @@ impl ClusterBackend {
     async fn extend_slot(&self, keys: &KeySet, token: &str, ttl: Duration) -> Result<usize> {
         let mut invocation = EXTEND.key(&keys.keys);
         invocation.arg(token).arg(protocol::ttl_millis(ttl));
-        self.script(keys, &invocation).await
+        self.script(keys, &Via::Shared, &invocation).await
     }
 
     async fn holders_slot(&self, keys: &KeySet) -> Result<Vec<Option<String>>> {
         // Through a script, so that a key of another type is WrongType, not an error of MGET.
-        let holders: Vec<Option<String>> = self.script(keys, &HOLDERS.key(&keys.keys)).await?;
+        let holders: Vec<Option<String>> = self
+            .script(keys, &Via::Shared, &HOLDERS.key(&keys.keys))
+            .await?;
         Ok(holders
             .into_iter()
             .map(|holder| holder.map(protocol::holder_token))
@@ -357,17 +398,34 @@ impl Backend for ClusterBackend {
         ttl: Duration,
         fencing: bool,
         probe: bool,
-        _via: &'a Via,
+        via: &'a Via,
     ) -> BoxFuture<'a, Result<Attempt>> {
         Box::pin(async move {
             match slots::split(keys) {
-                None => self.acquire_slot(keys, token, ttl, fencing, probe).await,
+                None => {
+                    self.acquire_slot(keys, token, ttl, fencing, (probe, via))
+                        .await
+                }
                 Some(groups) => {
-                    self.acquire_groups(&groups, keys.keys.len(), token, ttl, fencing)
+                    let names = keys.keys.len();
+                    self.acquire_groups(&groups, names, token, (ttl, fencing), via)
                         .await
                 }
             }
         })
+    }
+
+    fn local(&self) -> Option<Local> {
+        // Only once the shared connection is up: its first connect checks the seeds.
+        self.commands.get()?;
+        let local = self.locals.get()?;
+        self.runtimes.get(local.runtime)?;
+        Some(local)
+    }
+
+    fn local_failed(&self, local: &Local) {
+        self.locals.failed(local);
+        self.runtimes.failed(local.runtime);
     }
 
     fn wait_attempt<'a>(
@@ -381,8 +439,9 @@ impl Backend for ClusterBackend {
         Box::pin(async move {
             if let Some(groups) = slots::split(keys) {
                 // Across slots, no queue: a plain all-or-nothing attempt (see the module docs).
+                let names = keys.keys.len();
                 return self
-                    .acquire_groups(&groups, keys.keys.len(), token, ttl, fencing)
+                    .acquire_groups(&groups, names, token, (ttl, fencing), &Via::Shared)
                     .await;
             }
             let mut invocation = SingleServer::queue_script(&WAIT, keys, token);
@@ -393,7 +452,7 @@ impl Backend for ClusterBackend {
                 .arg(self.subscriber().inbox())
                 .arg(protocol::ttl_millis(wait.claim))
                 .arg(wait.number);
-            let reply: Vec<i64> = self.script(keys, &invocation).await?;
+            let reply: Vec<i64> = self.script(keys, &Via::Shared, &invocation).await?;
             acquire_attempt(&self.server, keys, &reply)
         })
     }
@@ -402,12 +461,12 @@ impl Backend for ClusterBackend {
         &'a self,
         keys: &'a KeySet,
         token: &'a str,
-        _via: &'a Via,
+        via: &'a Via,
     ) -> BoxFuture<'a, Result<usize>> {
         Box::pin(async move {
             match slots::split(keys) {
-                None => self.release_slot(keys, token).await,
-                Some(groups) => self.release_groups(&groups, token).await,
+                None => self.release_slot(keys, token, via).await,
+                Some(groups) => self.release_groups(&groups, token, via).await,
             }
         })
     }
@@ -455,7 +514,9 @@ impl Backend for ClusterBackend {
 
     fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>> {
         Box::pin(async move {
-            let reply: InspectReply = self.script(keys, &single::inspect_invocation(keys)).await?;
+            let reply: InspectReply = self
+                .script(keys, &Via::Shared, &single::inspect_invocation(keys))
+                .await?;
             admin::parse_inspect_reply(reply).ok_or_else(|| admin::wrong_type(keys, &self.server))
         })
     }

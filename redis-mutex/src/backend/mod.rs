@@ -2,9 +2,9 @@
 //!
 //! [`Backend`] is the lock protocol's I/O: one acquire attempt, release, extend, and release
 //! notifications, each over a whole [`KeySet`]. The waiting, queueing, lease and renewal logic in
-//! [`crate::lock`] and [`crate::guard`] is written once against it. Today there is one
-//! implementation, [`single::SingleServer`]; a Redlock quorum over independent masters or a
-//! Redis Cluster client plugs in here without changing the public API.
+//! [`crate::lock`] and [`crate::guard`] is written once against it. Implementations:
+//! [`single::SingleServer`] (one server) and [`cluster::ClusterBackend`] (a Redis Cluster); a
+//! Redlock quorum over independent masters plugs in here too, without changing the public API.
 //!
 //! Most calls run on the crate runtime, over connections it drives. The uncontended path (one
 //! acquire attempt, one release) may instead run in the caller's task over a [`Local`]

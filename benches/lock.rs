@@ -3,8 +3,8 @@
 //! state.
 //!
 //! ```text
-//! cargo bench --bench lock                       # all scenarios (~75 s)
-//! cargo bench --bench lock -- --quick            # shorter runs (~20 s), noisier figures
+//! cargo bench --bench lock                       # all scenarios (~95 s)
+//! cargo bench --bench lock -- --quick            # shorter runs (~25 s), noisier figures
 //! cargo bench --bench lock -- handoff queue      # only some scenarios (names or 1..5)
 //! LOCK_BENCH=uncontended,distinct LOCK_BENCH_QUICK=1 cargo bench --bench lock
 //! ```
@@ -15,12 +15,16 @@
 //!    blocking, against raw `SET NX PX` + `EVALSHA` compare-and-delete with redis-rs; `PING` p50.
 //! 2. `handoff`: 8 OS processes (this binary re-run as workers) on one lock: release-to-next-
 //!    acquire latency, hand-over share, per-process fairness, hand-offs/s.
-//! 3. `distinct`: 64 tasks on 64 names through one client, against 64 raw tasks.
+//! 3. `distinct`: 64 clients on 64 names (8 worker processes x 8 tasks or threads, each with a
+//!    client of its own), async, blocking and `#[mutex]`, against 8 x 8 raw threads with a sync
+//!    connection each: pairs/s, client and server CPU and Redis commands per pair.
 //! 4. `queue`: 8 tasks of one process on one lock, with and without local queueing:
 //!    acquisitions/s and Redis commands per acquisition.
 //! 5. `scale`: in fresh processes (this binary re-run), 10,000 tasks waiting on 1,000 locks until
 //!    all are served (time, peak RSS, connections opened), then 100,000 distinct names locked and
 //!    released (keys left in Redis, RSS growth after the first 10,000, pairs/s).
+//! 6. `redlock`: uncontended lock + release pairs/s on Redlock over 5 masters started here
+//!    (`redis+redlock://`), interleaved with the same on the one server, and their ratio.
 //!
 //! Benchmarks report; they never fail the process on a missed target.
 
@@ -29,7 +33,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::{BufRead, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -46,8 +50,8 @@ const WORKER_ENV: &str = "REDIS_MUTEX_BENCH_WORKER";
 const WORKER_URL_ENV: &str = "REDIS_MUTEX_BENCH_URL";
 const WORKER_START_ENV: &str = "REDIS_MUTEX_BENCH_START_US";
 const WORKER_END_ENV: &str = "REDIS_MUTEX_BENCH_END_US";
-/// `lock` (the library), `baton` (the raw floor: a token passed around a ring of lists), or
-/// one of the scale modes ([`SCALE_WAIT`], [`SCALE_NAMES`]).
+/// `lock` (the library), `baton` (the raw floor: a token passed around a ring of lists),
+/// [`DISTINCT_MODE`], or one of the scale modes ([`SCALE_WAIT`], [`SCALE_NAMES`]).
 const WORKER_MODE_ENV: &str = "REDIS_MUTEX_BENCH_MODE";
 const WORKER_PROCESSES_ENV: &str = "REDIS_MUTEX_BENCH_PROCESSES";
 
@@ -55,8 +59,12 @@ const WORKER_PROCESSES_ENV: &str = "REDIS_MUTEX_BENCH_PROCESSES";
 const HANDOFF_NAME: &str = "bench-handoff";
 /// Processes in the hand-off scenario.
 const HANDOFF_PROCESSES: usize = 8;
-/// Tasks (and names) in the distinct-names scenario.
+/// Clients (and names) in the distinct-names scenario.
 const DISTINCT_TASKS: usize = 64;
+/// The worker mode of scenario 3, and the variant a worker runs (an index in
+/// [`DISTINCT_VARIANTS`]).
+const DISTINCT_MODE: &str = "distinct";
+const DISTINCT_VARIANT_ENV: &str = "REDIS_MUTEX_BENCH_VARIANT";
 /// Tasks on one lock in the local-queue scenario.
 const QUEUE_TASKS: usize = 8;
 /// Scenario 5a: tasks, each waiting on one of this many locks, in one process.
@@ -88,7 +96,8 @@ return 0
 
 const USAGE: &str = "\
 usage: cargo bench --bench lock [-- [--quick] [SCENARIO...]]
-scenarios: uncontended (1), handoff (2), distinct (3), queue (4), scale (5), cluster (6);
+scenarios: uncontended (1), handoff (2), distinct (3), queue (4), scale (5), redlock (6),
+cluster (7);
 default: all
 environment: LOCK_BENCH=handoff,queue  LOCK_BENCH_QUICK=1";
 
@@ -97,6 +106,7 @@ fn main() {
         match std::env::var(WORKER_MODE_ENV).as_deref() {
             Ok("baton") => baton_worker(&index),
             Ok(mode @ (SCALE_WAIT | SCALE_NAMES)) => scale_worker(mode),
+            Ok(DISTINCT_MODE) => distinct_worker(&index),
             _ => worker(&index),
         }
         return;
@@ -118,16 +128,18 @@ enum Scenario {
     Distinct,
     Queue,
     Scale,
+    Redlock,
     Cluster,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 6] = [
+    const ALL: [Scenario; 7] = [
         Scenario::Uncontended,
         Scenario::Handoff,
         Scenario::Distinct,
         Scenario::Queue,
         Scenario::Scale,
+        Scenario::Redlock,
         Scenario::Cluster,
     ];
 
@@ -138,7 +150,8 @@ impl Scenario {
             "3" | "distinct" => Scenario::Distinct,
             "4" | "queue" | "local-queue" => Scenario::Queue,
             "5" | "scale" => Scenario::Scale,
-            "6" | "cluster" => Scenario::Cluster,
+            "6" | "redlock" => Scenario::Redlock,
+            "7" | "cluster" => Scenario::Cluster,
             _ => return None,
         })
     }
@@ -446,20 +459,27 @@ impl Cpu {
     /// This process (main thread, the crate's `redis-mutex` thread, tokio workers, others)
     /// and the server.
     fn sample(server: Option<u32>) -> Cpu {
+        let mut cpu = Cpu::process(std::process::id());
+        if let Some(pid) = server {
+            let ns = threads_cpu(pid).iter().map(|(_, ns)| ns).sum();
+            cpu.0.insert("redis-server".to_owned(), ns);
+        }
+        cpu
+    }
+
+    /// The threads of process `pid`, by role.
+    fn process(pid: u32) -> Cpu {
         let mut groups = BTreeMap::new();
-        for (name, ns) in threads_cpu(std::process::id()) {
+        for (name, ns) in threads_cpu(pid) {
             let group = match name.as_str() {
                 "main" => "caller thread",
                 "redis-mutex" => "redis-mutex thread",
                 "raw-hop" => "raw-hop thread",
+                CLIENT_THREAD => "client threads",
                 n if n.starts_with("tokio-r") => "tokio workers",
                 _ => "other threads",
             };
             *groups.entry(group.to_owned()).or_insert(0) += ns;
-        }
-        if let Some(pid) = server {
-            let ns = threads_cpu(pid).iter().map(|(_, ns)| ns).sum();
-            groups.insert("redis-server".to_owned(), ns);
         }
         Cpu(groups)
     }
@@ -696,6 +716,7 @@ fn run(options: &Options) {
             Scenario::Distinct => bench.distinct(),
             Scenario::Queue => bench.queue(),
             Scenario::Scale => bench.scale(),
+            Scenario::Redlock => bench.redlock(),
             Scenario::Cluster => bench.cluster(),
         }
         let elapsed = started.elapsed();
@@ -751,7 +772,8 @@ impl Bench {
     }
 
     /// Re-runs this binary as worker `index` in `mode` (see [`main`]) against the bench's server,
-    /// with `env` on top; its stdout is piped back, its stderr goes to ours.
+    /// with `env` on top; its stdin and stdout are piped (scenario 3 sends its workers their
+    /// schedule; the others read nothing), its stderr goes to ours.
     fn spawn_worker(&self, mode: &str, index: usize, env: &[(&str, String)]) -> Child {
         let exe = std::env::current_exe().expect("current_exe");
         Command::new(exe)
@@ -759,7 +781,7 @@ impl Bench {
             .env(WORKER_URL_ENV, &self.url)
             .env(WORKER_MODE_ENV, mode)
             .envs(env.iter().map(|(name, value)| (name, value)))
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -1068,6 +1090,62 @@ impl Bench {
                 None,
             );
         }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // 6. Redlock
+
+    fn redlock(&mut self) {
+        const MASTERS: usize = 5;
+        let rounds = self.options.pick(9, 3);
+        let slice = self
+            .options
+            .pick(Duration::from_millis(300), Duration::from_millis(150));
+        let masters: Vec<support::RedisServer> = (0..MASTERS)
+            .map(|_| support::RedisServer::start())
+            .collect();
+        let addrs: Vec<String> = masters.iter().map(support::RedisServer::addr).collect();
+        let url = format!("redis+redlock://{}", addrs.join(","));
+        println!(
+            "\n[6] Redlock over {MASTERS} masters ({url}): uncontended lock + release pairs/s, one \
+             caller, renewal on, {rounds} rounds x {slice:?}, interleaved with one server"
+        );
+        let redlock = Client::open(&url).expect("Redlock client");
+        let single = self.client();
+        self.ct
+            .block_on(lib_pairs(&redlock, "bench-6-warm-up", true, slice));
+        let (mut one, mut five, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            for (client, rates) in [(&single, &mut one), (&redlock, &mut five)] {
+                let start = Instant::now();
+                let pairs = self.ct.block_on(lib_pairs(client, "bench-6", true, slice));
+                rates.push(rate(pairs, start.elapsed()));
+            }
+            ratios.push(five.last().expect("ran") / one.last().expect("ran"));
+        }
+        let ratio = median(&ratios);
+        println!(
+            "  one server {}/s, Redlock({MASTERS}) {}/s, ratio {ratio:.3} (median of per-round \
+             ratios {:?})",
+            thousands(median(&one)),
+            thousands(median(&five)),
+            ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>()
+        );
+        let r = &mut self.report;
+        r.row(
+            "6 redlock",
+            format!("Redlock({MASTERS}) async pairs/s"),
+            thousands(median(&five)),
+            "-",
+            None,
+        );
+        r.row(
+            "6 redlock",
+            format!("ratio Redlock({MASTERS}) / one server"),
+            format!("{ratio:.3}"),
+            ">= 0.5",
+            Some(ratio >= 0.5),
+        );
     }
 
     /// Scenario 1 again with this process and the server pinned to one CPU: no cross-CPU
@@ -1431,91 +1509,203 @@ impl Bench {
     }
 
     // -----------------------------------------------------------------------------------------
-    // 3. Many names, one client
+    // 3. 64 clients on 64 names
 
     fn distinct(&mut self) {
         let rounds = self.options.pick(3, 1);
         let slice = self
             .options
-            .pick(Duration::from_millis(1500), Duration::from_millis(500));
+            .pick(Duration::from_millis(800), Duration::from_millis(400));
+        // Between two windows: time for the last pairs of a window to end, and for the readings
+        // (mid-gap), before the next starts; between the two passes: time to pin every process.
+        let (gap, pass_gap) = (Duration::from_millis(200), Duration::from_millis(1000));
+        let cores = thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let server = self.server.pid();
+        // The second pass is issue 8's setup: redis-server on CPU 0, every client on CPU 1.
+        let pinnable =
+            cores >= 2 && server.is_some_and(|pid| pin(pid, &format!("0-{}", cores - 1)));
+        let passes: &[&str] = if pinnable {
+            &["unpinned", "pinned (server CPU 0, clients CPU 1)"]
+        } else {
+            &["unpinned"]
+        };
+        let baseline = &DISTINCT_VARIANTS[DISTINCT_BASELINE];
         println!(
-            "\n[3] {DISTINCT_TASKS} tasks on {DISTINCT_TASKS} distinct names, one client, \
-             {rounds} rounds x {slice:?} per variant"
+            "\n[3] {DISTINCT_TASKS} clients on {DISTINCT_TASKS} distinct names, each looping lock + \
+             release on its own name; {} pass(es) ({}) of {rounds} rounds x {slice:?} per \
+             variant, variants interleaved (every variant's processes are started and warmed up \
+             first, then idle outside their windows); pairs/s = median of rounds, ratio = median \
+             of per-round ratios to the baseline ({})",
+            passes.len(),
+            passes.join(", then "),
+            baseline.label
         );
-        let client = self.client();
-        let script = Script::new(RAW_RELEASE);
-        let conn_ct = self.raw_connection(&self.ct);
-        let conn_mt = self.raw_connection(&self.mt);
-        let mut rates: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-        let mut ratios = Vec::new();
-        let mut cpu: BTreeMap<&str, (Cpu, u64, Duration)> = BTreeMap::new();
-        let server_pid = self.server.pid();
-        for _ in 0..rounds {
-            for name in ["lib-mt", "lib-ct", "raw-mt", "raw-ct"] {
-                let cpu_before = Cpu::sample(server_pid);
-                let start = Instant::now();
-                let pairs = match name {
-                    "lib-mt" => self.mt.block_on(lib_many(&client, slice)),
-                    "lib-ct" => self.ct.block_on(lib_many(&client, slice)),
-                    "raw-mt" => self.mt.block_on(raw_many(&conn_mt, &script, slice)),
-                    _ => self.ct.block_on(raw_many(&conn_ct, &script, slice)),
-                };
-                let elapsed = start.elapsed();
-                let entry = cpu.entry(name).or_default();
-                entry.0.add(&Cpu::sample(server_pid).since(&cpu_before));
-                entry.1 += pairs;
-                entry.2 += elapsed;
-                rates.entry(name).or_default().push(rate(pairs, elapsed));
+        println!(
+            "  note: the library's clients of one URL share their connections within a process \
+             (its design), so a Client::open per task or thread is 64 Client values on about one \
+             command connection per process"
+        );
+        let mut workers = Vec::new();
+        for (variant, v) in DISTINCT_VARIANTS.iter().enumerate() {
+            for process in 0..v.processes {
+                let mut child = self.spawn_worker(
+                    DISTINCT_MODE,
+                    process,
+                    &[(DISTINCT_VARIANT_ENV, variant.to_string())],
+                );
+                let stdout = BufReader::new(child.stdout.take().expect("worker stdout"));
+                workers.push(DistinctWorker {
+                    variant,
+                    child,
+                    stdout,
+                });
             }
-            let last = |name: &str| *rates[name].last().expect("a round ran");
-            let best_raw = last("raw-mt").max(last("raw-ct"));
-            ratios.push(last("lib-mt").max(last("lib-ct")) / best_raw);
         }
-        let med = |name: &str| median(&rates[name]);
-        for (name, label) in [
-            ("lib-mt", "library, callers on multi_thread runtime"),
-            ("lib-ct", "library, callers on current_thread runtime"),
-            ("raw-mt", "raw on one multiplexed conn, multi_thread"),
-            ("raw-ct", "raw on one multiplexed conn, current_thread"),
-        ] {
-            let rounds_text: Vec<String> = rates[name].iter().map(|r| thousands(*r)).collect();
-            println!(
-                "  {label:<46} {:>8} pairs/s  rounds [{}]",
-                thousands(med(name)),
-                rounds_text.join(" ")
-            );
-            let (cpu, pairs, elapsed) = &cpu[name];
-            println!(
-                "      CPU µs/pair: {}; cores busy {:.2} (redis-mutex thread {:.2})",
-                cpu.per_op(*pairs),
-                cpu.cores(*elapsed),
-                cpu.get("redis-mutex thread") as f64 / elapsed.as_nanos() as f64
-            );
+        // Every worker has opened its clients and done one pair per client when it says READY.
+        let mut failed = 0;
+        for worker in &mut workers {
+            let mut line = String::new();
+            if worker.stdout.read_line(&mut line).unwrap_or(0) == 0 || !line.starts_with("READY") {
+                failed += 1;
+            }
         }
-        let ratio = median(&ratios);
-        println!("  ratio best library / best raw = {ratio:.3} (median of per-round ratios)");
-        let r = &mut self.report;
-        r.row(
-            "3 64 names",
-            "library pairs/s (best runtime)",
-            thousands(med("lib-mt").max(med("lib-ct"))),
-            "-",
-            None,
-        );
-        r.row(
-            "3 64 names",
-            "raw pairs/s (best runtime)",
-            thousands(med("raw-mt").max(med("raw-ct"))),
-            "-",
-            None,
-        );
-        r.row(
-            "3 64 names",
-            "ratio library/raw",
-            format!("{ratio:.3}"),
-            "none set (1: >= 0.95)",
-            None,
-        );
+        if failed > 0 {
+            println!("  {failed} worker(s) failed to start");
+        }
+        let us = |d: Duration| u64::try_from(d.as_micros()).expect("duration");
+        let per_pass = (rounds * DISTINCT_VARIANTS.len()) as u64 * us(slice + gap) + us(pass_gap);
+        let t0 = now_us() + 300_000;
+        // (start, end, when the figures are read): mid-gap after the end, when the variant's last
+        // pairs are over and the next variant has not started. A variant's figures are the
+        // differences between two readings: its window, the tail of its last pairs, and idle
+        // time (the processes are idle between their windows, the server between windows).
+        let window = |pass: usize, round: usize, variant: usize| {
+            let slot = (round * DISTINCT_VARIANTS.len() + variant) as u64;
+            let start = t0 + pass as u64 * per_pass + slot * us(slice + gap);
+            (start, start + us(slice), start + us(slice) + us(gap) / 2)
+        };
+        for worker in &mut workers {
+            let mut line = String::from("WINDOWS");
+            for pass in 0..passes.len() {
+                for round in 0..rounds {
+                    let (start, end, read) = window(pass, round, worker.variant);
+                    let _ = write!(line, " {start} {end} {read}");
+                }
+            }
+            line.push('\n');
+            if let Some(stdin) = worker.child.stdin.as_mut() {
+                let _ = stdin.write_all(line.as_bytes());
+            }
+        }
+        // The parent reads Redis's counters, the server's CPU and the machine's load; the workers
+        // their own CPU, at the same times.
+        let mut tallies: Vec<Vec<DistinctTally>> = passes
+            .iter()
+            .map(|_| {
+                DISTINCT_VARIANTS
+                    .iter()
+                    .map(|_| DistinctTally::default())
+                    .collect()
+            })
+            .collect();
+        let mut late_readings = 0;
+        for (pass, pass_tallies) in tallies.iter_mut().enumerate() {
+            if pass == 1 {
+                let pinned = server.is_some_and(|pid| pin(pid, "0"))
+                    && workers.iter().all(|w| pin(w.child.id(), "1"));
+                let late = now_us().saturating_sub(window(1, 0, 0).0 - us(pass_gap) / 2);
+                println!(
+                    "  pinning for the second pass: {}{}",
+                    if pinned { "done" } else { "FAILED" },
+                    if late > 0 {
+                        format!(", {} ms late", late / 1000)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            let mut previous = Reading::take(&mut self.stats, server);
+            for round in 0..rounds {
+                for (variant, tally) in pass_tallies.iter_mut().enumerate() {
+                    let read = window(pass, round, variant).2;
+                    sleep_until_us(read);
+                    let reading = Reading::take(&mut self.stats, server);
+                    // Taken after the next window started: some of the next variant's work
+                    // would count as this one's.
+                    late_readings += usize::from(now_us() > read + us(gap) / 2);
+                    tally.add(&reading, &previous);
+                    previous = reading;
+                }
+            }
+        }
+        if pinnable {
+            let all = format!("0-{}", cores - 1);
+            server.map(|pid| pin(pid, &all));
+        }
+        if late_readings > 0 {
+            println!("  {late_readings} reading(s) taken after the next window had started");
+        }
+        for worker in workers {
+            let DistinctWorker {
+                variant,
+                mut child,
+                mut stdout,
+            } = worker;
+            drop(child.stdin.take());
+            let mut out = String::new();
+            let _ = stdout.read_to_string(&mut out);
+            let status = child.wait().expect("worker exit");
+            if !status.success() {
+                println!(
+                    "  a {} worker exited with {status}",
+                    DISTINCT_VARIANTS[variant].short
+                );
+            }
+            let mut by_pass: Vec<&mut DistinctTally> =
+                tallies.iter_mut().map(|t| &mut t[variant]).collect();
+            DistinctTally::absorb(&mut by_pass, &out, rounds);
+        }
+        for tally in tallies.iter().flatten() {
+            self.worker_cpu += Duration::from_nanos(tally.client_ns());
+        }
+        for (pass, pass_tallies) in passes.iter().zip(&tallies) {
+            println!("  -- {pass} --");
+            let base = pass_tallies[DISTINCT_BASELINE].rates(slice);
+            for (v, tally) in DISTINCT_VARIANTS.iter().zip(pass_tallies) {
+                let figures = tally.figures(&base, slice);
+                figures.print(v, tally);
+                let diag = if v.diagnostic { "diag: " } else { "" };
+                let is_baseline = std::ptr::eq(v, baseline);
+                let target = !v.diagnostic && !is_baseline;
+                let pass = pass.split(' ').next().unwrap_or(pass);
+                let r = &mut self.report;
+                r.row(
+                    "3 64 names",
+                    format!("{diag}{pass}: {} pairs/s", v.row),
+                    if is_baseline {
+                        format!("{} (baseline)", thousands(figures.pairs_s))
+                    } else {
+                        format!(
+                            "{} = {:.3} x baseline",
+                            thousands(figures.pairs_s),
+                            figures.ratio
+                        )
+                    },
+                    if target { ">= 1.0 x" } else { "-" },
+                    target.then_some(figures.ratio >= 1.0),
+                );
+                r.row(
+                    "3 64 names",
+                    format!("{diag}{pass}: {}: CPU µs/pair client/server, cmds", v.row),
+                    format!(
+                        "{:.1} / {:.1}, {:.2} cmds/pair",
+                        figures.client, figures.server, figures.commands
+                    ),
+                    "-",
+                    None,
+                );
+            }
+        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -2055,18 +2245,20 @@ async fn raw_pairs(
     pairs
 }
 
-/// `SET key token NX PX 30000`, then compare-and-delete: the least a correct lock does.
-async fn raw_pair(conn: &mut MultiplexedConnection, release: &Script, key: &str) {
+/// The raw baseline's acquisition: `SET key token NX PX 30000`, with a fresh token (a UUID v4,
+/// as the library makes). Then [`RAW_RELEASE`], compare-and-delete: the least a correct lock
+/// does.
+fn raw_set(key: &str) -> (redis::Cmd, String) {
     let token = uuid::Uuid::new_v4().simple().to_string();
-    let set: Option<String> = redis::cmd("SET")
-        .arg(key)
-        .arg(&token)
-        .arg("NX")
-        .arg("PX")
-        .arg(30_000)
-        .query_async(conn)
-        .await
-        .expect("SET NX");
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(key).arg(&token).arg("NX").arg("PX").arg(30_000);
+    (cmd, token)
+}
+
+/// The raw pair on a multiplexed connection.
+async fn raw_pair(conn: &mut MultiplexedConnection, release: &Script, key: &str) {
+    let (set, token) = raw_set(key);
+    let set: Option<String> = set.query_async(conn).await.expect("SET NX");
     assert!(set.is_some(), "raw key {key} was taken");
     let deleted: i64 = release
         .key(key)
@@ -2075,6 +2267,13 @@ async fn raw_pair(conn: &mut MultiplexedConnection, release: &Script, key: &str)
         .await
         .expect("EVALSHA");
     assert_eq!(deleted, 1, "raw key {key} was not ours");
+}
+
+/// The raw pair on a plain synchronous connection: whether it succeeded.
+fn raw_pair_sync(con: &mut redis::Connection, release: &Script, key: &str) -> bool {
+    let (set, token) = raw_set(key);
+    let set: redis::RedisResult<Option<String>> = set.query(con);
+    matches!(set, Ok(Some(_))) && release.key(key).arg(&token).invoke::<i64>(con).ok() == Some(1)
 }
 
 /// The raw baseline with the library's architecture but none of its logic: a dedicated thread
@@ -2118,19 +2317,10 @@ impl Hop {
         let deadline = Instant::now() + slice;
         let mut pairs = 0;
         while Instant::now() < deadline {
-            let token = uuid::Uuid::new_v4().simple().to_string();
-            let (mut conn, k, t) = (self.conn.clone(), key.to_owned(), token.clone());
+            let (set, token) = raw_set(key);
+            let mut conn = self.conn.clone();
             let set: Option<String> = self
-                .run(async move {
-                    redis::cmd("SET")
-                        .arg(k)
-                        .arg(t)
-                        .arg("NX")
-                        .arg("PX")
-                        .arg(30_000)
-                        .query_async(&mut conn)
-                        .await
-                })
+                .run(async move { set.query_async(&mut conn).await })
                 .await
                 .expect("SET NX");
             assert!(set.is_some(), "raw key {key} was taken");
@@ -2144,59 +2334,6 @@ impl Hop {
         }
         pairs
     }
-}
-
-async fn lib_many(client: &Client, slice: Duration) -> u64 {
-    let deadline = Instant::now() + slice;
-    let tasks: Vec<_> = (0..DISTINCT_TASKS)
-        .map(|i| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                let name = format!("bench-3-{i}");
-                let mut pairs = 0u64;
-                while Instant::now() < deadline {
-                    let guard = client
-                        .mutex(name.as_str())
-                        .expect("mutex")
-                        .lock()
-                        .await
-                        .expect("lock");
-                    guard.release().await.expect("release");
-                    pairs += 1;
-                }
-                pairs
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for task in tasks {
-        total += task.await.expect("task");
-    }
-    total
-}
-
-async fn raw_many(conn: &MultiplexedConnection, release: &Script, slice: Duration) -> u64 {
-    let deadline = Instant::now() + slice;
-    let tasks: Vec<_> = (0..DISTINCT_TASKS)
-        .map(|i| {
-            let mut conn = conn.clone();
-            let release = release.clone();
-            tokio::spawn(async move {
-                let key = format!("RAW_bench-3-{i}");
-                let mut pairs = 0u64;
-                while Instant::now() < deadline {
-                    raw_pair(&mut conn, &release, &key).await;
-                    pairs += 1;
-                }
-                pairs
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for task in tasks {
-        total += task.await.expect("task");
-    }
-    total
 }
 
 /// `QUEUE_TASKS` tasks taking one lock in turn until `slice` is over; acquisitions per task.
@@ -2368,6 +2505,522 @@ fn baton_worker(index: &str) {
         "CPU main={}",
         sum(&cpu_after).saturating_sub(sum(&cpu_before))
     );
+    write_stdout(&out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. The distinct-names worker processes
+
+/// How the clients of a scenario-3 worker lock and release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PairKind {
+    /// `Client::open` per task, `mutex(name)?.lock().await?` + `release().await?`.
+    Async,
+    /// One `Client` for the process, cloned into every task.
+    AsyncShared,
+    /// `#[mutex]` async fn, the name from its arguments, a `Client::open` per task.
+    Macro,
+    /// `blocking::Client::open` per thread, `mutex(name)?.lock()?` + `release()?`.
+    Blocking,
+    /// Plain redis-rs: a sync connection per thread, `SET NX PX` + `EVALSHA` compare-and-delete.
+    Raw,
+}
+
+impl PairKind {
+    /// Clients on OS threads of their own (else tokio tasks on a `multi_thread` runtime).
+    fn threads(self) -> bool {
+        matches!(self, PairKind::Blocking | PairKind::Raw)
+    }
+}
+
+/// One variant of scenario 3: `processes` x `clients` = [`DISTINCT_TASKS`] clients.
+#[derive(Debug)]
+struct DistinctVariant {
+    kind: PairKind,
+    processes: usize,
+    clients: usize,
+    /// In lock names and messages.
+    short: &'static str,
+    label: &'static str,
+    /// In the results table.
+    row: &'static str,
+    diagnostic: bool,
+}
+
+/// Scenario 3's variants, in the order they run in each round.
+const DISTINCT_VARIANTS: [DistinctVariant; 6] = [
+    DistinctVariant {
+        kind: PairKind::Async,
+        processes: 8,
+        clients: 8,
+        short: "async",
+        label: "async API: 8 processes x 8 tokio tasks (multi_thread), a Client each",
+        row: "async, 8 x 8 tasks",
+        diagnostic: false,
+    },
+    DistinctVariant {
+        kind: PairKind::Blocking,
+        processes: 8,
+        clients: 8,
+        short: "blocking",
+        label: "blocking API: 8 processes x 8 threads, a blocking Client each",
+        row: "blocking, 8 x 8 threads",
+        diagnostic: false,
+    },
+    DistinctVariant {
+        kind: PairKind::Macro,
+        processes: 8,
+        clients: 8,
+        short: "macro",
+        label: "#[mutex(\"bench-3-macro-{process}-{slot}\")] async fn: 8 x 8 tasks, a Client each",
+        row: "#[mutex] fn, 8 x 8 tasks",
+        diagnostic: false,
+    },
+    DistinctVariant {
+        kind: PairKind::Raw,
+        processes: 8,
+        clients: 8,
+        short: "raw",
+        label: "BASELINE raw redis-rs: 8 processes x 8 threads, a sync connection each",
+        row: "raw baseline, 8 x 8 threads",
+        diagnostic: false,
+    },
+    DistinctVariant {
+        kind: PairKind::Raw,
+        processes: 1,
+        clients: 64,
+        short: "raw64",
+        label: "diagnostic: raw redis-rs, 1 process x 64 threads, a sync connection each",
+        row: "raw, 1 process x 64 threads",
+        diagnostic: true,
+    },
+    DistinctVariant {
+        kind: PairKind::AsyncShared,
+        processes: 1,
+        clients: 64,
+        short: "shared",
+        label: "diagnostic: async API, 1 process x 64 tasks, clones of one Client",
+        row: "async, 1 process x 64 tasks, 1 Client",
+        diagnostic: true,
+    },
+];
+/// The variant every other is compared with.
+const DISTINCT_BASELINE: usize = 3;
+
+/// A running scenario-3 worker, as the parent sees it.
+struct DistinctWorker {
+    variant: usize,
+    child: Child,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+/// One variant's figures over all its rounds.
+#[derive(Debug, Default)]
+struct DistinctTally {
+    /// Pairs per round completed within the window, all processes.
+    pairs: Vec<u64>,
+    /// Pairs done in all, the last ones of each window (ended after it) included: the work
+    /// that the CPU and commands figures cover.
+    done: u64,
+    errors: u64,
+    /// The workers' threads and `redis-server`, from reading to reading.
+    cpu: Cpu,
+    commands: CmdStats,
+    /// Whole-machine CPU and time, from reading to reading.
+    machine_busy: Duration,
+    elapsed: Duration,
+}
+
+impl DistinctTally {
+    /// Adds a worker's output to its variant's tallies, one per pass: `W <window> <pairs in the
+    /// window> <pairs done>`, `CPU <window> <ns> <thread group>` and `ERRORS <n>` (kept in the
+    /// first pass's tally). Window `w` is round `w % rounds` of pass `w / rounds`.
+    fn absorb(by_pass: &mut [&mut DistinctTally], out: &str, rounds: usize) {
+        for tally in by_pass.iter_mut() {
+            tally.pairs.resize(rounds, 0);
+        }
+        for line in out.lines() {
+            let fields: Vec<&str> = line.splitn(4, ' ').collect();
+            // `CPU`'s last field is a group name with spaces; the others are numbers.
+            let number = |i: usize| fields.get(i).and_then(|x| x.trim().parse::<u64>().ok());
+            // Window index -> (pass, round), for windows of a known pass.
+            let pass_round = |w: u64| {
+                let w = usize::try_from(w).ok()?;
+                (w / rounds < by_pass.len()).then_some((w / rounds, w % rounds))
+            };
+            match (fields[0], number(1).and_then(pass_round)) {
+                ("W", Some((pass, round))) => {
+                    by_pass[pass].pairs[round] += number(2).unwrap_or(0);
+                    by_pass[pass].done += number(3).unwrap_or(0);
+                }
+                ("CPU", Some((pass, _))) => {
+                    let group = format!("workers' {}", fields.get(3).unwrap_or(&"?").trim());
+                    *by_pass[pass].cpu.0.entry(group).or_insert(0) += number(2).unwrap_or(0);
+                }
+                ("ERRORS", _) => {
+                    if let (Some(n), Some(first)) = (number(1), by_pass.first_mut()) {
+                        first.errors += n;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Adds what happened from `previous` to `reading`.
+    fn add(&mut self, reading: &Reading, previous: &Reading) {
+        let server = reading.server_ns.saturating_sub(previous.server_ns);
+        *self.cpu.0.entry("redis-server".to_owned()).or_insert(0) += server;
+        self.commands
+            .add(&reading.commands.since(&previous.commands));
+        let machine = reading.machine.since(&previous.machine);
+        // USER_HZ is 100 on Linux.
+        self.machine_busy += Duration::from_millis(machine.busy * 10);
+        self.elapsed += reading.at.duration_since(previous.at);
+    }
+
+    fn rates(&self, slice: Duration) -> Vec<f64> {
+        self.pairs.iter().map(|&n| rate(n, slice)).collect()
+    }
+
+    /// The figures of a variant, its per-round rates compared with the baseline's `base`.
+    fn figures(&self, base: &[f64], slice: Duration) -> DistinctFigures {
+        let rates = self.rates(slice);
+        let ratios: Vec<f64> = rates
+            .iter()
+            .zip(base)
+            .map(|(r, b)| r / b.max(1.0))
+            .collect();
+        let total = self.done;
+        let per = |ns: u64| ns as f64 / 1000.0 / total.max(1) as f64;
+        DistinctFigures {
+            pairs_s: median(&rates),
+            ratio: median(&ratios),
+            client: per(self.client_ns()),
+            server: per(self.cpu.get("redis-server")),
+            commands: self.commands.calls() as f64 / total.max(1) as f64,
+            rates,
+            ratios,
+            total,
+        }
+    }
+
+    /// CPU of the workers (everything but the server).
+    fn client_ns(&self) -> u64 {
+        self.cpu.0.values().sum::<u64>() - self.cpu.get("redis-server")
+    }
+}
+
+/// What the parent reads between two windows of scenario 3.
+struct Reading {
+    commands: CmdStats,
+    server_ns: u64,
+    machine: Machine,
+    at: Instant,
+}
+
+impl Reading {
+    fn take(stats: &mut redis::Connection, server: Option<u32>) -> Reading {
+        Reading {
+            commands: CmdStats::read(stats),
+            server_ns: Cpu::sample(server).get("redis-server"),
+            machine: Machine::sample(),
+            at: Instant::now(),
+        }
+    }
+}
+
+/// One variant's results in one pass.
+#[derive(Debug)]
+struct DistinctFigures {
+    /// Median of rounds.
+    pairs_s: f64,
+    /// Median of the per-round ratios to the baseline.
+    ratio: f64,
+    /// CPU µs per pair: the workers' (all threads of all its processes), the server's.
+    client: f64,
+    server: f64,
+    /// Redis commands per pair.
+    commands: f64,
+    rates: Vec<f64>,
+    ratios: Vec<f64>,
+    total: u64,
+}
+
+impl DistinctFigures {
+    fn print(&self, v: &DistinctVariant, tally: &DistinctTally) {
+        let list = |values: &[f64], f: &dyn Fn(f64) -> String| {
+            values.iter().map(|x| f(*x)).collect::<Vec<_>>().join(" ")
+        };
+        println!(
+            "  {:<74} {:>8} pairs/s = {:.3} x baseline\n      rounds [{}], ratios [{}]",
+            v.label,
+            thousands(self.pairs_s),
+            self.ratio,
+            list(&self.rates, &thousands),
+            list(&self.ratios, &|r| format!("{r:.2}")),
+        );
+        println!(
+            "      CPU µs/pair: client (all its processes) {:.1}, redis-server {:.1}; by thread: {}",
+            self.client,
+            self.server,
+            tally.cpu.per_op(self.total)
+        );
+        let busy = |cpu: Duration| cpu.as_secs_f64() / tally.elapsed.as_secs_f64().max(1e-9);
+        println!(
+            "      Redis commands/pair {:.2} ({}); {} pairs in the windows, {} done in all; the \
+             machine's busy cores {:.2}, of which this variant {:.2}{}",
+            self.commands,
+            tally.commands.breakdown(self.total),
+            tally.pairs.iter().sum::<u64>(),
+            self.total,
+            busy(tally.machine_busy),
+            busy(Duration::from_nanos(tally.cpu.0.values().sum())),
+            if tally.errors > 0 {
+                format!("; LOCK ERRORS: {}", tally.errors)
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+/// The name of scenario 3's client threads (for the CPU groups).
+const CLIENT_THREAD: &str = "bench-client";
+
+/// The clients of a `#[mutex]` worker, by slot (the macro's `client = ..` reads them).
+static DISTINCT_CLIENTS: std::sync::OnceLock<Vec<Client>> = std::sync::OnceLock::new();
+
+/// Scenario 3's `#[mutex]` variant: an empty critical section on a name of its own per task,
+/// through the task's own client.
+#[redis_mutex::mutex(
+    "bench-3-macro-{process}-{slot}",
+    client = &DISTINCT_CLIENTS.get().expect("set by the distinct worker")[slot]
+)]
+async fn distinct_macro(process: usize, slot: usize) -> redis_mutex::Result<()> {
+    Ok(())
+}
+
+/// A scenario-3 client on a tokio task.
+struct TaskClient {
+    kind: PairKind,
+    client: Client,
+    name: String,
+    process: usize,
+    slot: usize,
+}
+
+impl TaskClient {
+    /// One lock + release: whether it succeeded.
+    async fn pair(&self) -> bool {
+        if self.kind == PairKind::Macro {
+            return distinct_macro(self.process, self.slot).await.is_ok();
+        }
+        match self.client.mutex(self.name.as_str()) {
+            Ok(mutex) => match mutex.lock().await {
+                Ok(guard) => guard.release().await.is_ok(),
+                Err(_) => false,
+            },
+            Err(_) => false,
+        }
+    }
+}
+
+/// A blocking client's pair function (opened on, and to be called from, its own thread).
+fn distinct_sync_pair(kind: PairKind, url: &str, name: String) -> Box<dyn FnMut() -> bool> {
+    if kind == PairKind::Raw {
+        let mut con = redis::Client::open(url)
+            .and_then(|c| c.get_connection())
+            .expect("connection");
+        let release = Script::new(RAW_RELEASE);
+        let key = format!("RAW_{name}");
+        return Box::new(move || raw_pair_sync(&mut con, &release, &key));
+    }
+    let client = redis_mutex::blocking::Client::open(url).expect("blocking client");
+    Box::new(move || {
+        client
+            .mutex(name.as_str())
+            .and_then(|m| m.lock())
+            .and_then(|guard| guard.release())
+            .is_ok()
+    })
+}
+
+/// What one client did in each window: (pairs completed within it, pairs done in all), and its
+/// errors. It starts at the window's start and ends its last pair after the window's end.
+type WindowCounts = (Vec<(u64, u64)>, u64);
+
+/// One client's pairs in each window, on a thread.
+fn windows_sync(windows: &[(u64, u64)], mut pair: impl FnMut() -> bool) -> WindowCounts {
+    let (mut counts, mut errors) = (Vec::new(), 0);
+    for &(start, end) in windows {
+        sleep_until_us(start);
+        let (mut inside, mut done) = (0, 0);
+        while now_us() < end {
+            let ok = pair();
+            errors += u64::from(!ok);
+            done += u64::from(ok);
+            inside += u64::from(ok && now_us() <= end);
+        }
+        counts.push((inside, done));
+    }
+    (counts, errors)
+}
+
+/// [`windows_sync`] for a tokio task.
+async fn windows_async(windows: &[(u64, u64)], client: &TaskClient) -> WindowCounts {
+    let (mut counts, mut errors) = (Vec::new(), 0);
+    for &(start, end) in windows {
+        tokio::time::sleep(Duration::from_micros(start.saturating_sub(now_us()))).await;
+        let (mut inside, mut done) = (0, 0);
+        while now_us() < end {
+            let ok = client.pair().await;
+            errors += u64::from(!ok);
+            done += u64::from(ok);
+            inside += u64::from(ok && now_us() <= end);
+        }
+        counts.push((inside, done));
+    }
+    (counts, errors)
+}
+
+/// Runs in a re-executed copy of this binary: one process of a scenario-3 variant. Opens its
+/// clients and does one pair with each, prints `READY`, reads its windows from stdin
+/// (`WINDOWS <start> <end> <read> ...`, µs since the epoch), runs every client in every window,
+/// and prints pairs per window, errors, and its threads' CPU from reading to reading.
+fn distinct_worker(process: &str) {
+    let url = std::env::var(WORKER_URL_ENV).expect("worker URL");
+    let process: usize = process.parse().expect("worker index");
+    let variant = &DISTINCT_VARIANTS[std::env::var(DISTINCT_VARIANT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .expect("variant")];
+    let kind = variant.kind;
+    let name = |slot: usize| format!("bench-3-{}-{process}-{slot}", variant.short);
+    let windows: Arc<std::sync::OnceLock<Vec<(u64, u64)>>> = Arc::default();
+
+    // Thread clients: each opens its client on its own thread (the blocking API keeps a
+    // connection per thread), warms up, and waits for the schedule.
+    let threads = if kind.threads() { variant.clients } else { 0 };
+    let barrier = Arc::new(std::sync::Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|slot| {
+            let (url, name, windows, barrier) =
+                (url.clone(), name(slot), windows.clone(), barrier.clone());
+            thread::Builder::new()
+                .name(CLIENT_THREAD.into())
+                .spawn(move || {
+                    let mut pair = distinct_sync_pair(kind, &url, name);
+                    let warm = pair();
+                    barrier.wait();
+                    barrier.wait();
+                    let (counts, errors) = windows_sync(windows.get().expect("windows"), pair);
+                    // Alive until the last CPU reading (an exited thread leaves /proc).
+                    barrier.wait();
+                    (counts, errors + u64::from(!warm))
+                })
+                .expect("client thread")
+        })
+        .collect();
+    // Task clients: opened and warmed up here.
+    let runtime = (!kind.threads()).then(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("multi_thread runtime")
+    });
+    let shared = (kind == PairKind::AsyncShared).then(|| Client::open(&url).expect("client"));
+    let clients: Vec<TaskClient> = (0..variant.clients)
+        .filter(|_| !kind.threads())
+        .map(|slot| TaskClient {
+            kind,
+            client: shared
+                .clone()
+                .unwrap_or_else(|| Client::open(&url).expect("client")),
+            name: name(slot),
+            process,
+            slot,
+        })
+        .collect();
+    if kind == PairKind::Macro {
+        let by_slot = clients.iter().map(|c| c.client.clone()).collect();
+        DISTINCT_CLIENTS.set(by_slot).expect("set once");
+    }
+    let mut errors = 0;
+    if let Some(runtime) = &runtime {
+        runtime.block_on(async {
+            for client in &clients {
+                errors += u64::from(!client.pair().await);
+            }
+        });
+    }
+    barrier.wait();
+    write_stdout("READY\n");
+
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).expect("schedule");
+    let bounds: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let schedule: Vec<[u64; 3]> = bounds.chunks_exact(3).map(|w| [w[0], w[1], w[2]]).collect();
+    windows
+        .set(schedule.iter().map(|w| (w[0], w[1])).collect())
+        .expect("set once");
+    barrier.wait();
+    let tasks: Vec<_> = match &runtime {
+        Some(runtime) => clients
+            .into_iter()
+            .map(|client| {
+                let windows = windows.clone();
+                runtime.spawn(async move {
+                    windows_async(windows.get().expect("windows"), &client).await
+                })
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+
+    // This thread only reads the process's CPU, now and after each window (when its last pairs
+    // are over): the process is idle from then to its next window, so a late wake-up of this
+    // thread (all its threads on one busy CPU) changes nothing.
+    let me = std::process::id();
+    let mut previous = Cpu::process(me);
+    let mut cpu = Vec::new();
+    for &[_, _, read] in &schedule {
+        sleep_until_us(read);
+        let now = Cpu::process(me);
+        cpu.push(now.since(&previous));
+        previous = now;
+    }
+    barrier.wait();
+    let mut results = Vec::new();
+    for handle in handles {
+        results.push(handle.join().expect("client thread"));
+    }
+    if let Some(runtime) = &runtime {
+        runtime.block_on(async {
+            for task in tasks {
+                results.push(task.await.expect("client task"));
+            }
+        });
+    }
+    let mut out = String::new();
+    for window in 0..schedule.len() {
+        let (inside, done) = results
+            .iter()
+            .map(|(counts, _)| counts[window])
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+        let _ = writeln!(out, "W {window} {inside} {done}");
+    }
+    errors += results.iter().map(|(_, e)| e).sum::<u64>();
+    let _ = writeln!(out, "ERRORS {errors}");
+    for (window, cpu) in cpu.iter().enumerate() {
+        for (group, ns) in &cpu.0 {
+            let _ = writeln!(out, "CPU {window} {ns} {group}");
+        }
+    }
     write_stdout(&out);
 }
 
@@ -2615,10 +3268,10 @@ async fn lock_names(client: &Client, names: std::ops::Range<usize>) -> (u64, u64
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scenario 6: Redis Cluster
+// Scenario 7: Redis Cluster
 
 impl Bench {
-    /// Uncontended lock + release pairs/s on a 3-master Redis Cluster, against one server in
+    /// Scenario 7: uncontended lock + release pairs/s on a 3-master Redis Cluster, against one server in
     /// the same run (rounds interleaved; median of rounds), with the ratio.
     fn cluster(&mut self) {
         let rounds = self.options.pick(11, 3);
@@ -2626,7 +3279,7 @@ impl Bench {
             .options
             .pick(Duration::from_millis(200), Duration::from_millis(150));
         println!(
-            "\n[6] Redis Cluster (3 masters): uncontended lock + release pairs/s, one caller, \
+            "\n[7] Redis Cluster (3 masters): uncontended lock + release pairs/s, one caller, \
              {rounds} rounds x {slice:?}, against one server (interleaved; median of rounds)"
         );
         let cluster = support::RedisCluster::start(3);
@@ -2636,7 +3289,7 @@ impl Bench {
         for _ in 0..rounds {
             for (i, client) in [&on_one, &on_cluster].into_iter().enumerate() {
                 let start = Instant::now();
-                let pairs = self.ct.block_on(lib_pairs(client, "bench-6", true, slice));
+                let pairs = self.ct.block_on(lib_pairs(client, "bench-7", true, slice));
                 rates[i].push(rate(pairs, start.elapsed()));
             }
         }
@@ -2648,7 +3301,7 @@ impl Bench {
             thousands(cluster_rate)
         );
         self.report.row(
-            "6 cluster",
+            "7 cluster",
             "uncontended pairs/s, cluster / one server",
             format!(
                 "{} / {} ({ratio:.2}x)",

@@ -383,7 +383,63 @@ fn parse_server(input: ParseStream<'_>) -> syn::Result<LitStr> {
             format!("invalid cluster URL in `server`: {problem}"),
         ));
     }
+    check_redlock_url(&url).map_err(|reason| syn::Error::new(lit.span(), reason))?;
     Ok(lit)
+}
+
+/// The fewest masters a `redis+redlock://` URL may list (as `Client::open` checks).
+const MIN_REDLOCK_MASTERS: usize = 3;
+
+/// Checks the form of a `redis+redlock://` (or `rediss+redlock://`) URL: at least three
+/// masters, each `host` or `host:port` with a valid port, none listed twice. Other URLs pass
+/// (the client checks them when opened).
+fn check_redlock_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(());
+    };
+    if !matches!(
+        scheme.to_ascii_lowercase().as_str(),
+        "redis+redlock" | "rediss+redlock"
+    ) {
+        return Ok(());
+    }
+    let example = "`\"redis+redlock://host1:6379,host2:6379,host3:6379\"`";
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let hosts = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, hosts)| hosts);
+    let mut seen = Vec::new();
+    for host in hosts.split(',').map(str::trim) {
+        let (name, port) = match host.strip_prefix('[') {
+            // `[v6]` or `[v6]:port`
+            Some(_) => host.split_once("]:").unwrap_or((host, "6379")),
+            None => host.rsplit_once(':').unwrap_or((host, "6379")),
+        };
+        if name.is_empty() {
+            return Err(format!(
+                "a Redlock master's address is empty: write {example}"
+            ));
+        }
+        if !port.parse::<u16>().is_ok_and(|port| port > 0) {
+            return Err(format!(
+                "the Redlock master `{host}` has no valid port (1-65535): write {example}"
+            ));
+        }
+        if seen.contains(&host) {
+            return Err(format!(
+                "the Redlock master `{host}` is listed twice; each must be a different server"
+            ));
+        }
+        seen.push(host);
+    }
+    if seen.len() < MIN_REDLOCK_MASTERS {
+        return Err(format!(
+            "Redlock needs at least {MIN_REDLOCK_MASTERS} independent masters, and this URL \
+             lists {}: write {example}, or `\"redis://host:6379/\"` for one server",
+            seen.len()
+        ));
+    }
+    Ok(())
 }
 
 fn parse_duration(input: ParseStream<'_>, name: &str) -> syn::Result<(LitStr, Duration)> {
@@ -694,6 +750,32 @@ mod tests {
         assert!(errors(r#""a", client = crate::locks(), prefix = "app:""#).is_empty());
         assert!(errors(r#""a", on_lost = "cancel""#).is_empty());
         assert!(errors(r#""a", wait = "forever", crate = "::x""#).is_empty());
+    }
+
+    #[test]
+    fn checks_redlock_urls() {
+        for ok in [
+            "redis+redlock://a:1,b:2,c:3",
+            "rediss+redlock://u:p@a,b:2,[::1]:3/2",
+            "REDIS+REDLOCK://a:1,b:1,c:1,d:1",
+        ] {
+            assert!(
+                errors(&format!(r#""x", server = "{ok}""#)).is_empty(),
+                "{ok}"
+            );
+        }
+        for (url, says) in [
+            ("redis+redlock://a:1,b:2", "at least 3 independent masters"),
+            ("redis+redlock://a:1,a:1,b:2", "listed twice"),
+            ("redis+redlock://a:1,b:x,c:3", "no valid port"),
+            ("redis+redlock://a:1,,c:3", "empty"),
+        ] {
+            let error = errors(&format!(r#""x", server = "{url}""#));
+            assert!(
+                error.len() == 1 && error[0].contains(says),
+                "{url}: {error:?}"
+            );
+        }
     }
 
     #[test]

@@ -58,6 +58,9 @@ struct Held {
     lease: Arc<Lease>,
     renewal: Option<Renewal>,
     acquired: Instant,
+    /// Acquired through the Redis queue: someone else likely waits too, so the release goes
+    /// straight to the script that hands the lock on.
+    queued: bool,
 }
 
 impl Guard {
@@ -69,6 +72,7 @@ impl Guard {
         token: Arc<str>,
         fences: Vec<u64>,
         (sent, lease_len): (Instant, Duration),
+        queued: bool,
     ) -> Guard {
         let lease = Lease::new(sent, lease_len);
         let claim = lease_len < mutex.settings.ttl;
@@ -102,6 +106,7 @@ impl Guard {
                 lease,
                 renewal,
                 acquired: Instant::now(),
+                queued,
             }),
         }
     }
@@ -281,7 +286,9 @@ impl Held {
         let mutex = &self.mutex;
         let backend = &mutex.client.server.backend;
         let keys = &mutex.spec.keys;
-        let released = backend.release(keys, &self.token, via).await?;
+        let released = backend
+            .release_held(keys, &self.token, via, self.queued)
+            .await?;
         self.released(released)
     }
 
@@ -335,7 +342,7 @@ impl Held {
         }
         let mutex = &self.mutex;
         let backend = &mutex.client.server.backend;
-        match backend.release_on_thread(&mutex.spec.keys, &self.token) {
+        match backend.release_on_thread(&mutex.spec.keys, &self.token, self.queued) {
             Some(Ok(released)) => self.released(released),
             Some(Err(error)) if error.is_broken_connection() => {
                 runtime::block_on(self.release_again())

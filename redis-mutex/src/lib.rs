@@ -119,10 +119,49 @@
 //! connection driven by the caller's tokio runtime (the blocking API's goes through the crate's
 //! runtime thread).
 //!
+//! # Redlock over independent masters
+//!
+//! `redis+redlock://[user:password@]host[:port],host[:port],host[:port][,…][/db]`
+//! (`rediss+redlock://` with feature `tls`) locks on several independent masters by majority,
+//! as specified on redis.io ("Distributed Locks with Redis"), through the same API, blocking API
+//! and `#[mutex]` attribute. At least 3 masters; an even number is accepted with a warning.
+//!
+//! * **Acquire**: one atomic script on every master at once, each bounded by
+//!   [`ClientBuilder::node_timeout`] (50 ms by default); each master takes every name of the
+//!   lock or none. Taken when a majority (`N/2 + 1`) took it while validity is left
+//!   (`ttl − elapsed − drift`, drift = 1 % of the TTL + 2 ms); otherwise what was taken is given
+//!   back at once.
+//! * **Lease**: a guard's lease is counted from before the attempt was sent, with the full TTL
+//!   less the drift: since `elapsed` runs from that same instant, the lease never outlasts the
+//!   spec's validity time. Renewals likewise, each judged by quorum: `lost()`, `is_held()` and
+//!   [`Error::Lost`] mean a majority no longer holds the token.
+//! * **Waiting**: no queue in Redis. A release is published on every master and waiters
+//!   subscribe on every master, so they retry at once; they also retry when the holder's keys
+//!   expire on enough masters, and after a random delay (up to 30 ms) after a split vote.
+//!   Hand-over is prompt, but not first come, first served.
+//! * **Failures**: a minority of masters may be down, slow or restarted empty (a renewal that a
+//!   majority confirmed takes the key again where it is missing). With a majority
+//!   unreachable, acquisition fails at once with [`Error::Unreachable`]
+//!   ([`is_connection`](Error::is_connection)), whose cause says how many masters answered and
+//!   how many are needed.
+//! * **Fencing** is refused with [`Error::InvalidConfig`] (at [`ClientBuilder::build`] with
+//!   [`ClientBuilder::fencing`], else at the first attempt): per-master counters are
+//!   independent, so no single round trip can issue a token above every earlier holder's.
+//! * **Reads**: [`Mutex::is_locked`], [`Guard::is_owned`] and [`Client::status`] report the value
+//!   a majority holds (no waiter count, no fencing counter); [`Client::force_release`] deletes
+//!   the majority holder's keys everywhere.
+//!
+//! Safety rests on the spec's assumptions: master clocks that neither jump nor run more than
+//! about 1 % fast; a crashed master restarted only after the longest TTL in use has passed
+//! (or persistence with `appendfsync always`), since a master restarted empty forgets its
+//! locks; and, as for every lease, holders that are not paused past their lease. Prefer a
+//! Sentinel or Cluster deployment for failover with fencing tokens and fair queues. The README's
+//! "Scaling out" section has the details.
+//!
 //! # Architecture
 //!
-//! Lock storage sits behind a `Backend` seam (one Redis server, or a Redis Cluster; Redlock
-//! fits behind it too); the protocol — keys, tokens, Lua scripts — lives in one module (`protocol`).
+//! Lock storage sits behind a `Backend` seam (one Redis server, a Redis Cluster, or Redlock over
+//! several masters); the protocol — keys, tokens, Lua scripts — lives in one module (`protocol`).
 //! Waiting, renewal, the clean-up of abandoned attempts and the release of dropped guards run
 //! on one background thread owned by the crate (`runtime`), so no caller can stall them. The
 //! uncontended path does not leave the caller: on a tokio runtime, the first attempt and

@@ -1,6 +1,7 @@
 //! [`Mutex`]: a named distributed lock, and how it is acquired.
 
 use std::fmt;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -340,16 +341,14 @@ impl Mutex {
         // a busy first attempt runs on the crate runtime.
         runtime::check()?;
         let local = self.client.server.backend.local();
-        let mut resume = None;
         // Boxed, so that a caller's `lock()` future stays small (thousands may wait at once).
-        match Box::pin(self.acquire_fast(patience, local))
+        let fast = Box::pin(self.acquire_fast(patience, local))
             .instrument(span.clone())
-            .await
-        {
-            Fast::Done(result) => return result,
-            Fast::Wait(turn) => resume = Some(turn),
-            Fast::NotTried => {}
-        }
+            .await;
+        let resume = match fast.resume() {
+            ControlFlow::Continue(resume) => resume,
+            ControlFlow::Break(done) => return done,
+        };
         let this = self.clone();
         runtime::run_cancellable(
             async move { this.acquire_here(patience, resume).await }.instrument(span),
@@ -362,13 +361,13 @@ impl Mutex {
     pub(crate) fn acquire_blocking(&self, patience: Patience) -> Result<Guard> {
         runtime::check()?;
         let span = self.span();
-        let mut resume = None;
-        let fast = span.in_scope(|| self.acquire_fast_blocking(patience));
-        match fast {
-            Fast::Done(result) => return result,
-            Fast::Wait(turn) => resume = Some(turn),
-            Fast::NotTried => {}
-        }
+        let resume = match span
+            .in_scope(|| self.acquire_fast_blocking(patience))
+            .resume()
+        {
+            ControlFlow::Continue(resume) => resume,
+            ControlFlow::Break(done) => return done,
+        };
         let this = self.clone();
         runtime::block_on(async move { this.acquire_here(patience, resume).await }.instrument(span))
     }
@@ -477,9 +476,14 @@ impl Mutex {
             after: After::Closed,
         };
         let result = attempt.map(|attempt| match attempt {
-            Attempt::Acquired { fences } => {
-                Some(self.acquired(cleanup, &token, fences, (sent, settings.ttl), started))
-            }
+            Attempt::Acquired { fences } => Some(self.acquired(
+                cleanup,
+                &token,
+                fences,
+                (sent, settings.ttl),
+                started,
+                false,
+            )),
             Attempt::Busy { .. } => None,
         });
         let resume = Resume {
@@ -605,7 +609,14 @@ impl Mutex {
             let pttl = match attempt {
                 Attempt::Acquired { fences } => {
                     let lease = self.settings.ttl;
-                    return Ok(self.acquired(cleanup, &token, fences, (sent, lease), started));
+                    return Ok(self.acquired(
+                        cleanup,
+                        &token,
+                        fences,
+                        (sent, lease),
+                        started,
+                        true,
+                    ));
                 }
                 Attempt::Busy { pttl } => pttl,
             };
@@ -615,6 +626,9 @@ impl Mutex {
             if let Patience::Until(deadline) = patience {
                 let now = Instant::now();
                 if now >= deadline {
+                    // Out of the queue before returning, so that what the caller does next (a
+                    // release on a connection of its own, say) cannot reach Redis before it.
+                    cleanup.finish().await;
                     return Err(Error::Timeout {
                         names: self.spec.names.clone(),
                         waited: now - started,
@@ -640,13 +654,20 @@ impl Mutex {
                 && sent.elapsed() < wait.claim / 2
             {
                 let fences = grant.fence.into_iter().collect();
-                return Ok(self.acquired(cleanup, &token, fences, (sent, wait.claim), started));
+                return Ok(self.acquired(
+                    cleanup,
+                    &token,
+                    fences,
+                    (sent, wait.claim),
+                    started,
+                    true,
+                ));
             }
         }
     }
 
     /// Wraps up a successful acquisition whose lease of `lease.1` began no earlier than
-    /// `lease.0`.
+    /// `lease.0`; `queued` when it went through the Redis queue (others likely wait too).
     fn acquired(
         &self,
         cleanup: Cleanup,
@@ -654,10 +675,11 @@ impl Mutex {
         fences: Vec<u64>,
         lease: (Instant, Duration),
         started: Instant,
+        queued: bool,
     ) -> Guard {
         cleanup.disarm();
         observe::acquired(&self.spec.names, started.elapsed());
-        Guard::new(self.clone(), token.clone(), fences, lease)
+        Guard::new(self.clone(), token.clone(), fences, lease, queued)
     }
 
     /// Waits for this process's earlier waiters on the same lock.
@@ -706,9 +728,14 @@ impl Mutex {
             )
             .await?;
         Ok(match attempt {
-            Attempt::Acquired { fences } => {
-                Some(self.acquired(cleanup, token, fences, (sent, self.settings.ttl), started))
-            }
+            Attempt::Acquired { fences } => Some(self.acquired(
+                cleanup,
+                token,
+                fences,
+                (sent, self.settings.ttl),
+                started,
+                false,
+            )),
             Attempt::Busy { .. } => {
                 cleanup.disarm();
                 None
@@ -739,6 +766,17 @@ enum Fast {
     Wait(Resume),
     /// Not tried, or tried over a connection that broke: start over on the crate runtime.
     NotTried,
+}
+
+impl Fast {
+    /// Where the acquisition goes on from on the crate runtime, or how it ended.
+    fn resume(self) -> ControlFlow<Result<Guard>, Option<Resume>> {
+        match self {
+            Fast::Done(result) => ControlFlow::Break(result),
+            Fast::Wait(resume) => ControlFlow::Continue(Some(resume)),
+            Fast::NotTried => ControlFlow::Continue(None),
+        }
+    }
 }
 
 /// Where a waiting acquisition picks up after a first attempt that found the lock taken, or
@@ -779,42 +817,57 @@ impl Cleanup {
     }
 }
 
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let Some(mutex) = self.mutex.take() else {
-            return;
-        };
-        let token = self.token.clone();
-        let sent_on = match &self.after {
+impl Cleanup {
+    /// Cleans up now, waiting until it is done.
+    async fn finish(mut self) {
+        if let Some(mutex) = self.mutex.take() {
+            clean_up(mutex, self.token.clone(), self.sent_on()).await;
+        }
+    }
+
+    /// The connection the attempt went on, if still usable.
+    fn sent_on(&self) -> Option<Via> {
+        match &self.after {
             After::Sent(via) => Some(via.clone()),
             After::Closed => None,
-        };
-        runtime::spawn_detached(async move {
-            let backend = &mutex.client.server.backend;
-            let keys = &mutex.spec.keys;
-            let result = match &sent_on {
-                Some(via) => backend.release(keys, &token, via).await,
-                None => Err(Error::unreachable(
-                    backend.server(),
-                    std::io::ErrorKind::NotConnected,
-                    "the attempt's connection is closed",
-                )),
-            };
-            let result = match (result, &sent_on) {
-                (Err(error), Some(Via::Shared)) => Err(error),
-                (Err(error), _) if error.is_connection() => {
-                    if let Some(Via::Local(local)) = &sent_on {
-                        backend.local_failed(local);
-                    }
-                    let first = backend.release(keys, &token, &Via::Shared).await;
-                    tokio::time::sleep(CLEANUP_REPEAT).await;
-                    first.and(backend.release(keys, &token, &Via::Shared).await)
-                }
-                (result, _) => result,
-            };
-            if let Err(error) = result {
-                tracing::debug!(%error, lock = %mutex.spec.names, "cleanup of an interrupted attempt failed; the key expires with its TTL");
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(mutex) = self.mutex.take() {
+            runtime::spawn_detached(clean_up(mutex, self.token.clone(), self.sent_on()));
+        }
+    }
+}
+
+/// Takes `token` out of `mutex`'s keys and queues, after an attempt sent on `sent_on` (`None`:
+/// on a connection closed since).
+async fn clean_up(mutex: Mutex, token: Arc<str>, sent_on: Option<Via>) {
+    let backend = &mutex.client.server.backend;
+    let keys = &mutex.spec.keys;
+    let result = match &sent_on {
+        Some(via) => backend.release(keys, &token, via).await,
+        None => Err(Error::unreachable(
+            backend.server(),
+            std::io::ErrorKind::NotConnected,
+            "the attempt's connection is closed",
+        )),
+    };
+    let result = match (result, &sent_on) {
+        (Err(error), Some(Via::Shared)) => Err(error),
+        (Err(error), _) if error.is_connection() => {
+            if let Some(Via::Local(local)) = &sent_on {
+                backend.local_failed(local);
             }
-        });
+            let first = backend.release(keys, &token, &Via::Shared).await;
+            tokio::time::sleep(CLEANUP_REPEAT).await;
+            first.and(backend.release(keys, &token, &Via::Shared).await)
+        }
+        (result, _) => result,
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, lock = %mutex.spec.names, "cleanup of an interrupted attempt failed; the key expires with its TTL");
     }
 }

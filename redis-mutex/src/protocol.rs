@@ -500,6 +500,25 @@ return released
     ))
 });
 
+/// A holder's release of a single name nobody queues behind: deletes `KEYS[1]` if it holds
+/// token `ARGV[1]` unmarked and returns 1; returns -1 when it holds the token marked (a waiter
+/// queues: release with [`RELEASE`], which hands the lock on), 0 when it is not the token's.
+/// [`RELEASE`] does the same in its first lines, but this script takes one key and one argument
+/// instead of every companion, which is all the uncontended path needs.
+pub(crate) static UNLOCK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local v = redis.pcall('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+if v == ARGV[1] .. '+' then return -1 end
+return 0
+",
+    )
+});
+
 /// The value of each key in `KEYS` (`false`, read as nil, when absent); a key of another type
 /// is a `WRONGTYPE` error naming it.
 pub(crate) static HOLDERS: LazyLock<Script> = LazyLock::new(|| {

@@ -39,12 +39,50 @@ fn handle() -> Result<&'static Handle> {
         })?;
     // A forked child inherits the handle but not the thread behind it (nor the connections'
     // tasks): waiting on it would hang forever.
-    if started.pid != std::process::id() {
+    if forked::since_start() && started.pid != std::process::id() {
         return Err(Error::Forked {
             parent: started.pid,
         });
     }
     Ok(&started.handle)
+}
+
+/// Whether the process may have forked since the runtime started, cheaply: `getpid` is a
+/// system call, and this check runs on every lock and release.
+#[cfg(unix)]
+mod forked {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static FORKED: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn in_child() {
+        FORKED.store(true, Ordering::Relaxed);
+    }
+
+    /// Has every child created by `fork` (libc's, and so `std::process::Command`'s, which
+    /// `exec`s right after) flag itself as forked.
+    pub(super) fn watch() {
+        // SAFETY: `in_child` is a plain `extern "C" fn()` that only stores to an atomic (which
+        // is async-signal-safe, as a handler run in a forked child must be) and stays valid for
+        // the life of the process.
+        if unsafe { libc::pthread_atfork(None, None, Some(in_child)) } != 0 {
+            // Without the hook, every check compares process ids.
+            in_child();
+        }
+    }
+
+    pub(super) fn since_start() -> bool {
+        FORKED.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(not(unix))]
+mod forked {
+    pub(super) fn watch() {}
+
+    pub(super) fn since_start() -> bool {
+        false
+    }
 }
 
 fn start() -> std::io::Result<Started> {
@@ -57,6 +95,7 @@ fn start() -> std::io::Result<Started> {
         .name("redis-mutex".into())
         .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
     at_exit::register();
+    forked::watch();
     Ok(Started {
         handle,
         pid: std::process::id(),

@@ -22,6 +22,7 @@ use crate::protocol::{Attempt, KeySet};
 
 pub(crate) mod cluster;
 mod local;
+pub(crate) mod redlock;
 pub(crate) mod single;
 mod subscriber;
 
@@ -114,10 +115,15 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
         None
     }
 
-    /// [`release`](Backend::release) over the calling thread's own synchronous connection:
-    /// `None` when the thread has none now.
-    fn release_on_thread(&self, keys: &KeySet, token: &str) -> Option<Result<usize>> {
-        let _ = (keys, token);
+    /// [`release_held`](Backend::release_held) over the calling thread's own synchronous
+    /// connection: `None` when the thread has none now.
+    fn release_on_thread(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        contended: bool,
+    ) -> Option<Result<usize>> {
+        let _ = (keys, token, contended);
         None
     }
 
@@ -150,6 +156,20 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
         token: &'a str,
         via: &'a Via,
     ) -> BoxFuture<'a, Result<usize>>;
+
+    /// [`release`](Backend::release) by a holder (a guard, not a clean-up). Unless `contended`
+    /// (this process saw the lock taken lately), a backend may first try a cheaper release that
+    /// works when nobody waits, and fall back to [`release`](Backend::release) when someone does.
+    fn release_held<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        via: &'a Via,
+        contended: bool,
+    ) -> BoxFuture<'a, Result<usize>> {
+        let _ = contended;
+        self.release(keys, token, via)
+    }
 
     /// Resets the lease of the keys still holding `token` to `ttl`. Returns how many.
     fn extend<'a>(

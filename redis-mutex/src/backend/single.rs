@@ -14,7 +14,7 @@ use super::subscriber::{Subscriber, Subscription, Timeouts};
 use super::{Backend, BoxFuture, Local, Via, WaitAttempt};
 use crate::admin::{self, INSPECT, InspectReply, KeyState};
 use crate::error::{Error, Result};
-use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, HOLDERS, KeySet, RELEASE, WAIT};
+use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, HOLDERS, KeySet, RELEASE, UNLOCK, WAIT};
 
 /// Connection settings that are part of a server's identity in the connection cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -390,6 +390,16 @@ pub(crate) fn inspect_invocation(keys: &KeySet) -> redis::ScriptInvocation<'stat
     invocation
 }
 
+/// The [`UNLOCK`] script for a single-name holder's release, unless the lock is `contended`
+/// (a waiter most likely queues: [`RELEASE`] at once saves a round trip).
+fn unlock(keys: &KeySet, token: &str, contended: bool) -> Option<redis::ScriptInvocation<'static>> {
+    (keys.keys.len() == 1 && !contended).then(|| {
+        let mut invocation = UNLOCK.prepare_invoke();
+        invocation.key(&keys.keys[0]).arg(token);
+        invocation
+    })
+}
+
 /// A failed connect, as told to the callers that waited for it.
 #[derive(Debug)]
 pub(crate) struct SharedFailure {
@@ -486,11 +496,49 @@ impl Backend for SingleServer {
         )
     }
 
-    fn release_on_thread(&self, keys: &KeySet, token: &str) -> Option<Result<usize>> {
+    fn release_on_thread(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        contended: bool,
+    ) -> Option<Result<usize>> {
         self.commands.get()?;
         self.threads
-            .run(|conn| Self::queue_script(&RELEASE, keys, token).invoke(conn))
+            .run(|conn| {
+                if let Some(unlock) = unlock(keys, token, contended) {
+                    let released: i64 = unlock.invoke(conn)?;
+                    if let Ok(released) = usize::try_from(released) {
+                        return Ok(released);
+                    }
+                }
+                Self::queue_script(&RELEASE, keys, token).invoke(conn)
+            })
             .map(|result| result.map_err(|e| self.error(keys, e)))
+    }
+
+    fn release_held<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        via: &'a Via,
+        contended: bool,
+    ) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(async move {
+            let mut conn = self.connection_via(via).await?;
+            if let Some(unlock) = unlock(keys, token, contended) {
+                let released: i64 = unlock
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(|e| self.error(keys, e))?;
+                if let Ok(released) = usize::try_from(released) {
+                    return Ok(released);
+                }
+            }
+            Self::queue_script(&RELEASE, keys, token)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.error(keys, e))
+        })
     }
 
     fn wait_attempt<'a>(

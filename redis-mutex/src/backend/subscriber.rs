@@ -33,6 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -68,6 +69,14 @@ struct Waiter {
 }
 
 impl Waiter {
+    fn new(token: Option<Arc<str>>) -> Arc<Waiter> {
+        Arc::new(Waiter {
+            notify: Notify::new(),
+            token,
+            granted: std::sync::Mutex::new(None),
+        })
+    }
+
     fn wake(&self) {
         self.notify.notify_one();
     }
@@ -131,21 +140,68 @@ pub(crate) struct Subscription {
     waiter: Arc<Waiter>,
     commands: mpsc::UnboundedSender<Command>,
     confirmed: Option<oneshot::Receiver<Result<()>>>,
+    /// The same waiter's registrations with other servers (see [`Subscription::across`]).
+    joined: Vec<Subscription>,
+    /// How many of this registration and the joined ones must be confirmed.
+    quorum: usize,
 }
 
 impl Subscription {
     /// Completes once Redis confirmed the subscription, or with the reason it could not be made
     /// (after at most the connect plus the response timeout). Until it completes successfully,
     /// a release may go unannounced to this waiter. Completes at once when called again.
+    ///
+    /// A registration [across](Subscription::across) several servers completes once a quorum
+    /// of them listen, or with an error once a quorum no longer can.
     pub(crate) async fn confirmed(&mut self) -> Result<()> {
-        let Some(confirmed) = self.confirmed.take() else {
-            return Ok(());
-        };
-        confirmed.await.unwrap_or_else(|_| {
-            Err(Error::Runtime {
-                source: std::io::Error::other("the subscriber task stopped"),
-            })
-        })
+        let own = confirmation(self.confirmed.take());
+        if self.joined.is_empty() {
+            return own.await;
+        }
+        let mut all: FuturesUnordered<_> = std::iter::once(own)
+            .chain(
+                self.joined
+                    .iter_mut()
+                    .map(|joined| confirmation(joined.confirmed.take())),
+            )
+            .collect();
+        let (total, mut listening, mut failed) = (all.len(), 0, 0);
+        while let Some(result) = all.next().await {
+            match result {
+                Ok(()) => listening += 1,
+                Err(error) => {
+                    failed += 1;
+                    if total - failed < self.quorum {
+                        return Err(error);
+                    }
+                }
+            }
+            if listening >= self.quorum {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One waiter registered for releases on `channels` with each of `subscribers` (one per
+    /// server, as Redlock's masters): an announcement from any of them wakes it, and
+    /// [`confirmed`](Subscription::confirmed) completes once `quorum` of them listen. No
+    /// hand-overs are announced to it.
+    pub(crate) fn across(
+        subscribers: &[&Subscriber],
+        channels: &[String],
+        quorum: usize,
+    ) -> Subscription {
+        let waiter = Waiter::new(None);
+        let mut each = subscribers
+            .iter()
+            .map(|subscriber| subscriber.register(channels, waiter.clone()));
+        let mut first = each
+            .next()
+            .expect("a subscription needs at least one server");
+        first.joined = each.collect();
+        first.quorum = quorum;
+        first
     }
 
     /// Completes after a release was announced on one of the channels since the last call.
@@ -162,6 +218,18 @@ impl Subscription {
             None => Wake::Released,
         }
     }
+}
+
+/// Waits for the confirmation of one registration (already taken: done).
+async fn confirmation(confirmed: Option<oneshot::Receiver<Result<()>>>) -> Result<()> {
+    let Some(confirmed) = confirmed else {
+        return Ok(());
+    };
+    confirmed.await.unwrap_or_else(|_| {
+        Err(Error::Runtime {
+            source: std::io::Error::other("the subscriber task stopped"),
+        })
+    })
 }
 
 impl Drop for Subscription {
@@ -231,17 +299,20 @@ impl Subscriber {
     /// Registers for releases on `channels`, and for hand-overs to `token`, at once; see
     /// [`Subscription::confirmed`] for when Redis listens.
     pub(crate) fn subscribe(&self, channels: &[String], token: Option<Arc<str>>) -> Subscription {
+        self.register(channels, Waiter::new(token))
+    }
+
+    /// Registers `waiter` for releases on `channels` (and for hand-overs to its token).
+    fn register(&self, channels: &[String], waiter: Arc<Waiter>) -> Subscription {
         let (done, confirmed) = oneshot::channel();
         let subscription = Subscription {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             channels: channels.to_vec(),
-            waiter: Arc::new(Waiter {
-                notify: Notify::new(),
-                token,
-                granted: std::sync::Mutex::new(None),
-            }),
+            waiter,
             commands: self.commands.clone(),
             confirmed: Some(confirmed),
+            joined: Vec::new(),
+            quorum: 1,
         };
         self.commands
             .send(Command::Subscribe {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::backend::Backend;
 use crate::backend::cluster::{self, ClusterBackend};
+use crate::backend::redlock::{self, Redlock};
 use crate::backend::single::{ConnectionSettings, SingleServer};
 use crate::error::{Error, Result};
 use crate::lock::Mutex;
@@ -77,9 +78,12 @@ impl Client {
     /// A client for `url` with default options (see [`ClientBuilder`]).
     ///
     /// Accepts `redis://[user:password@]host[:port][/db]`, `rediss://…` (feature `tls`),
-    /// `redis+unix:///path/to/socket[?db=N&pass=…]`, and for a Redis Cluster
+    /// `redis+unix:///path/to/socket[?db=N&pass=…]`, for a Redis Cluster
     /// `redis+cluster://[user:password@]host:port[,host:port…]` (its seed nodes;
-    /// `rediss+cluster://…` with the feature `tls`; see the crate docs' Redis Cluster).
+    /// `rediss+cluster://…` with the feature `tls`; see the crate docs' Redis Cluster), and for
+    /// [Redlock](crate#redlock-over-independent-masters) over independent masters
+    /// `redis+redlock://[user:password@]host:port,host:port,host:port[,…][/db]` (at least
+    /// three; `rediss+redlock://` with feature `tls`).
     ///
     /// # Errors
     ///
@@ -121,6 +125,7 @@ impl Client {
                 response_timeout: Duration::from_secs(2),
             },
             tls_roots: None,
+            node_timeout: redlock::DEFAULT_NODE_TIMEOUT,
             options: Options {
                 prefix: protocol::DEFAULT_PREFIX.to_owned(),
                 ttl: protocol::DEFAULT_TTL,
@@ -227,6 +232,8 @@ pub struct ClientBuilder {
     settings: ConnectionSettings,
     /// PEM certificates that replace the system's TLS roots (feature `tls`).
     tls_roots: Option<TlsRoots>,
+    /// Redlock's per-master timeout of an attempt.
+    node_timeout: Duration,
     options: Options,
 }
 
@@ -300,7 +307,28 @@ impl ClientBuilder {
         self
     }
 
-    /// Whether acquisitions hand out fencing tokens by default (default `false`).
+    /// How long an acquisition attempt waits for each master of a `redis+redlock://` URL
+    /// (default 50 ms; ignored for one server). A master that does not answer in time counts as
+    /// not taken, so one slow or unreachable master does not hold up the others: the lock is
+    /// taken when a majority answered in time. Keep it well below the TTL; it is also the
+    /// bound of each master's part in a release, a renewal or a read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = redis_mutex::Client::builder("redis+redlock://a:6379,b:6379,c:6379")
+    ///     .node_timeout(Duration::from_millis(20))
+    ///     .build()?;
+    /// # Ok::<(), redis_mutex::Error>(())
+    /// ```
+    pub fn node_timeout(mut self, timeout: Duration) -> Self {
+        self.node_timeout = timeout;
+        self
+    }
+
+    /// Whether acquisitions hand out fencing tokens by default (default `false`; not offered
+    /// on Redlock, where [`build`](Self::build) refuses it).
     pub fn fencing(mut self, enabled: bool) -> Self {
         self.options.fencing = enabled;
         self
@@ -343,7 +371,7 @@ impl ClientBuilder {
     ///
     /// [`Error::InvalidUrl`] for an unusable URL, [`Error::InvalidTtl`] for an unusable TTL,
     /// [`Error::InvalidConfig`] for a zero timeout or poll interval, a poll interval over 24 h,
-    /// or unusable TLS roots.
+    /// unusable TLS roots, or fencing on a Redlock URL.
     ///
     /// # Examples
     ///
@@ -362,6 +390,7 @@ impl ClientBuilder {
             ("connect_timeout", self.settings.connect_timeout),
             ("response_timeout", self.settings.response_timeout),
             ("max_poll_interval", self.options.max_poll_interval),
+            ("node_timeout", self.node_timeout),
         ] {
             if value.is_zero() {
                 return Err(Error::InvalidConfig {
@@ -380,10 +409,14 @@ impl ClientBuilder {
                 ),
             });
         }
+        if self.options.fencing && redlock::url::is_redlock(&self.url) {
+            return Err(redlock::fencing_refused());
+        }
         let server = cached_server(ServerKey {
             url: self.url,
             settings: self.settings,
             tls_roots: self.tls_roots,
+            node_timeout: self.node_timeout,
         })?;
         Ok(Client {
             server,
@@ -415,6 +448,7 @@ struct ServerKey {
     url: String,
     settings: ConnectionSettings,
     tls_roots: Option<TlsRoots>,
+    node_timeout: Duration,
 }
 
 /// The deployment a URL of a scheme for several servers names, when it is one.
@@ -422,7 +456,6 @@ fn unsupported_deployment(url: &str) -> Option<&'static str> {
     let scheme = url.split_once("://")?.0.to_ascii_lowercase();
     match scheme.as_str() {
         "redis+sentinel" | "rediss+sentinel" => Some("Redis Sentinel"),
-        "redis+redlock" | "rediss+redlock" => Some("Redlock over several masters"),
         _ => None,
     }
 }
@@ -462,14 +495,6 @@ fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
         return Ok(server.clone());
     }
     let display = redact(&key.url);
-    if let Some(seeds) = cluster::seeds(&key.url) {
-        let server = Arc::new(Server {
-            backend: Box::new(open_cluster(&key, seeds, display)?),
-            queues: LocalQueues::default(),
-        });
-        cache.insert(key, server.clone());
-        return Ok(server);
-    }
     if let Some(deployment) = unsupported_deployment(&key.url) {
         return Err(Error::InvalidUrl {
             url: display,
@@ -479,33 +504,63 @@ fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
             ),
         });
     }
-    let tls = key.url.starts_with("rediss://");
-    if !cfg!(feature = "tls") && tls {
-        return Err(Error::InvalidUrl {
-            url: display,
-            reason: "`rediss://` (TLS) needs the `tls` feature of redis-mutex".into(),
-        });
-    }
-    let client = redis::Client::open(key.url.as_str()).map_err(|error| Error::InvalidUrl {
-        url: display.clone(),
-        reason: redact(&error.to_string()),
-    })?;
-    #[cfg(feature = "tls")]
-    let client = match &key.tls_roots {
-        Some(roots) => tls::client_with_roots(&key.url, &display, roots)?,
-        None => client,
+    let backend: Box<dyn Backend> = if let Some(seeds) = cluster::seeds(&key.url) {
+        Box::new(open_cluster(&key, seeds, display)?)
+    } else if redlock::url::is_redlock(&key.url) {
+        let parsed = redlock::url::parse(&key.url).map_err(|reason| Error::InvalidUrl {
+            url: display.clone(),
+            reason,
+        })?;
+        let masters = parsed
+            .masters
+            .iter()
+            .zip(parsed.addrs)
+            .map(|(url, addr)| Ok((redis_client(url, &display, key.tls_roots.as_ref())?, addr)))
+            .collect::<Result<Vec<_>>>()?;
+        Box::new(Redlock::new(
+            masters,
+            display,
+            key.settings,
+            key.node_timeout,
+        ))
+    } else {
+        let client = redis_client(&key.url, &display, key.tls_roots.as_ref())?;
+        Box::new(SingleServer::new(client, display, key.settings))
     };
-    #[cfg(feature = "tls")]
-    if tls {
-        tls::refuse_insecure(&client, &display)?;
-        tls::ensure_crypto_provider();
-    }
     let server = Arc::new(Server {
-        backend: Box::new(SingleServer::new(client, display, key.settings)),
+        backend,
         queues: LocalQueues::default(),
     });
     cache.insert(key, server.clone());
     Ok(server)
+}
+
+/// The redis-rs client of one server's `url` (`display`: the URL to show in errors).
+fn redis_client(url: &str, display: &str, tls_roots: Option<&TlsRoots>) -> Result<redis::Client> {
+    let tls = url.starts_with("rediss://");
+    if !cfg!(feature = "tls") && tls {
+        return Err(Error::InvalidUrl {
+            url: display.to_owned(),
+            reason: "`rediss://` (TLS) needs the `tls` feature of redis-mutex".into(),
+        });
+    }
+    let client = redis::Client::open(url).map_err(|error| Error::InvalidUrl {
+        url: display.to_owned(),
+        reason: redact(&error.to_string()),
+    })?;
+    #[cfg(feature = "tls")]
+    let client = match tls_roots {
+        Some(roots) => tls::client_with_roots(url, display, roots)?,
+        None => client,
+    };
+    #[cfg(not(feature = "tls"))]
+    let _ = tls_roots;
+    #[cfg(feature = "tls")]
+    if tls {
+        tls::refuse_insecure(&client, display)?;
+        tls::ensure_crypto_provider();
+    }
+    Ok(client)
 }
 
 #[cfg(all(test, feature = "tls"))]

@@ -1,0 +1,409 @@
+//! Redlock: one lock over several independent Redis masters, as specified on redis.io
+//! ("Distributed Locks with Redis").
+//!
+//! An attempt runs one atomic script on every master at once, each bounded by the per-master
+//! timeout ([`ClientBuilder::node_timeout`](crate::ClientBuilder::node_timeout)): each master
+//! takes every name of the lock or none. The lock is ours when a majority (`N/2 + 1`) took it
+//! and validity time is left (`ttl − elapsed − drift`, drift being [`protocol::drift`]);
+//! otherwise the masters that took it (or did not answer) release it at once, silently, and the
+//! attempt is busy. There is no queue in Redis: a waiter retries when a holder's release is
+//! announced (on every master, subscribed to on every master), when the holder's keys expire on
+//! enough masters, or after a short random delay after a split vote (contenders that each took
+//! a minority), as the spec asks.
+//!
+//! Release and extension run on every master, and count only when a quorum agrees: a lock is
+//! reported ours (to renewal, to `lost()`, to release) when a quorum of masters holds its
+//! token. An extension a quorum confirmed then takes the keys again (all or none, as an
+//! acquisition) on the masters that answered without them, such as one restarted empty. Reads (`is_locked`, `status`) report the value a quorum holds.
+//!
+//! # Lease
+//!
+//! `lock.rs` measures a lease from before the attempt was sent, with the full TTL less
+//! [`protocol::drift`]: that is the spec's validity (`ttl − (t_end − t_start) − drift`,
+//! counted from `t_end`), since a deadline of `t_start + ttl − drift` equals `t_end + validity`
+//! with `t_start` taken no later than the first master was asked. Renewals likewise.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio::time::Instant;
+
+use super::subscriber::Subscription;
+use super::{Backend, BoxFuture, Via, WaitAttempt};
+use crate::admin::KeyState;
+use crate::backend::single::ConnectionSettings;
+use crate::error::{Error, Result};
+use crate::protocol::{self, Attempt, KeySet};
+
+mod node;
+mod quorum;
+mod scripts;
+pub(crate) mod url;
+
+use node::Node;
+use quorum::{Part, Verdict};
+
+/// The default per-master timeout of an attempt.
+pub(crate) const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// The longest random delay before a retry after a split vote.
+const MAX_JITTER: Duration = Duration::from_millis(30);
+
+/// Several independent masters, locked by majority.
+#[derive(Debug)]
+pub(crate) struct Redlock {
+    nodes: Vec<Arc<Node>>,
+    server: String,
+    node_timeout: Duration,
+}
+
+/// One master's reply to the acquire script.
+type AcquireReply = Vec<i64>;
+
+impl Redlock {
+    /// Prepares the masters `clients` (with their `host:port`); no I/O happens until the first
+    /// command. `server` is the URL to show, password redacted.
+    pub(crate) fn new(
+        clients: Vec<(redis::Client, String)>,
+        server: String,
+        settings: ConnectionSettings,
+        node_timeout: Duration,
+    ) -> Self {
+        if clients.len().is_multiple_of(2) {
+            tracing::warn!(
+                server = %server,
+                "redis-mutex: Redlock over an even number of masters ({}) survives no more \
+                 failures than over one master fewer; an odd number is recommended",
+                clients.len()
+            );
+        }
+        Redlock {
+            nodes: clients
+                .into_iter()
+                .map(|(client, addr)| Arc::new(Node::new(client, addr, settings)))
+                .collect(),
+            server,
+            node_timeout,
+        }
+    }
+
+    fn quorum(&self) -> usize {
+        quorum::quorum(self.nodes.len())
+    }
+
+    /// Runs `invocation` on every master at once; the replies of those that answered, and the
+    /// first error of those that did not.
+    async fn everywhere<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+        keys: &KeySet,
+    ) -> (Vec<T>, Vec<Error>) {
+        split(self.on(&self.nodes, invocation, keys).await)
+    }
+
+    /// Runs `invocation` on `nodes` at once: each one's reply, in their order.
+    async fn on<T: redis::FromRedisValue>(
+        &self,
+        nodes: &[Arc<Node>],
+        invocation: &redis::ScriptInvocation<'_>,
+        keys: &KeySet,
+    ) -> Vec<Result<T>> {
+        let key = keys.keys.first().map(String::as_str);
+        join_all(
+            nodes
+                .iter()
+                .map(|node| node.invoke::<T>(invocation, key, self.node_timeout)),
+        )
+        .await
+    }
+
+    /// The error of an operation that only `answered` masters answered.
+    fn unreachable(&self, answered: usize, errors: Vec<Error>) -> Error {
+        // A master's own refusal (authentication, ACL …) is more telling than a count.
+        if let Some(refused) = errors
+            .iter()
+            .position(|e| matches!(e, Error::Refused { .. }))
+        {
+            return errors.into_iter().nth(refused).expect("just found");
+        }
+        let cause = errors
+            .first()
+            .map(|error| {
+                let source = std::error::Error::source(error)
+                    .map(|source| format!(": {source}"))
+                    .unwrap_or_default();
+                format!("; first failure: {error}{source}")
+            })
+            .unwrap_or_default();
+        Error::unreachable(
+            &self.server,
+            std::io::ErrorKind::NotConnected,
+            &format!(
+                "only {answered} of {} Redlock masters answered, and {} are needed for a \
+                 quorum{cause}",
+                self.nodes.len(),
+                self.quorum()
+            ),
+        )
+    }
+
+    /// One attempt on every master.
+    async fn attempt(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        ttl: Duration,
+        fencing: bool,
+    ) -> Result<Attempt> {
+        if fencing {
+            return Err(fencing_refused());
+        }
+        let started = Instant::now();
+        let mut invocation = scripts::ACQUIRE.prepare_invoke();
+        invocation
+            .key(&keys.keys)
+            .arg(token)
+            .arg(protocol::ttl_millis(ttl));
+        let (replies, errors) = self.everywhere::<AcquireReply>(&invocation, keys).await;
+        let mut parts = Vec::with_capacity(replies.len());
+        let mut wrong_type = None;
+        for reply in &replies {
+            match reply.as_slice() {
+                [1] => parts.push(Part::Taken),
+                [0, _, pttl] => parts.push(Part::Held(protocol::pttl_from_reply(*pttl))),
+                [-1, i] => wrong_type = usize::try_from(*i - 1).ok(),
+                _ => {
+                    return Err(Error::Protocol {
+                        server: self.server.clone(),
+                        detail: format!("the Redlock acquire script replied {reply:?}"),
+                    });
+                }
+            }
+        }
+        let valid = started.elapsed() + protocol::drift(ttl) < ttl;
+        let verdict = match wrong_type {
+            Some(_) => Verdict::Busy(None),
+            None => quorum::judge(&parts, self.nodes.len(), valid, jitter()),
+        };
+        if verdict == Verdict::Acquired {
+            return Ok(Attempt::Acquired { fences: Vec::new() });
+        }
+        // Give back what this attempt took (or may have taken, on a master that did not
+        // answer), without waking anyone: the lock was never ours.
+        if parts.contains(&Part::Taken) || !errors.is_empty() {
+            let _ = self.release_all(keys, token, false).await;
+        }
+        if let Some(index) = wrong_type {
+            return Err(Error::WrongType {
+                key: keys.keys.get(index).cloned().unwrap_or_default(),
+                server: self.server.clone(),
+            });
+        }
+        match verdict {
+            Verdict::Unreachable { answered } => Err(self.unreachable(answered, errors)),
+            Verdict::Busy(pttl) => Ok(Attempt::Busy { pttl }),
+            Verdict::Acquired => unreachable!("returned above"),
+        }
+    }
+
+    /// Runs the release script for `token` on every master: per-key flags of those that
+    /// answered, and the errors of the others.
+    async fn release_all(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        announce: bool,
+    ) -> (Vec<Vec<i64>>, Vec<Error>) {
+        let mut invocation = scripts::RELEASE.prepare_invoke();
+        invocation
+            .key(&keys.keys)
+            .arg(token)
+            .arg(if announce { "1" } else { "0" })
+            .arg(&keys.channels);
+        self.everywhere(&invocation, keys).await
+    }
+
+    /// How many keys a quorum reported as `token`'s, from per-key flags.
+    fn count_ours(
+        &self,
+        keys: &KeySet,
+        (flags, errors): (Vec<Vec<i64>>, Vec<Error>),
+    ) -> Result<usize> {
+        let answered = flags.len();
+        quorum::ours(&flags, keys.keys.len(), self.nodes.len())
+            .map_err(|()| self.unreachable(answered, errors))
+    }
+
+    /// Every master's view of every key: `(kind, pttl, value)` per key, per master that
+    /// answered; an error when fewer than a quorum did, or a key holds another type.
+    async fn read(&self, keys: &KeySet) -> Result<Vec<Vec<(i64, i64, Option<String>)>>> {
+        let mut invocation = scripts::READ.prepare_invoke();
+        invocation.key(&keys.keys);
+        let (replies, errors) = self
+            .everywhere::<Vec<(i64, i64, Option<String>)>>(&invocation, keys)
+            .await;
+        if replies.len() < self.quorum() {
+            return Err(self.unreachable(replies.len(), errors));
+        }
+        for reply in &replies {
+            if let Some(index) = reply.iter().position(|(kind, _, _)| *kind < 0) {
+                return Err(Error::WrongType {
+                    key: keys.keys[index].clone(),
+                    server: self.server.clone(),
+                });
+            }
+        }
+        Ok(replies)
+    }
+
+    /// What a majority says of key `index`, from [`read`](Redlock::read)'s replies.
+    fn majority(
+        &self,
+        replies: &[Vec<(i64, i64, Option<String>)>],
+        index: usize,
+    ) -> Option<(String, Option<Duration>)> {
+        let views: Vec<_> = replies
+            .iter()
+            .filter_map(|reply| reply.get(index))
+            .map(|(_, pttl, value)| (value.as_deref(), protocol::pttl_from_reply(*pttl)))
+            .collect();
+        quorum::majority(&views, self.nodes.len()).map(|(value, pttl)| (value.to_owned(), pttl))
+    }
+}
+
+/// The replies of the masters that answered, and the errors of the others.
+fn split<T>(replies: Vec<Result<T>>) -> (Vec<T>, Vec<Error>) {
+    let mut answered = Vec::with_capacity(replies.len());
+    let mut errors = Vec::new();
+    for reply in replies {
+        match reply {
+            Ok(reply) => answered.push(reply),
+            Err(error) => errors.push(error),
+        }
+    }
+    (answered, errors)
+}
+
+/// Why fencing is refused on Redlock.
+pub(crate) fn fencing_refused() -> Error {
+    Error::InvalidConfig {
+        option: "fencing",
+        reason: "fencing tokens are not offered on Redlock: independent masters keep \
+                 independent counters, so no single round trip can issue a number greater \
+                 than every earlier holder's; turn fencing off for this lock, or lock on one \
+                 server, a Sentinel or a Cluster deployment where a counter lives in one place"
+            .into(),
+    }
+}
+
+/// A random delay up to [`MAX_JITTER`], so contenders that split the masters between them do
+/// not retry in step.
+fn jitter() -> Duration {
+    let random = uuid::Uuid::new_v4().as_u128();
+    let max = u128::from(protocol::ttl_millis(MAX_JITTER)) * 1000;
+    Duration::from_micros(u64::try_from(random % max).unwrap_or(0))
+}
+
+impl Backend for Redlock {
+    fn server(&self) -> &str {
+        &self.server
+    }
+
+    fn acquire<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+        fencing: bool,
+        _probe: bool,
+        _via: &'a Via,
+    ) -> BoxFuture<'a, Result<Attempt>> {
+        Box::pin(self.attempt(keys, token, ttl, fencing))
+    }
+
+    fn wait_attempt<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+        fencing: bool,
+        _wait: WaitAttempt,
+    ) -> BoxFuture<'a, Result<Attempt>> {
+        Box::pin(self.attempt(keys, token, ttl, fencing))
+    }
+
+    fn release<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        _via: &'a Via,
+    ) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(async move {
+            let replies = self.release_all(keys, token, true).await;
+            self.count_ours(keys, replies)
+        })
+    }
+
+    fn extend<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(async move {
+            let mut invocation = scripts::EXTEND.prepare_invoke();
+            invocation
+                .key(&keys.keys)
+                .arg(token)
+                .arg(protocol::ttl_millis(ttl));
+            let replies: Vec<Result<Vec<i64>>> = self.on(&self.nodes, &invocation, keys).await;
+            // Masters that answered but lack a key (restarted empty, say): retaken below once a
+            // quorum confirmed the extension, so the lock keeps its full redundancy.
+            let lacking: Vec<Arc<Node>> = self
+                .nodes
+                .iter()
+                .zip(&replies)
+                .filter(|(_, reply)| reply.as_ref().is_ok_and(|flags| flags.contains(&0)))
+                .map(|(node, _)| node.clone())
+                .collect();
+            let extended = self.count_ours(keys, split(replies))?;
+            if extended == keys.keys.len() && !lacking.is_empty() {
+                let mut retake = scripts::ACQUIRE.prepare_invoke();
+                retake
+                    .key(&keys.keys)
+                    .arg(token)
+                    .arg(protocol::ttl_millis(ttl));
+                let _ = self.on::<AcquireReply>(&lacking, &retake, keys).await;
+            }
+            Ok(extended)
+        })
+    }
+
+    fn subscribe(&self, keys: &KeySet, _token: Arc<str>) -> Subscription {
+        let subscribers: Vec<_> = self.nodes.iter().map(|node| node.subscriber()).collect();
+        Subscription::across(&subscribers, &keys.channels, self.quorum())
+    }
+
+    fn holders<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Vec<Option<String>>>> {
+        Box::pin(async move {
+            let replies = self.read(keys).await?;
+            Ok((0..keys.keys.len())
+                .map(|index| self.majority(&replies, index).map(|(value, _)| value))
+                .collect())
+        })
+    }
+
+    fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>> {
+        Box::pin(async move {
+            let replies = self.read(keys).await?;
+            let majority = self.majority(&replies, 0);
+            Ok(KeyState {
+                remaining: majority.as_ref().and_then(|(_, pttl)| *pttl),
+                holder: majority.map(|(holder, _)| holder),
+                fencing_counter: None,
+                waiters: 0,
+            })
+        })
+    }
+}

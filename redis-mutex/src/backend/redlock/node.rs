@@ -1,0 +1,150 @@
+//! One Redlock master: its command connection, opened in the background, and its subscriber.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, OnceLock};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::Notify;
+
+use crate::backend::single::ConnectionSettings;
+use crate::backend::subscriber::{Subscriber, Timeouts};
+use crate::error::{Error, Result};
+
+/// A master. Its connection is opened by a task of its own, so an attempt that gives up on a
+/// slow master (the per-master timeout) does not abort the connect: the next attempt finds it
+/// done.
+#[derive(Debug)]
+pub(super) struct Node {
+    client: redis::Client,
+    /// `host:port`, for messages.
+    pub(super) addr: String,
+    settings: ConnectionSettings,
+    conn: OnceLock<ConnectionManager>,
+    /// Whether a connect is under way.
+    connecting: AtomicBool,
+    /// Whether a connect ever failed: until then, callers wait for the connect under way up to
+    /// the connect timeout (a cold start is not a failure); after, only as long as their
+    /// per-master timeout, so a master that is down costs each attempt no more than that.
+    failed: AtomicBool,
+    /// Why the latest connect failed.
+    failure: StdMutex<Option<String>>,
+    /// Told when a connect ends.
+    connected: Notify,
+    subscriber: OnceLock<Subscriber>,
+}
+
+impl Node {
+    pub(super) fn new(client: redis::Client, addr: String, settings: ConnectionSettings) -> Self {
+        Node {
+            client,
+            addr,
+            settings,
+            conn: OnceLock::new(),
+            connecting: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            failure: StdMutex::new(None),
+            connected: Notify::new(),
+            subscriber: OnceLock::new(),
+        }
+    }
+
+    /// The master's connection; waits for a connect at most `patience` once a connect failed,
+    /// up to the connect timeout before.
+    pub(super) async fn connection(
+        self: &Arc<Self>,
+        patience: Duration,
+    ) -> Result<ConnectionManager> {
+        if let Some(conn) = self.conn.get() {
+            return Ok(conn.clone());
+        }
+        let ended = self.connected.notified();
+        if let Some(conn) = self.conn.get() {
+            return Ok(conn.clone());
+        }
+        if !self.connecting.swap(true, Ordering::AcqRel) {
+            tokio::spawn(self.clone().connect());
+        }
+        let patience = match self.failed.load(Ordering::Acquire) {
+            true => patience,
+            false => self.settings.connect_timeout,
+        };
+        let _ = tokio::time::timeout(patience, ended).await;
+        if let Some(conn) = self.conn.get() {
+            return Ok(conn.clone());
+        }
+        let failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Err(Error::unreachable(
+            &self.addr,
+            std::io::ErrorKind::NotConnected,
+            failure.as_deref().unwrap_or("still connecting"),
+        ))
+    }
+
+    /// Connects, bounded by the connect timeout, and tells the waiters.
+    async fn connect(self: Arc<Self>) {
+        let timeout = self.settings.connect_timeout;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(self.settings.response_timeout))
+            .set_number_of_retries(0)
+            .set_max_delay(Duration::from_secs(1));
+        let connect = ConnectionManager::new_with_config(self.client.clone(), config);
+        match tokio::time::timeout(timeout, connect).await {
+            Ok(Ok(conn)) => {
+                let _ = self.conn.set(conn);
+            }
+            Ok(Err(error)) => self.failed(error.to_string()),
+            Err(_) => self.failed(format!(
+                "no answer within the connect timeout ({timeout:?})"
+            )),
+        }
+        self.connecting.store(false, Ordering::Release);
+        self.connected.notify_waiters();
+    }
+
+    /// Records why a connect failed.
+    fn failed(&self, why: String) {
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        self.failed.store(true, Ordering::Release);
+    }
+
+    /// Runs `invocation` on this master within `timeout` (waiting for a connect included, once
+    /// one failed).
+    pub(super) async fn invoke<T: redis::FromRedisValue>(
+        self: &Arc<Self>,
+        invocation: &redis::ScriptInvocation<'_>,
+        key: Option<&str>,
+        timeout: Duration,
+    ) -> Result<T> {
+        let started = tokio::time::Instant::now();
+        let mut conn = self.connection(timeout).await?;
+        let left = timeout.saturating_sub(started.elapsed()).max(timeout / 2);
+        match tokio::time::timeout(left, invocation.invoke_async(&mut conn)).await {
+            Ok(reply) => reply.map_err(|source| Error::from_redis(&self.addr, key, source)),
+            Err(_) => Err(Error::unreachable(
+                &self.addr,
+                std::io::ErrorKind::TimedOut,
+                &format!("no answer within the per-master timeout ({timeout:?})"),
+            )),
+        }
+    }
+
+    /// This master's release announcements (started on first use, on the crate runtime).
+    pub(super) fn subscriber(&self) -> &Subscriber {
+        self.subscriber.get_or_init(|| {
+            Subscriber::spawn(
+                self.client.clone(),
+                self.addr.clone(),
+                Timeouts {
+                    connect: self.settings.connect_timeout,
+                    response: self.settings.response_timeout,
+                },
+            )
+        })
+    }
+}

@@ -96,7 +96,8 @@ return 0
 
 const USAGE: &str = "\
 usage: cargo bench --bench lock [-- [--quick] [SCENARIO...]]
-scenarios: uncontended (1), handoff (2), distinct (3), queue (4), scale (5), redlock (6);
+scenarios: uncontended (1), handoff (2), distinct (3), queue (4), scale (5), redlock (6),
+cluster (7);
 default: all
 environment: LOCK_BENCH=handoff,queue  LOCK_BENCH_QUICK=1";
 
@@ -128,16 +129,18 @@ enum Scenario {
     Queue,
     Scale,
     Redlock,
+    Cluster,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 6] = [
+    const ALL: [Scenario; 7] = [
         Scenario::Uncontended,
         Scenario::Handoff,
         Scenario::Distinct,
         Scenario::Queue,
         Scenario::Scale,
         Scenario::Redlock,
+        Scenario::Cluster,
     ];
 
     fn parse(word: &str) -> Option<Scenario> {
@@ -148,6 +151,7 @@ impl Scenario {
             "4" | "queue" | "local-queue" => Scenario::Queue,
             "5" | "scale" => Scenario::Scale,
             "6" | "redlock" => Scenario::Redlock,
+            "7" | "cluster" => Scenario::Cluster,
             _ => return None,
         })
     }
@@ -713,6 +717,7 @@ fn run(options: &Options) {
             Scenario::Queue => bench.queue(),
             Scenario::Scale => bench.scale(),
             Scenario::Redlock => bench.redlock(),
+            Scenario::Cluster => bench.cluster(),
         }
         let elapsed = started.elapsed();
         let machine = Machine::sample().since(&machine);
@@ -3260,4 +3265,51 @@ async fn lock_names(client: &Client, names: std::ops::Range<usize>) -> (u64, u64
         total.1 += errors;
     }
     total
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 7: Redis Cluster
+
+impl Bench {
+    /// Scenario 7: uncontended lock + release pairs/s on a 3-master Redis Cluster, against one server in
+    /// the same run (rounds interleaved; median of rounds), with the ratio.
+    fn cluster(&mut self) {
+        let rounds = self.options.pick(11, 3);
+        let slice = self
+            .options
+            .pick(Duration::from_millis(200), Duration::from_millis(150));
+        println!(
+            "\n[7] Redis Cluster (3 masters): uncontended lock + release pairs/s, one caller, \
+             {rounds} rounds x {slice:?}, against one server (interleaved; median of rounds)"
+        );
+        let cluster = support::RedisCluster::start(3);
+        let on_cluster = Client::open(&cluster.url()).expect("cluster client");
+        let on_one = self.client();
+        let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        for _ in 0..rounds {
+            for (i, client) in [&on_one, &on_cluster].into_iter().enumerate() {
+                let start = Instant::now();
+                let pairs = self.ct.block_on(lib_pairs(client, "bench-7", true, slice));
+                rates[i].push(rate(pairs, start.elapsed()));
+            }
+        }
+        let [one, cluster_rate] = rates.map(|r| median(&r));
+        let ratio = cluster_rate / one;
+        println!(
+            "  one server {} pairs/s, cluster {} pairs/s: {ratio:.2}x",
+            thousands(one),
+            thousands(cluster_rate)
+        );
+        self.report.row(
+            "7 cluster",
+            "uncontended pairs/s, cluster / one server",
+            format!(
+                "{} / {} ({ratio:.2}x)",
+                thousands(cluster_rate),
+                thousands(one)
+            ),
+            ">= 0.9x",
+            Some(ratio >= 0.9),
+        );
+    }
 }

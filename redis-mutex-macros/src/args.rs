@@ -377,6 +377,12 @@ fn parse_server(input: ParseStream<'_>) -> syn::Result<LitStr> {
             format!("`server` takes a URL, not a host name: write `\"redis://{url}/\"`"),
         ));
     }
+    if let Some(problem) = crate::cluster_url::problem(&url) {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("invalid cluster URL in `server`: {problem}"),
+        ));
+    }
     check_redlock_url(&url).map_err(|reason| syn::Error::new(lit.span(), reason))?;
     if let Err(reason) = check_sentinel_url(&url) {
         return Err(syn::Error::new(

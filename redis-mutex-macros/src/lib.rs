@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 mod args;
+mod cluster_url;
 mod expand;
 #[cfg(test)]
 mod fuzz;

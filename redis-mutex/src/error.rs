@@ -145,7 +145,7 @@ pub enum Error {
 
     /// A Redis URL could not be used.
     #[error(
-        "invalid Redis URL `{url}`: {reason}; expected e.g. `redis://[user:password@]host[:port][/db]`, `rediss://…`, `redis+unix:///path/to/socket` or `redis+sentinel://host:port[,host:port…]/<master-name>[/<db>]`"
+        "invalid Redis URL `{url}`: {reason}; expected e.g. `redis://[user:password@]host[:port][/db]`, `rediss://…`, `redis+unix:///path/to/socket`, `redis+sentinel://host:port[,host:port…]/<master-name>[/<db>]` or `redis+cluster://host:port[,host:port…]`"
     )]
     InvalidUrl {
         /// The URL, password redacted.

@@ -85,8 +85,8 @@
 //! `PEXPIRE`, `TIME`, `ZADD`, `ZREM`, `ZRANGE`, `ZCARD`,
 //! `PUBLISH`; and the channels `&redis-mutex:{<prefix>*}:released` (release announcements)
 //! and `&redis-mutex:inbox:*` (hand-overs to this process's waiters). `INFO` is optional: on
-//! its first connection a client reads `INFO cluster` (a Cluster node is refused with
-//! [`Error::InvalidUrl`]: Cluster is not supported yet) and
+//! its first connection a client reads `INFO cluster` (a Cluster node reached by a plain
+//! `redis://` URL is refused with [`Error::InvalidUrl`], which names `redis+cluster://`) and
 //! `INFO memory` (an eviction policy that can evict locks is warned about). Without the channels,
 //! locking still works (announcements are best-effort); waiters then learn of releases by
 //! polling (see [`ClientBuilder::max_poll_interval`]).
@@ -159,6 +159,34 @@
 //! `+switch-master`; the master also needs `INFO` (not optional here), and `WAIT` with
 //! `replica_acks`.
 //!
+//! # Redis Cluster
+//!
+//! `redis+cluster://[user:password@]host:port[,host:port…]` (`rediss+cluster://` with the
+//! feature `tls`) names a Redis Cluster by some of its nodes, the seeds; the client learns the
+//! others, and follows `MOVED` redirections after a resharding. The URL takes no database
+//! (a cluster has only database 0) and no options; a malformed one is
+//! [`Error::InvalidUrl`] saying what to fix (and a compile error in `#[mutex(server = "...")]`).
+//!
+//! ```no_run
+//! # async fn demo() -> redis_mutex::Result<()> {
+//! let client = redis_mutex::Client::open("redis+cluster://10.0.0.5:7000,10.0.0.6:7000")?;
+//! let guard = client.mutex("orders")?.lock().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Each lock name, with its queue, fencing counter and channels, lives in its key's hash slot,
+//! on one master, and behaves as on one server. A lock over names of several slots is taken
+//! slot group by slot group in slot order, each group all-or-nothing, and given back whole when
+//! a group is busy: never held in part, never deadlocked, but its waiters poll (every
+//! [`max_poll_interval`](ClientBuilder::max_poll_interval), or when a release is announced)
+//! instead of queueing, so first come, first served holds for single names and for names of
+//! one slot only. Give the names of a multi-name lock a common hash tag (`{acct}:1`,
+//! `{acct}:2`) to keep them in one slot. Release announcements use classic pub/sub, which a
+//! cluster broadcasts to every node: one subscriber connection per client, to one seed node
+//! at a time. The uncontended path runs in the caller's task as on one server, over a cluster
+//! connection driven by the caller's tokio runtime (the blocking API's goes through the crate's
+//! runtime thread).
+//!
 //! # Redlock over independent masters
 //!
 //! `redis+redlock://[user:password@]host[:port],host[:port],host[:port][,…][/db]`
@@ -201,9 +229,9 @@
 //! # Architecture
 //!
 //! Lock storage sits behind a `Backend` seam (one Redis server; the master found through
-//! Sentinel, which delegates every lock operation to the one-server backend; or Redlock over
-//! several masters; Cluster fits behind it); the protocol — keys, tokens, Lua scripts — lives
-//! in one module (`protocol`).
+//! Sentinel, which delegates every lock operation to the one-server backend; a Redis Cluster;
+//! or Redlock over several masters); the protocol — keys, tokens, Lua scripts — lives in one
+//! module (`protocol`).
 //! Waiting, renewal, the clean-up of abandoned attempts and the release of dropped guards run
 //! on one background thread owned by the crate (`runtime`), so no caller can stall them. The
 //! uncontended path does not leave the caller: on a tokio runtime, the first attempt and

@@ -98,7 +98,7 @@ pub(crate) fn lock_key(prefix: &str, name: &str) -> String {
 pub(crate) const COMPANION_PREFIX: &str = "redis-mutex:";
 
 /// The hash tag Redis Cluster hashes for `key`, if it has one.
-fn hash_tag(key: &str) -> Option<&str> {
+pub(crate) fn hash_tag(key: &str) -> Option<&str> {
     let open = key.find('{')?;
     let close = key[open + 1..].find('}')?;
     (close > 0).then(|| &key[open + 1..open + 1 + close])

@@ -64,6 +64,10 @@ use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod cluster;
+#[allow(unused_imports)]
+pub(crate) use cluster::RedisCluster;
+
 /// How long [`RedisServer::start`] and [`RedisServer::restart`] wait for the server to answer
 /// `PING`.
 pub(crate) const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);

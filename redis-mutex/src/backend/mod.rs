@@ -3,10 +3,10 @@
 //! [`Backend`] is the lock protocol's I/O: one acquire attempt, release, extend, and release
 //! notifications, each over a whole [`KeySet`]. The waiting, queueing, lease and renewal logic in
 //! [`crate::lock`] and [`crate::guard`] is written once against it. Implementations:
-//! [`single::SingleServer`]; [`sentinel::SentinelBackend`], which finds the master through
-//! Redis Sentinel and delegates every operation to a `SingleServer` for it; and
-//! [`redlock::Redlock`], a quorum over independent masters. A Redis Cluster client plugs in here
-//! without changing the public API.
+//! [`single::SingleServer`] (one server); [`sentinel::SentinelBackend`], which finds the master
+//! through Redis Sentinel and delegates every operation to a `SingleServer` for it;
+//! [`cluster::ClusterBackend`] (a Redis Cluster); and [`redlock::Redlock`], a quorum over
+//! independent masters.
 //!
 //! Most calls run on the crate runtime, over connections it drives. The uncontended path (one
 //! acquire attempt, one release) may instead run in the caller's task over a [`Local`]
@@ -22,6 +22,7 @@ use crate::admin::KeyState;
 use crate::error::Result;
 use crate::protocol::{Attempt, KeySet};
 
+pub(crate) mod cluster;
 mod local;
 pub(crate) mod redlock;
 pub(crate) mod sentinel;

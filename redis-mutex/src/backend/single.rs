@@ -166,9 +166,10 @@ impl SingleServer {
         match info {
             Ok((cluster, _)) if protocol::is_cluster_node(&cluster) => Err(Error::InvalidUrl {
                 url: self.server.clone(),
-                reason: "the server is a Redis Cluster node, which this version of redis-mutex \
-                         does not support (locks on most names would be refused with MOVED); \
-                         point it at a standalone server or a primary without cluster mode"
+                reason: "the server is a Redis Cluster node: open it as a cluster with \
+                         `redis+cluster://host:port[,host:port…]` (a plain `redis://` URL reaches \
+                         one node only, and locks on names in other nodes' slots would be \
+                         refused with MOVED)"
                     .into(),
             }),
             Ok((_, memory)) => {
@@ -241,16 +242,8 @@ impl SingleServer {
     }
 
     /// What a busy key's `TYPE` and `PTTL` say.
-    fn probe_reply(&self, keys: &KeySet, (kind, pttl): (String, i64)) -> Result<Attempt> {
-        if kind != "string" && kind != "none" {
-            return Err(Error::WrongType {
-                key: keys.keys[0].clone(),
-                server: self.server.clone(),
-            });
-        }
-        Ok(Attempt::Busy {
-            pttl: protocol::pttl_from_reply(pttl),
-        })
+    fn probe_reply(&self, keys: &KeySet, reply: (String, i64)) -> Result<Attempt> {
+        probe_attempt(&self.server, keys, reply)
     }
 
     /// The all-or-nothing script: several keys, or fencing.
@@ -293,7 +286,7 @@ impl SingleServer {
 
     /// The queue-script invocation of `script` for `keys` and `token`: its `KEYS`, and its
     /// `ARGV` up to the channels (see [`protocol::WAIT`]).
-    fn queue_script<'s>(
+    pub(crate) fn queue_script<'s>(
         script: &'s redis::Script,
         keys: &KeySet,
         token: &str,
@@ -311,22 +304,44 @@ impl SingleServer {
     }
 
     fn acquire_reply(&self, keys: &KeySet, reply: &[i64]) -> Result<Attempt> {
-        match protocol::parse_acquire_reply(reply) {
-            Some(Ok(attempt)) => Ok(attempt),
-            Some(Err(index)) => Err(Error::WrongType {
-                key: keys.keys[index].clone(),
-                server: self.server.clone(),
-            }),
-            None => Err(Error::Protocol {
-                server: self.server.clone(),
-                detail: format!("the acquire script replied {reply:?}"),
-            }),
-        }
+        acquire_attempt(&self.server, keys, reply)
+    }
+}
+
+/// What a busy key's `TYPE` and `PTTL` say (see [`probe_holder`]), on `server`.
+pub(crate) fn probe_attempt(
+    server: &str,
+    keys: &KeySet,
+    (kind, pttl): (String, i64),
+) -> Result<Attempt> {
+    if kind != "string" && kind != "none" {
+        return Err(Error::WrongType {
+            key: keys.keys[0].clone(),
+            server: server.to_owned(),
+        });
+    }
+    Ok(Attempt::Busy {
+        pttl: protocol::pttl_from_reply(pttl),
+    })
+}
+
+/// What a reply of [`ACQUIRE`] or [`WAIT`] for `keys` on `server` means.
+pub(crate) fn acquire_attempt(server: &str, keys: &KeySet, reply: &[i64]) -> Result<Attempt> {
+    match protocol::parse_acquire_reply(reply) {
+        Some(Ok(attempt)) => Ok(attempt),
+        Some(Err(index)) => Err(Error::WrongType {
+            key: keys.keys[index].clone(),
+            server: server.to_owned(),
+        }),
+        None => Err(Error::Protocol {
+            server: server.to_owned(),
+            detail: format!("the acquire script replied {reply:?}"),
+        }),
     }
 }
 
 /// `SET key token NX PX ttl` for the single key of `keys`.
-fn set_nx(keys: &KeySet, token: &str, ttl: Duration) -> redis::Cmd {
+pub(crate) fn set_nx(keys: &KeySet, token: &str, ttl: Duration) -> redis::Cmd {
     let mut cmd = redis::cmd("SET");
     cmd.arg(&keys.keys[0])
         .arg(token)
@@ -337,7 +352,7 @@ fn set_nx(keys: &KeySet, token: &str, ttl: Duration) -> redis::Cmd {
 }
 
 /// `TYPE` and `PTTL` of the single key of `keys`: what holds it, and for how long.
-fn probe_holder(keys: &KeySet) -> Pipeline {
+pub(crate) fn probe_holder(keys: &KeySet) -> Pipeline {
     let mut pipe = redis::pipe();
     pipe.cmd("TYPE")
         .arg(&keys.keys[0])
@@ -347,7 +362,7 @@ fn probe_holder(keys: &KeySet) -> Pipeline {
 }
 
 /// The [`ACQUIRE`] script for `keys`.
-fn acquire_invocation(
+pub(crate) fn acquire_invocation(
     keys: &KeySet,
     token: &str,
     ttl: Duration,
@@ -366,6 +381,15 @@ fn acquire_invocation(
     invocation
 }
 
+/// The [`INSPECT`] script for the single name of `keys`.
+pub(crate) fn inspect_invocation(keys: &KeySet) -> redis::ScriptInvocation<'static> {
+    let mut invocation = INSPECT.key(&keys.keys[0]);
+    invocation.key(&keys.fences[0]);
+    invocation.key(&keys.queues[0]);
+    invocation.arg(&keys.entries[0]);
+    invocation
+}
+
 /// The [`UNLOCK`] script for a single-name holder's release, unless the lock is `contended`
 /// (a waiter most likely queues: [`RELEASE`] at once saves a round trip).
 fn unlock(keys: &KeySet, token: &str, contended: bool) -> Option<redis::ScriptInvocation<'static>> {
@@ -378,7 +402,7 @@ fn unlock(keys: &KeySet, token: &str, contended: bool) -> Option<redis::ScriptIn
 
 /// A failed connect, as told to the callers that waited for it.
 #[derive(Debug)]
-struct SharedFailure {
+pub(crate) struct SharedFailure {
     kind: FailureKind,
     message: String,
 }
@@ -391,7 +415,7 @@ enum FailureKind {
 }
 
 impl SharedFailure {
-    fn of(error: &Error) -> Self {
+    pub(crate) fn of(error: &Error) -> Self {
         let (kind, message) = match error {
             Error::Refused { source, .. } => (FailureKind::Refused, source.to_string()),
             Error::InvalidUrl { reason, .. } => (FailureKind::Invalid, reason.clone()),
@@ -401,7 +425,7 @@ impl SharedFailure {
         SharedFailure { kind, message }
     }
 
-    fn to_error(&self, server: &str) -> Error {
+    pub(crate) fn to_error(&self, server: &str) -> Error {
         let server = server.to_owned();
         match self.kind {
             FailureKind::Refused => Error::Refused {
@@ -597,11 +621,7 @@ impl Backend for SingleServer {
     fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>> {
         Box::pin(async move {
             let mut conn = self.connection().await?;
-            let mut invocation = INSPECT.key(&keys.keys[0]);
-            invocation.key(&keys.fences[0]);
-            invocation.key(&keys.queues[0]);
-            invocation.arg(&keys.entries[0]);
-            let reply: InspectReply = invocation
+            let reply: InspectReply = inspect_invocation(keys)
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| self.error(keys, e))?;

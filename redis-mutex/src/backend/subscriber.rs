@@ -252,11 +252,23 @@ pub(crate) struct Timeouts {
 impl Subscriber {
     /// Creates the handle and spawns its task on the current (crate) runtime.
     pub(crate) fn spawn(client: redis::Client, server: String, timeouts: Timeouts) -> Self {
+        Self::spawn_any(vec![client], server, timeouts)
+    }
+
+    /// [`spawn`](Subscriber::spawn) for a deployment whose servers all hear every message (the
+    /// nodes of a Redis Cluster, where `PUBLISH` reaches every node): each connect goes to the
+    /// next of `clients` in turn, so a connection lost with its server is made again to another.
+    pub(crate) fn spawn_any(
+        clients: Vec<redis::Client>,
+        server: String,
+        timeouts: Timeouts,
+    ) -> Self {
         let (commands, rx) = mpsc::unbounded_channel();
         let inbox: Arc<str> = format!("redis-mutex:inbox:{}", crate::protocol::new_token()).into();
         tokio::spawn(
             Task {
-                client,
+                clients,
+                next_client: 0,
                 server,
                 timeouts,
                 commands: commands.downgrade(),
@@ -315,7 +327,9 @@ impl Subscriber {
 }
 
 struct Task {
-    client: redis::Client,
+    /// Where to connect: the next one in turn at each connect.
+    clients: Vec<redis::Client>,
+    next_client: usize,
     server: String,
     timeouts: Timeouts,
     /// For the I/O tasks to report back; weak, so the task ends with its last handle.
@@ -502,14 +516,18 @@ impl Task {
 
     /// Starts connecting in the background; the result comes back as [`Command::Connected`].
     fn connect(&mut self) {
-        let Some(commands) = self.commands.upgrade() else {
+        let (Some(commands), Some(client)) = (
+            self.commands.upgrade(),
+            self.clients.get(self.next_client).cloned(),
+        ) else {
             return;
         };
+        self.next_client = (self.next_client + 1) % self.clients.len();
         self.connecting = true;
         let mut channels: HashSet<String> = self.waiters.keys().cloned().collect();
         channels.extend(self.pending.iter().flat_map(|(c, _)| c.iter().cloned()));
         channels.insert(self.inbox.to_string());
-        let (client, server, timeouts) = (self.client.clone(), self.server.clone(), self.timeouts);
+        let (server, timeouts) = (self.server.clone(), self.timeouts);
         tokio::spawn(async move {
             let connect = async {
                 let pubsub = client

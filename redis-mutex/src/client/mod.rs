@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::Duration;
 
 use crate::backend::Backend;
+use crate::backend::cluster::{self, ClusterBackend};
 use crate::backend::redlock::{self, Redlock};
 use crate::backend::sentinel::{ReplicaAcks, SentinelBackend, SentinelConfig};
 use crate::backend::single::{ConnectionSettings, SingleServer};
@@ -81,7 +82,9 @@ impl Client {
     /// Accepts `redis://[user:password@]host[:port][/db]`, `rediss://…` (feature `tls`),
     /// `redis+unix:///path/to/socket[?db=N&pass=…]`, for a master watched by Redis Sentinel
     /// `redis+sentinel://[user:password@]host:port[,host:port…]/<master-name>[/<db>]`
-    /// (`rediss+sentinel://…` with TLS; see [the crate docs](crate#redis-sentinel)), and for
+    /// (`rediss+sentinel://…` with TLS; see [the crate docs](crate#redis-sentinel)), for a Redis
+    /// Cluster `redis+cluster://[user:password@]host:port[,host:port…]` (its seed nodes;
+    /// `rediss+cluster://…` with the feature `tls`; see the crate docs' Redis Cluster), and for
     /// [Redlock](crate#redlock-over-independent-masters) over independent masters
     /// `redis+redlock://[user:password@]host:port,host:port,host:port[,…][/db]` (at least
     /// three; `rediss+redlock://` with feature `tls`).
@@ -579,13 +582,29 @@ fn check_sentinel_options(url: &str, options: &SentinelOptions) -> Result<()> {
     }
 }
 
-/// The deployment a URL of a scheme for several servers names, when it is one.
-fn unsupported_deployment(url: &str) -> Option<&'static str> {
-    let scheme = url.split_once("://")?.0.to_ascii_lowercase();
-    match scheme.as_str() {
-        "redis+cluster" | "rediss+cluster" => Some("Redis Cluster"),
-        _ => None,
+/// The cluster behind a `redis+cluster://` URL whose seed nodes are `seeds`.
+fn open_cluster(
+    key: &ServerKey,
+    seeds: std::result::Result<Vec<String>, String>,
+    display: String,
+) -> Result<ClusterBackend> {
+    let seeds = seeds.map_err(|reason| Error::InvalidUrl {
+        url: display.clone(),
+        reason,
+    })?;
+    let tls = key.url.to_ascii_lowercase().starts_with("rediss+");
+    if !cfg!(feature = "tls") && tls {
+        return Err(Error::InvalidUrl {
+            url: display,
+            reason: "`rediss+cluster://` (TLS) needs the `tls` feature of redis-mutex".into(),
+        });
     }
+    #[cfg(feature = "tls")]
+    if tls {
+        tls::ensure_crypto_provider();
+    }
+    let roots = key.tls_roots.as_ref().map(|roots| roots.0.as_slice());
+    ClusterBackend::new(&seeds, display, key.settings, roots)
 }
 
 fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
@@ -598,17 +617,9 @@ fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
         return Ok(server.clone());
     }
     let display = redact(&key.url);
-    if let Some(deployment) = unsupported_deployment(&key.url) {
-        return Err(Error::InvalidUrl {
-            url: display,
-            reason: format!(
-                "{deployment} is not supported by this version of redis-mutex; point it at one \
-                 Redis server (`redis://`, `rediss://` or `redis+unix://`) or at the sentinels \
-                 of a master (`redis+sentinel://`)"
-            ),
-        });
-    }
-    let backend: Box<dyn Backend> = if redlock::url::is_redlock(&key.url) {
+    let backend: Box<dyn Backend> = if let Some(seeds) = cluster::seeds(&key.url) {
+        Box::new(open_cluster(&key, seeds, display)?)
+    } else if redlock::url::is_redlock(&key.url) {
         let parsed = redlock::url::parse(&key.url).map_err(|reason| Error::InvalidUrl {
             url: display.clone(),
             reason,

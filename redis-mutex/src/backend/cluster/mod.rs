@@ -1,0 +1,523 @@
+//! Redis Cluster: locks spread over the masters of a cluster by the slot of their keys.
+//!
+//! Every Redis name of one lock name (the lock key and its companions: queue, waiter entries,
+//! fencing counter, release channel) hashes to the lock key's slot (see [`crate::protocol`]),
+//! so each script call for names of one slot runs, unchanged, on the master that owns the slot,
+//! through redis-rs's cluster connection, which routes a call by the slot of its first key and
+//! follows the cluster's topology. The scripts also read waiter entries not listed in their
+//! `KEYS`; those live in the same slot, which Redis accepts from a script without flags
+//! (`tests/cluster.rs` shows it on a real cluster).
+//!
+//! A lock over names of several slots cannot be taken by one script. It is taken slot group by
+//! slot group, in ascending slot order, each group all-or-nothing with [`ACQUIRE`]; when a group
+//! is busy, the groups already taken are released before the attempt reports
+//! [`Attempt::Busy`], so no caller ever holds some of its names while it waits for others, and
+//! no two callers can deadlock. Such a waiter polls (woken by release announcements, and at
+//! least every `max_poll_interval`) instead of standing in the Redis queues, so first come,
+//! first served holds for single names and for names of one slot (hash tags `{…}` keep a
+//! multi-name lock in one slot), not for a lock across slots.
+//!
+//! Release announcements and hand-overs are published with classic `PUBLISH`, which a cluster
+//! broadcasts to every node: one subscriber connection, to any node, hears them all. It
+//! connects to the seed nodes in turn, moving to the next one when its node goes away.
+//! (Sharded pub/sub would send each announcement to its slot's node only, but hand-overs are
+//! told on one inbox channel per process, which has no slot of the lock's, and the scripts
+//! would have to change; broadcasting costs the cluster bus one message per release.)
+//!
+//! The uncontended path (one attempt, one release, from a tokio runtime other than the crate's)
+//! runs in the caller's task over a cluster connection driven by the caller's runtime
+//! (`runtimes`), as the single-server backend's does over a plain one.
+//!
+//! Calls are never retried by redis-rs, which could run a script twice after a timeout: a
+//! reply the caller never saw is an error, cleaned up as on one server. Replies that prove a
+//! command did not run (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, after a resharding or
+//! during a failover) are retried here, within the response timeout; redis-rs refreshes its
+//! slot map on `MOVED`.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::{FromRedisValue, RedisError, RedisResult};
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use super::local::Locals;
+use super::single::{
+    self, ConnectionSettings, SharedFailure, SingleServer, acquire_attempt, acquire_invocation,
+    probe_attempt, probe_holder, set_nx,
+};
+use super::subscriber::{Subscriber, Subscription, Timeouts};
+use super::{Backend, BoxFuture, Local, Via, WaitAttempt};
+use crate::admin::{self, InspectReply, KeyState};
+use crate::error::{Error, Result};
+use crate::protocol::{self, Attempt, EXTEND, HOLDERS, KeySet, RELEASE, WAIT};
+
+mod runtimes;
+mod slots;
+mod url;
+
+pub(crate) use url::seeds;
+
+/// A Redis Cluster, reached through its seed nodes: one cluster connection (one multiplexed
+/// connection per node, opened on first use) and one subscriber connection, shared by every
+/// lock on this cluster.
+pub(crate) struct ClusterBackend {
+    client: ClusterClient,
+    /// One client per seed node, for the subscriber.
+    nodes: Vec<redis::Client>,
+    server: String,
+    settings: ConnectionSettings,
+    commands: OnceCell<ClusterConnection>,
+    /// Serialises first connects; holds how many attempts failed, and the latest failure.
+    connecting: tokio::sync::Mutex<(u64, Option<SharedFailure>)>,
+    subscriber: OnceLock<Subscriber>,
+    /// The uncontended path's connections, per caller runtime: a [`Local`] (to the first seed,
+    /// which marks the runtime and lives as long as it) names the runtime, whose own cluster
+    /// connection in `runtimes` carries the calls.
+    locals: Arc<Locals>,
+    runtimes: runtimes::Runtimes,
+}
+
+impl std::fmt::Debug for ClusterBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterBackend")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterBackend {
+    /// A cluster reached through `seeds` (node URLs, as [`seeds`] makes them); no I/O happens
+    /// until the first command. `server` is the redacted cluster URL, for messages.
+    pub(crate) fn new(
+        seeds: &[String],
+        server: String,
+        settings: ConnectionSettings,
+        tls_roots: Option<&[u8]>,
+    ) -> Result<Self> {
+        let invalid = |error: RedisError| Error::InvalidUrl {
+            url: server.clone(),
+            reason: crate::client::redact(&error.to_string()),
+        };
+        let builder = ClusterClientBuilder::new(seeds.iter().map(String::as_str))
+            .retries(0)
+            .connection_timeout(settings.connect_timeout)
+            .response_timeout(settings.response_timeout);
+        #[cfg(feature = "tls")]
+        let builder = match tls_roots {
+            Some(pem) => builder.certs(redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.to_vec()),
+            }),
+            None => builder,
+        };
+        #[cfg(not(feature = "tls"))]
+        let _ = tls_roots;
+        let client = builder.build().map_err(invalid)?;
+        let nodes: Vec<redis::Client> = seeds
+            .iter()
+            .map(|seed| redis::Client::open(seed.as_str()))
+            .collect::<RedisResult<_>>()
+            .map_err(invalid)?;
+        let (connect, response) = (settings.connect_timeout, settings.response_timeout);
+        Ok(ClusterBackend {
+            locals: Locals::new(nodes[0].clone(), connect, response),
+            runtimes: runtimes::Runtimes::new(client.clone(), connect.saturating_add(response)),
+            client,
+            nodes,
+            server,
+            settings,
+            commands: OnceCell::new(),
+            connecting: tokio::sync::Mutex::new((0, None)),
+            subscriber: OnceLock::new(),
+        })
+    }
+
+    /// The cluster connection, connecting first if needed: one connect at a time, bounded by
+    /// the connect plus the response timeout (it reads the slot map), and a caller that waited
+    /// for another caller's attempt shares its failure instead of starting one more.
+    async fn connection(&self) -> Result<ClusterConnection> {
+        if let Some(conn) = self.commands.get() {
+            return Ok(conn.clone());
+        }
+        let failures_before = self.connecting.try_lock().map(|state| state.0).ok();
+        let mut state = self.connecting.lock().await;
+        if let Some(conn) = self.commands.get() {
+            return Ok(conn.clone());
+        }
+        if failures_before.is_none_or(|before| before != state.0)
+            && let Some(failure) = &state.1
+        {
+            return Err(failure.to_error(&self.server));
+        }
+        let bound = self
+            .settings
+            .connect_timeout
+            .saturating_add(self.settings.response_timeout);
+        let connected = match tokio::time::timeout(bound, self.client.get_async_connection()).await
+        {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(error)) => Err(self.connect_error(error)),
+            Err(_) => Err(Error::unreachable(
+                &self.server,
+                std::io::ErrorKind::TimedOut,
+                &format!("no answer from the seed nodes within {bound:?}"),
+            )),
+        };
+        match connected {
+            Ok(conn) => {
+                let _ = self.commands.set(conn.clone());
+                Ok(conn)
+            }
+            Err(error) => {
+                state.0 += 1;
+                state.1 = Some(SharedFailure::of(&error));
+                Err(error)
+            }
+        }
+    }
+
+    /// A failed first connect: a seed node that is not in cluster mode is a wrong URL.
+    fn connect_error(&self, error: RedisError) -> Error {
+        if error.to_string().contains("cluster support disabled") {
+            return Error::InvalidUrl {
+                url: self.server.clone(),
+                reason: "the seed node is not a Redis Cluster node (its cluster mode is off): \
+                         open a standalone server with `redis://host:port`"
+                    .into(),
+            };
+        }
+        Error::from_redis(&self.server, None, error)
+    }
+
+    fn subscriber(&self) -> &Subscriber {
+        self.subscriber.get_or_init(|| {
+            Subscriber::spawn_any(
+                self.nodes.clone(),
+                self.server.clone(),
+                Timeouts {
+                    connect: self.settings.connect_timeout,
+                    response: self.settings.response_timeout,
+                },
+            )
+        })
+    }
+
+    /// The cluster connection `via` names: a caller runtime's one, gone when that runtime's
+    /// connection failed (a broken connection, so the caller starts over on the shared one).
+    async fn connection_via(&self, via: &Via) -> Result<ClusterConnection> {
+        match via {
+            Via::Shared => self.connection().await,
+            Via::Local(local) => self.runtimes.ready(local.runtime).ok_or_else(|| {
+                Error::from_redis(
+                    &self.server,
+                    None,
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotConnected,
+                        "the caller runtime's cluster connection is gone",
+                    )
+                    .into(),
+                )
+            }),
+        }
+    }
+
+    /// Runs `call` on the connection `via` names; a reply that proves the command did not run
+    /// (see [`not_run`]) is retried after a pause, within the response timeout.
+    async fn run<T, F, Fut>(&self, keys: &KeySet, via: &Via, mut call: F) -> Result<T>
+    where
+        F: FnMut(ClusterConnection) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let deadline = Instant::now() + self.settings.response_timeout;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let conn = self.connection_via(via).await?;
+            match call(conn).await {
+                Ok(value) => return Ok(value),
+                Err(error) if not_run(&error) && Instant::now() + pause < deadline => {
+                    tracing::debug!(%error, "redis-mutex: cluster redirection; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause *= 3;
+                }
+                Err(error) => {
+                    let key = keys.keys.first().map(String::as_str);
+                    return Err(Error::from_redis(&self.server, key, error));
+                }
+            }
+        }
+    }
+
+    async fn script<T: FromRedisValue>(
+        &self,
+        keys: &KeySet,
+        via: &Via,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T> {
+        self.run(keys, via, move |mut conn| async move {
+            invocation.invoke_async(&mut conn).await
+        })
+        .await
+    }
+
+    /// One attempt on names of one slot: `SET NX` for one name, the all-or-nothing script for
+    /// several (or with fencing), as on one server.
+    async fn acquire_slot(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        ttl: Duration,
+        fencing: bool,
+        (probe, via): (bool, &Via),
+    ) -> Result<Attempt> {
+        if keys.keys.len() > 1 || fencing {
+            let reply: Vec<i64> = self
+                .script(keys, via, &acquire_invocation(keys, token, ttl, fencing))
+                .await?;
+            return acquire_attempt(&self.server, keys, &reply);
+        }
+        let set = &set_nx(keys, token, ttl);
+        let set: Option<()> = self
+            .run(keys, via, move |mut conn| async move {
+                set.query_async(&mut conn).await
+            })
+            .await?;
+        if set.is_some() {
+            return Ok(Attempt::Acquired { fences: Vec::new() });
+        }
+        if !probe {
+            return Ok(Attempt::Busy { pttl: None });
+        }
+        let probe = &probe_holder(keys);
+        let reply = self
+            .run(keys, via, move |mut conn| async move {
+                probe.query_async(&mut conn).await
+            })
+            .await?;
+        probe_attempt(&self.server, keys, reply)
+    }
+
+    /// One attempt on names of several slots: group by group in slot order, each all or
+    /// nothing; a busy group gives back the groups taken, so nothing is held while waiting.
+    async fn acquire_groups(
+        &self,
+        groups: &[slots::Group],
+        names: usize,
+        token: &str,
+        (ttl, fencing): (Duration, bool),
+        via: &Via,
+    ) -> Result<Attempt> {
+        let mut fences = vec![0; if fencing { names } else { 0 }];
+        for (taken, group) in groups.iter().enumerate() {
+            let attempt = self
+                .acquire_slot(&group.keys, token, ttl, fencing, (true, via))
+                .await;
+            match attempt {
+                Ok(Attempt::Acquired { fences: got }) => {
+                    for (&index, fence) in group.indices.iter().zip(got) {
+                        fences[index] = fence;
+                    }
+                }
+                // A failed roll-back is reported as the error it is: the caller then releases
+                // every name again (a busy reply would leave the names taken until their TTL).
+                Ok(Attempt::Busy { pttl }) => {
+                    self.release_groups(&groups[..taken], token, via).await?;
+                    return Ok(Attempt::Busy { pttl });
+                }
+                Err(error) => {
+                    let _ = self.release_groups(&groups[..=taken], token, via).await;
+                    return Err(error);
+                }
+            }
+        }
+        Ok(Attempt::Acquired { fences })
+    }
+
+    /// [`RELEASE`] of `keys` (names of one slot) for `token`.
+    async fn release_slot(&self, keys: &KeySet, token: &str, via: &Via) -> Result<usize> {
+        let invocation = SingleServer::queue_script(&RELEASE, keys, token);
+        self.script(keys, via, &invocation).await
+    }
+
+    /// Releases every group, all at once; the number of names released, or the first error.
+    async fn release_groups(
+        &self,
+        groups: &[slots::Group],
+        token: &str,
+        via: &Via,
+    ) -> Result<usize> {
+        let released = join_all(
+            groups
+                .iter()
+                .map(|group| self.release_slot(&group.keys, token, via)),
+        )
+        .await;
+        released.into_iter().sum()
+    }
+
+    async fn extend_slot(&self, keys: &KeySet, token: &str, ttl: Duration) -> Result<usize> {
+        let mut invocation = EXTEND.key(&keys.keys);
+        invocation.arg(token).arg(protocol::ttl_millis(ttl));
+        self.script(keys, &Via::Shared, &invocation).await
+    }
+
+    async fn holders_slot(&self, keys: &KeySet) -> Result<Vec<Option<String>>> {
+        // Through a script, so that a key of another type is WrongType, not an error of MGET.
+        let holders: Vec<Option<String>> = self
+            .script(keys, &Via::Shared, &HOLDERS.key(&keys.keys))
+            .await?;
+        Ok(holders
+            .into_iter()
+            .map(|holder| holder.map(protocol::holder_token))
+            .collect())
+    }
+}
+
+/// Whether a Redis error proves that the command did not run: the cluster sent it elsewhere
+/// (`MOVED`, `ASK`), or could not serve the slot for now (`TRYAGAIN` during a migration,
+/// `CLUSTERDOWN`, `MASTERDOWN`).
+fn not_run(error: &RedisError) -> bool {
+    matches!(
+        error.code(),
+        Some("MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN")
+    )
+}
+
+impl Backend for ClusterBackend {
+    fn server(&self) -> &str {
+        &self.server
+    }
+
+    fn acquire<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+        fencing: bool,
+        probe: bool,
+        via: &'a Via,
+    ) -> BoxFuture<'a, Result<Attempt>> {
+        Box::pin(async move {
+            match slots::split(keys) {
+                None => {
+                    self.acquire_slot(keys, token, ttl, fencing, (probe, via))
+                        .await
+                }
+                Some(groups) => {
+                    let names = keys.keys.len();
+                    self.acquire_groups(&groups, names, token, (ttl, fencing), via)
+                        .await
+                }
+            }
+        })
+    }
+
+    fn local(&self) -> Option<Local> {
+        // Only once the shared connection is up: its first connect checks the seeds.
+        self.commands.get()?;
+        let local = self.locals.get()?;
+        self.runtimes.get(local.runtime)?;
+        Some(local)
+    }
+
+    fn local_failed(&self, local: &Local) {
+        self.locals.failed(local);
+        self.runtimes.failed(local.runtime);
+    }
+
+    fn wait_attempt<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+        fencing: bool,
+        wait: WaitAttempt,
+    ) -> BoxFuture<'a, Result<Attempt>> {
+        Box::pin(async move {
+            if let Some(groups) = slots::split(keys) {
+                // Across slots, no queue: a plain all-or-nothing attempt (see the module docs).
+                let names = keys.keys.len();
+                return self
+                    .acquire_groups(&groups, names, token, (ttl, fencing), &Via::Shared)
+                    .await;
+            }
+            let mut invocation = SingleServer::queue_script(&WAIT, keys, token);
+            invocation
+                .arg(protocol::ttl_millis(ttl))
+                .arg(if fencing { "1" } else { "0" })
+                .arg(protocol::ttl_millis(wait.queue_entry))
+                .arg(self.subscriber().inbox())
+                .arg(protocol::ttl_millis(wait.claim))
+                .arg(wait.number);
+            let reply: Vec<i64> = self.script(keys, &Via::Shared, &invocation).await?;
+            acquire_attempt(&self.server, keys, &reply)
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        via: &'a Via,
+    ) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(async move {
+            match slots::split(keys) {
+                None => self.release_slot(keys, token, via).await,
+                Some(groups) => self.release_groups(&groups, token, via).await,
+            }
+        })
+    }
+
+    fn extend<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(async move {
+            match slots::split(keys) {
+                None => self.extend_slot(keys, token, ttl).await,
+                Some(groups) => join_all(
+                    groups
+                        .iter()
+                        .map(|group| self.extend_slot(&group.keys, token, ttl)),
+                )
+                .await
+                .into_iter()
+                .sum(),
+            }
+        })
+    }
+
+    fn subscribe(&self, keys: &KeySet, token: std::sync::Arc<str>) -> Subscription {
+        self.subscriber().subscribe(&keys.channels, Some(token))
+    }
+
+    fn holders<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Vec<Option<String>>>> {
+        Box::pin(async move {
+            let Some(groups) = slots::split(keys) else {
+                return self.holders_slot(keys).await;
+            };
+            let mut holders = vec![None; keys.keys.len()];
+            let replies = join_all(groups.iter().map(|group| self.holders_slot(&group.keys)));
+            for (group, reply) in groups.iter().zip(replies.await) {
+                for (&index, holder) in group.indices.iter().zip(reply?) {
+                    holders[index] = holder;
+                }
+            }
+            Ok(holders)
+        })
+    }
+
+    fn inspect<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<KeyState>> {
+        Box::pin(async move {
+            let reply: InspectReply = self
+                .script(keys, &Via::Shared, &single::inspect_invocation(keys))
+                .await?;
+            admin::parse_inspect_reply(reply).ok_or_else(|| admin::wrong_type(keys, &self.server))
+        })
+    }
+}

@@ -21,7 +21,7 @@
 //!   act on such a message). A free lock with no live waiter is announced on the release
 //!   channel as `1`.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use redis::Script;
@@ -140,19 +140,22 @@ fn companion(key: &str, suffix: &str) -> String {
 }
 
 /// The Redis names one lock uses, computed once per [`Mutex`](crate::Mutex). Every list has
-/// one entry per name, in name order.
+/// one entry per name, in name order. The companions (queue, entries, fence, channel) are built
+/// on first use: an uncontended lock needs only its keys.
 #[derive(Debug)]
 pub(crate) struct KeySet {
     /// The lock keys.
     pub(crate) keys: Vec<String>,
-    /// The waiter queues (see [`WAIT`]).
-    pub(crate) queues: Vec<String>,
-    /// The prefixes of the waiters' queue entries (`<prefix><token>`).
-    pub(crate) entries: Vec<String>,
-    /// The fencing counters.
-    pub(crate) fences: Vec<String>,
-    /// The release channels.
-    pub(crate) channels: Vec<String>,
+    companions: OnceLock<Companions>,
+}
+
+/// The companion names of a lock's keys (see [`companion`]).
+#[derive(Debug)]
+struct Companions {
+    queues: Vec<String>,
+    entries: Vec<String>,
+    fences: Vec<String>,
+    channels: Vec<String>,
 }
 
 impl KeySet {
@@ -169,22 +172,56 @@ impl KeySet {
                 reason,
             })?;
         }
-        let each = |part: &str| keys.iter().map(|key| companion(key, part)).collect();
-        Ok(KeySet {
-            queues: each("queue"),
-            entries: keys
-                .iter()
-                .map(|key| companion(key, "waiter") + ":")
-                .collect(),
-            fences: each("fence"),
-            channels: each("released"),
+        Ok(KeySet::of_keys(keys))
+    }
+
+    /// The names of the lock on the (checked) lock keys `keys`.
+    pub(crate) fn of_keys(keys: Vec<String>) -> Self {
+        KeySet {
             keys,
+            companions: OnceLock::new(),
+        }
+    }
+
+    fn companions(&self) -> &Companions {
+        self.companions.get_or_init(|| {
+            let each = |part: &str| self.keys.iter().map(|key| companion(key, part)).collect();
+            Companions {
+                queues: each("queue"),
+                entries: self
+                    .keys
+                    .iter()
+                    .map(|key| companion(key, "waiter") + ":")
+                    .collect(),
+                fences: each("fence"),
+                channels: each("released"),
+            }
         })
+    }
+
+    /// The waiter queues (see [`WAIT`]).
+    pub(crate) fn queues(&self) -> &[String] {
+        &self.companions().queues
+    }
+
+    /// The prefixes of the waiters' queue entries (`<prefix><token>`).
+    pub(crate) fn entries(&self) -> &[String] {
+        &self.companions().entries
+    }
+
+    /// The fencing counters.
+    pub(crate) fn fences(&self) -> &[String] {
+        &self.companions().fences
+    }
+
+    /// The release channels.
+    pub(crate) fn channels(&self) -> &[String] {
+        &self.companions().channels
     }
 
     /// `KEYS` of the queue scripts ([`WAIT`], [`RELEASE`]), in their order.
     pub(crate) fn queue_script_keys(&self) -> impl Iterator<Item = &String> {
-        [&self.keys, &self.queues, &self.fences]
+        [&self.keys[..], self.queues(), self.fences()]
             .into_iter()
             .flatten()
     }
@@ -793,11 +830,11 @@ mod tests {
     #[test]
     fn every_name_has_its_queue() {
         let one = KeySet::new("MUTEX_", &["a".to_owned()]).unwrap();
-        assert_eq!(one.queues, ["redis-mutex:{MUTEX_a}:queue"]);
-        assert_eq!(one.entries, ["redis-mutex:{MUTEX_a}:waiter:"]);
+        assert_eq!(one.queues(), ["redis-mutex:{MUTEX_a}:queue"]);
+        assert_eq!(one.entries(), ["redis-mutex:{MUTEX_a}:waiter:"]);
         let two = KeySet::new("MUTEX_", &["a".to_owned(), "b".to_owned()]).unwrap();
         assert_eq!(two.queue_script_keys().count(), 6);
-        assert_eq!(two.queues[1], "redis-mutex:{MUTEX_b}:queue");
+        assert_eq!(two.queues()[1], "redis-mutex:{MUTEX_b}:queue");
         let reserved = KeySet::new("redis-mutex:", &["a".to_owned()]).unwrap_err();
         assert!(reserved.to_string().contains("reserves"), "{reserved}");
     }

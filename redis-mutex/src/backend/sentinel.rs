@@ -565,7 +565,7 @@ impl Backend for SentinelBackend {
             Some(token)
         };
         match inner.current() {
-            Some(master) => master.server.subscriber().subscribe(&keys.channels, token),
+            Some(master) => master.server.subscriber().subscribe(keys.channels(), token),
             // Registering must not wait for Redis. Waiters subscribe after an attempt, which
             // found the master, except after another task's attempt that failed: this one
             // then waits by polling, on a subscription where no release is ever announced.
@@ -582,7 +582,7 @@ impl Backend for SentinelBackend {
                         },
                     )
                 })
-                .subscribe(&keys.channels, token),
+                .subscribe(keys.channels(), token),
         }
     }
 

@@ -298,8 +298,8 @@ impl SingleServer {
         invocation
             .arg(token)
             .arg(keys.keys.len())
-            .arg(&keys.channels)
-            .arg(&keys.entries);
+            .arg(keys.channels())
+            .arg(keys.entries());
         invocation
     }
 
@@ -371,7 +371,7 @@ pub(crate) fn acquire_invocation(
     let mut invocation = ACQUIRE.prepare_invoke();
     invocation.key(&keys.keys);
     if fencing {
-        invocation.key(&keys.fences);
+        invocation.key(keys.fences());
     }
     invocation
         .arg(token)
@@ -384,9 +384,9 @@ pub(crate) fn acquire_invocation(
 /// The [`INSPECT`] script for the single name of `keys`.
 pub(crate) fn inspect_invocation(keys: &KeySet) -> redis::ScriptInvocation<'static> {
     let mut invocation = INSPECT.key(&keys.keys[0]);
-    invocation.key(&keys.fences[0]);
-    invocation.key(&keys.queues[0]);
-    invocation.arg(&keys.entries[0]);
+    invocation.key(&keys.fences()[0]);
+    invocation.key(&keys.queues()[0]);
+    invocation.arg(&keys.entries()[0]);
     invocation
 }
 
@@ -599,7 +599,7 @@ impl Backend for SingleServer {
     }
 
     fn subscribe(&self, keys: &KeySet, token: Arc<str>) -> Subscription {
-        self.subscriber().subscribe(&keys.channels, Some(token))
+        self.subscriber().subscribe(keys.channels(), Some(token))
     }
 
     fn holders<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Vec<Option<String>>>> {

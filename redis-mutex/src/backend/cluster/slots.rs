@@ -53,14 +53,7 @@ pub(crate) fn split(keys: &KeySet) -> Option<Vec<Group>> {
 
 /// The part of `keys` at `indices`.
 fn select(keys: &KeySet, indices: &[usize]) -> KeySet {
-    let pick = |names: &[String]| indices.iter().map(|&i| names[i].clone()).collect();
-    KeySet {
-        keys: pick(&keys.keys),
-        queues: pick(&keys.queues),
-        entries: pick(&keys.entries),
-        fences: pick(&keys.fences),
-        channels: pick(&keys.channels),
-    }
+    KeySet::of_keys(indices.iter().map(|&i| keys.keys[i].clone()).collect())
 }
 
 #[cfg(test)]
@@ -91,8 +84,8 @@ mod tests {
         for group in &groups {
             for (j, &i) in group.indices.iter().enumerate() {
                 assert_eq!(group.keys.keys[j], keys.keys[i]);
-                assert_eq!(group.keys.queues[j], keys.queues[i]);
-                assert_eq!(key_slot(&group.keys.fences[j]), key_slot(&keys.keys[i]));
+                assert_eq!(group.keys.queues()[j], keys.queues()[i]);
+                assert_eq!(key_slot(&group.keys.fences()[j]), key_slot(&keys.keys[i]));
             }
         }
     }

@@ -220,7 +220,7 @@ impl Redlock {
             .key(&keys.keys)
             .arg(token)
             .arg(if announce { "1" } else { "0" })
-            .arg(&keys.channels);
+            .arg(keys.channels());
         self.everywhere(&invocation, keys).await
     }
 
@@ -382,7 +382,7 @@ impl Backend for Redlock {
 
     fn subscribe(&self, keys: &KeySet, _token: Arc<str>) -> Subscription {
         let subscribers: Vec<_> = self.nodes.iter().map(|node| node.subscriber()).collect();
-        Subscription::across(&subscribers, &keys.channels, self.quorum())
+        Subscription::across(&subscribers, keys.channels(), self.quorum())
     }
 
     fn holders<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Vec<Option<String>>>> {

@@ -23,6 +23,7 @@ use crate::error::Result;
 use crate::protocol::{Attempt, KeySet};
 
 pub(crate) mod cluster;
+mod connect;
 mod local;
 pub(crate) mod redlock;
 pub(crate) mod sentinel;

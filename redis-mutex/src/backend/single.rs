@@ -7,8 +7,8 @@ use redis::aio::{
     ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
 };
 use redis::{Cmd, Pipeline, RedisFuture, Value};
-use tokio::sync::OnceCell;
 
+use super::connect::Shared;
 use super::local::{Locals, ThreadConnections};
 use super::subscriber::{Subscriber, Subscription, Timeouts};
 use super::{Backend, BoxFuture, Local, Via, WaitAttempt};
@@ -30,9 +30,7 @@ pub(crate) struct SingleServer {
     client: redis::Client,
     server: String,
     settings: ConnectionSettings,
-    commands: OnceCell<ConnectionManager>,
-    /// Serialises first connects; holds how many attempts failed, and the latest failure.
-    connecting: tokio::sync::Mutex<(u64, Option<SharedFailure>)>,
+    commands: Shared<ConnectionManager>,
     subscriber: OnceLock<Subscriber>,
     locals: Arc<Locals>,
     threads: ThreadConnections,
@@ -89,8 +87,7 @@ impl SingleServer {
             client,
             server,
             settings,
-            commands: OnceCell::new(),
-            connecting: tokio::sync::Mutex::new((0, None)),
+            commands: Shared::new(),
             subscriber: OnceLock::new(),
         }
     }
@@ -101,53 +98,32 @@ impl SingleServer {
     /// one more. So a server that accepts connections and never answers fails every call
     /// within that timeout, however many calls are waiting.
     async fn connection(&self) -> Result<ConnectionManager> {
-        if let Some(conn) = self.commands.get() {
-            return Ok(conn.clone());
-        }
-        let failures_before = self.connecting.try_lock().map(|state| state.0).ok();
-        let mut state = self.connecting.lock().await;
-        if let Some(conn) = self.commands.get() {
-            return Ok(conn.clone());
-        }
-        if failures_before.is_none_or(|before| before != state.0)
-            && let Some(failure) = &state.1
-        {
-            // Another caller's attempt, under way when this call came, just failed.
-            return Err(failure.to_error(&self.server));
-        }
-        let timeout = self.settings.connect_timeout;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(self.settings.response_timeout))
-            .set_number_of_retries(0)
-            .set_max_delay(Duration::from_secs(1));
-        let connected = tokio::time::timeout(
-            timeout,
-            ConnectionManager::new_with_config(self.client.clone(), config),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(redis::RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer within the connect timeout ({timeout:?})"),
-            )))
-        })
-        .map_err(|source| Error::from_redis(&self.server, None, source));
-        let connected = match connected {
-            Ok(conn) => self.check_server(conn).await,
-            Err(error) => Err(error),
-        };
-        match connected {
-            Ok(conn) => {
-                let _ = self.commands.set(conn.clone());
-                Ok(conn)
-            }
-            Err(error) => {
-                state.0 += 1;
-                state.1 = Some(SharedFailure::of(&error));
-                Err(error)
-            }
-        }
+        self.commands
+            .get_or_connect(&self.server, || async {
+                let timeout = self.settings.connect_timeout;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(self.settings.response_timeout))
+                    .set_number_of_retries(0)
+                    .set_max_delay(Duration::from_secs(1));
+                let connected = tokio::time::timeout(
+                    timeout,
+                    ConnectionManager::new_with_config(self.client.clone(), config),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(redis::RedisError::from(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no answer within the connect timeout ({timeout:?})"),
+                    )))
+                })
+                .map_err(|source| Error::from_redis(&self.server, None, source));
+                match connected {
+                    Ok(conn) => self.check_server(conn).await,
+                    Err(error) => Err(error),
+                }
+            })
+            .await
     }
 
     /// Checks a new connection's server in one round trip (`INFO cluster` and `INFO memory`):
@@ -398,50 +374,6 @@ fn unlock(keys: &KeySet, token: &str, contended: bool) -> Option<redis::ScriptIn
         invocation.key(&keys.keys[0]).arg(token);
         invocation
     })
-}
-
-/// A failed connect, as told to the callers that waited for it.
-#[derive(Debug)]
-pub(crate) struct SharedFailure {
-    kind: FailureKind,
-    message: String,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum FailureKind {
-    Unreachable,
-    Refused,
-    Invalid,
-}
-
-impl SharedFailure {
-    pub(crate) fn of(error: &Error) -> Self {
-        let (kind, message) = match error {
-            Error::Refused { source, .. } => (FailureKind::Refused, source.to_string()),
-            Error::InvalidUrl { reason, .. } => (FailureKind::Invalid, reason.clone()),
-            Error::Unreachable { source, .. } => (FailureKind::Unreachable, source.to_string()),
-            other => (FailureKind::Unreachable, other.to_string()),
-        };
-        SharedFailure { kind, message }
-    }
-
-    pub(crate) fn to_error(&self, server: &str) -> Error {
-        let server = server.to_owned();
-        match self.kind {
-            FailureKind::Refused => Error::Refused {
-                server,
-                source: self.message.clone().into(),
-            },
-            FailureKind::Invalid => Error::InvalidUrl {
-                url: server,
-                reason: self.message.clone(),
-            },
-            FailureKind::Unreachable => Error::Unreachable {
-                server,
-                source: self.message.clone().into(),
-            },
-        }
-    }
 }
 
 impl Backend for SingleServer {

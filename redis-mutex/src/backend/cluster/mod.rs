@@ -41,13 +41,13 @@ use futures_util::future::join_all;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::{FromRedisValue, RedisError, RedisResult};
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
+use super::connect::Shared;
 use super::local::Locals;
 use super::single::{
-    self, ConnectionSettings, SharedFailure, SingleServer, acquire_attempt, acquire_invocation,
-    probe_attempt, probe_holder, set_nx,
+    self, ConnectionSettings, SingleServer, acquire_attempt, acquire_invocation, probe_attempt,
+    probe_holder, set_nx,
 };
 use super::subscriber::{Subscriber, Subscription, Timeouts};
 use super::{Backend, BoxFuture, Local, Via, WaitAttempt};
@@ -70,9 +70,7 @@ pub(crate) struct ClusterBackend {
     nodes: Vec<redis::Client>,
     server: String,
     settings: ConnectionSettings,
-    commands: OnceCell<ClusterConnection>,
-    /// Serialises first connects; holds how many attempts failed, and the latest failure.
-    connecting: tokio::sync::Mutex<(u64, Option<SharedFailure>)>,
+    commands: Shared<ClusterConnection>,
     subscriber: OnceLock<Subscriber>,
     /// The uncontended path's connections, per caller runtime: a [`Local`] (to the first seed,
     /// which marks the runtime and lives as long as it) names the runtime, whose own cluster
@@ -130,8 +128,7 @@ impl ClusterBackend {
             nodes,
             server,
             settings,
-            commands: OnceCell::new(),
-            connecting: tokio::sync::Mutex::new((0, None)),
+            commands: Shared::new(),
             subscriber: OnceLock::new(),
         })
     }
@@ -140,44 +137,23 @@ impl ClusterBackend {
     /// the connect plus the response timeout (it reads the slot map), and a caller that waited
     /// for another caller's attempt shares its failure instead of starting one more.
     async fn connection(&self) -> Result<ClusterConnection> {
-        if let Some(conn) = self.commands.get() {
-            return Ok(conn.clone());
-        }
-        let failures_before = self.connecting.try_lock().map(|state| state.0).ok();
-        let mut state = self.connecting.lock().await;
-        if let Some(conn) = self.commands.get() {
-            return Ok(conn.clone());
-        }
-        if failures_before.is_none_or(|before| before != state.0)
-            && let Some(failure) = &state.1
-        {
-            return Err(failure.to_error(&self.server));
-        }
-        let bound = self
-            .settings
-            .connect_timeout
-            .saturating_add(self.settings.response_timeout);
-        let connected = match tokio::time::timeout(bound, self.client.get_async_connection()).await
-        {
-            Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(error)) => Err(self.connect_error(error)),
-            Err(_) => Err(Error::unreachable(
-                &self.server,
-                std::io::ErrorKind::TimedOut,
-                &format!("no answer from the seed nodes within {bound:?}"),
-            )),
-        };
-        match connected {
-            Ok(conn) => {
-                let _ = self.commands.set(conn.clone());
-                Ok(conn)
-            }
-            Err(error) => {
-                state.0 += 1;
-                state.1 = Some(SharedFailure::of(&error));
-                Err(error)
-            }
-        }
+        self.commands
+            .get_or_connect(&self.server, || async {
+                let bound = self
+                    .settings
+                    .connect_timeout
+                    .saturating_add(self.settings.response_timeout);
+                match tokio::time::timeout(bound, self.client.get_async_connection()).await {
+                    Ok(Ok(conn)) => Ok(conn),
+                    Ok(Err(error)) => Err(self.connect_error(error)),
+                    Err(_) => Err(Error::unreachable(
+                        &self.server,
+                        std::io::ErrorKind::TimedOut,
+                        &format!("no answer from the seed nodes within {bound:?}"),
+                    )),
+                }
+            })
+            .await
     }
 
     /// A failed first connect: a seed node that is not in cluster mode is a wrong URL.

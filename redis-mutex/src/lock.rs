@@ -393,23 +393,39 @@ impl Mutex {
         resume: Resume,
         broken: impl FnOnce(),
     ) -> Fast {
+        if let Err(error) = &result
+            && error.is_broken_connection()
+        {
+            broken();
+            return Fast::NotTried;
+        }
+        match self.first_attempt_outcome(result, once) {
+            ControlFlow::Break(done) => Fast::Done(done),
+            ControlFlow::Continue(()) => Fast::Wait(resume),
+        }
+    }
+
+    /// What a plain first attempt (`SET NX`, or the all-or-nothing script) comes to: the
+    /// acquisition's end (acquired, failed, or busy for a caller that does not wait), or, for a
+    /// caller that waits, the lock noted as contended and the wait ahead.
+    fn first_attempt_outcome(
+        &self,
+        result: Result<Option<Guard>>,
+        once: bool,
+    ) -> ControlFlow<Result<Guard>> {
         match result {
-            Ok(Some(guard)) => Fast::Done(Ok(guard)),
+            Ok(Some(guard)) => ControlFlow::Break(Ok(guard)),
             Ok(None) => {
                 observe::contended(&self.spec.names);
                 if once {
-                    return Fast::Done(Err(Error::Busy {
+                    return ControlFlow::Break(Err(Error::Busy {
                         names: self.spec.names.clone(),
                     }));
                 }
                 self.spec.contended.store(true, Ordering::Relaxed);
-                Fast::Wait(resume)
+                ControlFlow::Continue(())
             }
-            Err(error) if error.is_broken_connection() => {
-                broken();
-                Fast::NotTried
-            }
-            Err(error) => Fast::Done(Err(error)),
+            Err(error) => ControlFlow::Break(Err(error)),
         }
     }
 
@@ -526,16 +542,10 @@ impl Mutex {
                 // holder's release hand the lock straight to us.
                 let contended = !once && self.spec.contended.load(Ordering::Relaxed);
                 if !waited_in_line && !contended {
-                    if let Some(guard) = self.attempt(&token, started, once, &Via::Shared).await? {
-                        return Ok(guard);
+                    let result = self.attempt(&token, started, once, &Via::Shared).await;
+                    if let ControlFlow::Break(done) = self.first_attempt_outcome(result, once) {
+                        return done;
                     }
-                    observe::contended(&self.spec.names);
-                    if once {
-                        return Err(Error::Busy {
-                            names: self.spec.names.clone(),
-                        });
-                    }
-                    self.spec.contended.store(true, Ordering::Relaxed);
                 }
                 (started, turn, contended)
             }

@@ -23,6 +23,7 @@ use redis::aio::MultiplexedConnection;
 use tokio::runtime::{Handle, Id};
 
 use super::Local;
+use super::single::ConnectionSettings;
 use crate::runtime;
 
 /// How long after a failed connect a runtime goes without a connection of its own.
@@ -32,14 +33,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(super) struct Locals {
     client: redis::Client,
-    config: Timeouts,
+    settings: ConnectionSettings,
     table: StdMutex<Vec<Entry>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Timeouts {
-    connect: Duration,
-    response: Duration,
 }
 
 #[derive(Debug)]
@@ -68,10 +63,10 @@ impl Drop for Marker {
 }
 
 impl Locals {
-    pub(super) fn new(client: redis::Client, connect: Duration, response: Duration) -> Arc<Self> {
+    pub(super) fn new(client: redis::Client, settings: ConnectionSettings) -> Arc<Self> {
         Arc::new(Locals {
             client,
-            config: Timeouts { connect, response },
+            settings,
             table: StdMutex::new(Vec::new()),
         })
     }
@@ -128,10 +123,10 @@ impl Locals {
 
     async fn connect(&self, id: Id) {
         let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.config.connect))
-            .set_response_timeout(Some(self.config.response));
+            .set_connection_timeout(Some(self.settings.connect_timeout))
+            .set_response_timeout(Some(self.settings.response_timeout));
         let connected = tokio::time::timeout(
-            self.config.connect,
+            self.settings.connect_timeout,
             self.client
                 .get_multiplexed_async_connection_with_config(&config),
         )
@@ -182,24 +177,24 @@ enum ThreadConnection {
 pub(super) struct ThreadConnections {
     server: u64,
     client: redis::Client,
-    config: Timeouts,
+    settings: ConnectionSettings,
 }
 
 impl ThreadConnections {
-    pub(super) fn new(client: redis::Client, connect: Duration, response: Duration) -> Self {
+    pub(super) fn new(client: redis::Client, settings: ConnectionSettings) -> Self {
         ThreadConnections {
             server: NEXT_SERVER.fetch_add(1, Ordering::Relaxed),
             client,
-            config: Timeouts { connect, response },
+            settings,
         }
     }
 
     fn connect(&self) -> redis::RedisResult<redis::Connection> {
         let conn = self
             .client
-            .get_connection_with_timeout(self.config.connect)?;
-        conn.set_read_timeout(Some(self.config.response))?;
-        conn.set_write_timeout(Some(self.config.response))?;
+            .get_connection_with_timeout(self.settings.connect_timeout)?;
+        conn.set_read_timeout(Some(self.settings.response_timeout))?;
+        conn.set_write_timeout(Some(self.settings.response_timeout))?;
         Ok(conn)
     }
 

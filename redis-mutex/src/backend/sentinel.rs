@@ -27,7 +27,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
 use super::single::{ConnectionSettings, SingleServer};
-use super::subscriber::{Subscriber, Timeouts};
+use super::subscriber::Subscriber;
 use super::{Backend, BoxFuture, Subscription, Via, WaitAttempt};
 use crate::admin::KeyState;
 use crate::error::{Error, Result};
@@ -573,14 +573,7 @@ impl Backend for SentinelBackend {
                 .no_master
                 .get_or_init(|| {
                     let (address, sentinel) = &inner.sentinels[0];
-                    Subscriber::spawn(
-                        sentinel.clone(),
-                        address.clone(),
-                        Timeouts {
-                            connect: inner.settings.connect_timeout,
-                            response: inner.settings.response_timeout,
-                        },
-                    )
+                    Subscriber::spawn(sentinel.clone(), address.clone(), inner.settings.into())
                 })
                 .subscribe(keys.channels(), token),
         }

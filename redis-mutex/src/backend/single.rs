@@ -10,7 +10,7 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use super::connect::Shared;
 use super::local::{Locals, ThreadConnections};
-use super::subscriber::{Subscriber, Subscription, Timeouts};
+use super::subscriber::{Subscriber, Subscription};
 use super::{Backend, BoxFuture, Local, Via, WaitAttempt};
 use crate::admin::{self, INSPECT, InspectReply, KeyState};
 use crate::error::{Error, Result};
@@ -74,16 +74,8 @@ impl SingleServer {
     /// Prepares a server; no I/O happens until the first command.
     pub(crate) fn new(client: redis::Client, server: String, settings: ConnectionSettings) -> Self {
         SingleServer {
-            locals: Locals::new(
-                client.clone(),
-                settings.connect_timeout,
-                settings.response_timeout,
-            ),
-            threads: ThreadConnections::new(
-                client.clone(),
-                settings.connect_timeout,
-                settings.response_timeout,
-            ),
+            locals: Locals::new(client.clone(), settings),
+            threads: ThreadConnections::new(client.clone(), settings),
             client,
             server,
             settings,
@@ -177,10 +169,7 @@ impl SingleServer {
             Subscriber::spawn(
                 self.client.clone(),
                 self.server.clone(),
-                Timeouts {
-                    connect: self.settings.connect_timeout,
-                    response: self.settings.response_timeout,
-                },
+                self.settings.into(),
             )
         })
     }

@@ -32,6 +32,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::single::ConnectionSettings;
+
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -247,6 +249,15 @@ impl Drop for Subscription {
 pub(crate) struct Timeouts {
     pub(crate) connect: Duration,
     pub(crate) response: Duration,
+}
+
+impl From<ConnectionSettings> for Timeouts {
+    fn from(settings: ConnectionSettings) -> Self {
+        Timeouts {
+            connect: settings.connect_timeout,
+            response: settings.response_timeout,
+        }
+    }
 }
 
 impl Subscriber {

@@ -49,7 +49,7 @@ use super::single::{
     self, ConnectionSettings, SingleServer, acquire_attempt, acquire_invocation, probe_attempt,
     probe_holder, set_nx,
 };
-use super::subscriber::{Subscriber, Subscription, Timeouts};
+use super::subscriber::{Subscriber, Subscription};
 use super::{Backend, BoxFuture, Local, Via, WaitAttempt};
 use crate::admin::{self, InspectReply, KeyState};
 use crate::error::{Error, Result};
@@ -122,7 +122,7 @@ impl ClusterBackend {
             .map_err(invalid)?;
         let (connect, response) = (settings.connect_timeout, settings.response_timeout);
         Ok(ClusterBackend {
-            locals: Locals::new(nodes[0].clone(), connect, response),
+            locals: Locals::new(nodes[0].clone(), settings),
             runtimes: runtimes::Runtimes::new(client.clone(), connect.saturating_add(response)),
             client,
             nodes,
@@ -174,10 +174,7 @@ impl ClusterBackend {
             Subscriber::spawn_any(
                 self.nodes.clone(),
                 self.server.clone(),
-                Timeouts {
-                    connect: self.settings.connect_timeout,
-                    response: self.settings.response_timeout,
-                },
+                self.settings.into(),
             )
         })
     }

@@ -8,7 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Notify;
 
 use crate::backend::single::ConnectionSettings;
-use crate::backend::subscriber::{Subscriber, Timeouts};
+use crate::backend::subscriber::Subscriber;
 use crate::error::{Error, Result};
 
 /// A master. Its connection is opened by a task of its own, so an attempt that gives up on a
@@ -137,14 +137,7 @@ impl Node {
     /// This master's release announcements (started on first use, on the crate runtime).
     pub(super) fn subscriber(&self) -> &Subscriber {
         self.subscriber.get_or_init(|| {
-            Subscriber::spawn(
-                self.client.clone(),
-                self.addr.clone(),
-                Timeouts {
-                    connect: self.settings.connect_timeout,
-                    response: self.settings.response_timeout,
-                },
-            )
+            Subscriber::spawn(self.client.clone(), self.addr.clone(), self.settings.into())
         })
     }
 }

@@ -2,7 +2,7 @@
 //! caller's task over a connection of the caller's runtime (no hop to the crate's thread).
 //!
 //! * A lock + release pair is two requests and four commands (`SET NX PX`; `EVALSHA` running
-//!   `GET` and `DEL`), as the plainest Redis lock.
+//!   `GET` and `DEL`), as the plainest Redis lock, on the caller runtime's own connection.
 //! * Runtimes that come and go (one per `#[tokio::test]`, say) leave no connection behind, and a
 //!   client kept across them goes on working.
 //! * Renewal runs on the crate's thread: a caller that blocks its own runtime keeps its lock.
@@ -62,11 +62,42 @@ fn connected_clients(server: &RedisServer) -> usize {
     list.lines().count() - 1
 }
 
+/// The ids of the server's client connections but the raw one asking, oldest first.
+fn client_ids(server: &RedisServer) -> Vec<u64> {
+    let mut raw = server.raw();
+    let me: u64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query(&mut raw)
+        .expect("CLIENT ID");
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut raw)
+        .expect("CLIENT LIST");
+    let mut ids: Vec<u64> = list
+        .lines()
+        .filter_map(|line| line.strip_prefix("id=")?.split(' ').next()?.parse().ok())
+        .filter(|&id| id != me)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
 #[tokio::test]
 async fn an_uncontended_pair_is_two_requests_and_four_commands() {
     let server = RedisServer::start();
     let m = common::client(&server).mutex("pairs").unwrap();
     warm_up(&m).await;
+    // The shared connection (opened first) and this runtime's own. Close the shared one: the
+    // pairs below must not need it (no error, no reconnect), since they run in this task over
+    // this runtime's connection.
+    let ids = client_ids(&server);
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let _: () = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(ids[0])
+        .query(&mut server.raw())
+        .unwrap();
     let _: () = redis::cmd("CONFIG")
         .arg("RESETSTAT")
         .query(&mut server.raw())
@@ -75,10 +106,16 @@ async fn an_uncontended_pair_is_two_requests_and_four_commands() {
     for _ in 0..PAIRS {
         m.lock().await.unwrap().release().await.unwrap();
     }
+    assert_eq!(
+        client_ids(&server),
+        [ids[1]],
+        "the pairs used another connection"
+    );
     let mut calls = command_calls(&server);
     // The test's own reads.
-    calls.remove("info");
-    calls.remove("config|resetstat");
+    for own in ["info", "config|resetstat", "client|id", "client|list"] {
+        calls.remove(own);
+    }
     let expected: BTreeMap<String, u64> = ["set", "evalsha", "get", "del"]
         .into_iter()
         .map(|command| (command.to_owned(), PAIRS))

@@ -62,26 +62,6 @@ fn connected_clients(server: &RedisServer) -> usize {
     list.lines().count() - 1
 }
 
-/// The ids of the server's client connections but the raw one asking, oldest first.
-fn client_ids(server: &RedisServer) -> Vec<u64> {
-    let mut raw = server.raw();
-    let me: u64 = redis::cmd("CLIENT")
-        .arg("ID")
-        .query(&mut raw)
-        .expect("CLIENT ID");
-    let list: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query(&mut raw)
-        .expect("CLIENT LIST");
-    let mut ids: Vec<u64> = list
-        .lines()
-        .filter_map(|line| line.strip_prefix("id=")?.split(' ').next()?.parse().ok())
-        .filter(|&id| id != me)
-        .collect();
-    ids.sort_unstable();
-    ids
-}
-
 #[tokio::test]
 async fn an_uncontended_pair_is_two_requests_and_four_commands() {
     let server = RedisServer::start();
@@ -90,14 +70,9 @@ async fn an_uncontended_pair_is_two_requests_and_four_commands() {
     // The shared connection (opened first) and this runtime's own. Close the shared one: the
     // pairs below must not need it (no error, no reconnect), since they run in this task over
     // this runtime's connection.
-    let ids = client_ids(&server);
+    let ids = common::client_ids(&server);
     assert_eq!(ids.len(), 2, "{ids:?}");
-    let _: () = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("ID")
-        .arg(ids[0])
-        .query(&mut server.raw())
-        .unwrap();
+    common::kill_client(&server, ids[0]);
     let _: () = redis::cmd("CONFIG")
         .arg("RESETSTAT")
         .query(&mut server.raw())
@@ -107,7 +82,7 @@ async fn an_uncontended_pair_is_two_requests_and_four_commands() {
         m.lock().await.unwrap().release().await.unwrap();
     }
     assert_eq!(
-        client_ids(&server),
+        common::client_ids(&server),
         [ids[1]],
         "the pairs used another connection"
     );

@@ -457,3 +457,58 @@ async fn rediss_redlock_locks_over_tls() {
     assert!(guard.is_owned().await.unwrap());
     guard.release().await.unwrap();
 }
+
+#[test]
+fn uncontended_pairs_run_on_the_caller_runtimes_own_connections() {
+    // A fresh set of masters: connections are counted.
+    let masters = start();
+    let client = client(&masters, 200);
+    let m = client.mutex(name("redlock-fast")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // A read opens the crate's connections (reads always go through them); then the first
+    // pairs open this runtime's own, in the background.
+    rt.block_on(async {
+        assert!(!m.is_locked().await.unwrap());
+        for _ in 0..20 {
+            m.lock().await.unwrap().release().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    // On every master: the crate's connection (opened first) and the runtime's own. Close the
+    // crate's: the pairs below must not need it (no error, no reconnect).
+    let ids: Vec<Vec<u64>> = masters.iter().map(common::client_ids).collect();
+    for (master, ids) in masters.iter().zip(&ids) {
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        common::kill_client(master, ids[0]);
+    }
+    rt.block_on(async {
+        for _ in 0..50 {
+            m.lock().await.unwrap().release().await.unwrap();
+        }
+    });
+    for (master, ids) in masters.iter().zip(&ids) {
+        assert_eq!(
+            common::client_ids(master),
+            [ids[1]],
+            "the pairs used another connection"
+        );
+    }
+    // The runtime gone, so are its connections; the client goes on working (the first call
+    // may find the crate's connections closed above: a connection error, then they reconnect).
+    drop(rt);
+    assert!(common::eventually(PROMPTLY, || masters
+        .iter()
+        .all(|master| common::client_ids(master).is_empty())));
+    common::block_on(async {
+        match m.lock().await {
+            Ok(guard) => guard.release().await.unwrap(),
+            Err(error) => {
+                assert!(error.is_connection(), "{error:?}");
+                m.lock().await.unwrap().release().await.unwrap();
+            }
+        }
+    });
+}

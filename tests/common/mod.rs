@@ -100,6 +100,36 @@ pub(crate) fn unqueued_client(server: &RedisServer) -> redis_mutex::Client {
         .expect("build unqueued client")
 }
 
+/// The ids of the server's client connections but the raw one asking, oldest first.
+pub(crate) fn client_ids(server: &RedisServer) -> Vec<u64> {
+    let mut raw = server.raw();
+    let me: u64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query(&mut raw)
+        .expect("CLIENT ID");
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut raw)
+        .expect("CLIENT LIST");
+    let mut ids: Vec<u64> = list
+        .lines()
+        .filter_map(|line| line.strip_prefix("id=")?.split(' ').next()?.parse().ok())
+        .filter(|&id| id != me)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Closes the server's client connection `id` (`CLIENT KILL ID`).
+pub(crate) fn kill_client(server: &RedisServer, id: u64) {
+    let _: () = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(id)
+        .query(&mut server.raw())
+        .expect("CLIENT KILL");
+}
+
 /// Polls `cond` every 10 ms until it holds or `timeout` passes; returns whether it held.
 pub(crate) fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;

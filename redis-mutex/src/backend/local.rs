@@ -1,5 +1,5 @@
-//! The callers' own connections: for async callers, one per tokio runtime and server, driven by
-//! that runtime; for blocking callers, one synchronous connection per thread and server.
+//! The callers' own connections: for async callers, one per tokio runtime and backend, driven
+//! by that runtime; for blocking callers, one synchronous connection per thread and server.
 //!
 //! A command sent through the crate runtime costs three thread wake-ups (caller → crate thread,
 //! socket → crate thread, crate thread → caller); on a connection whose I/O task runs on the
@@ -7,8 +7,11 @@
 //! such a connection when one is ready; everything else (waiting, renewal, clean-ups) stays on
 //! the crate runtime, which no caller can stall.
 //!
-//! A runtime's connection lives as long as its runtime: each entry has a marker task on that
-//! runtime, and when the runtime shuts down the marker is dropped and the entry pruned. A
+//! What a runtime's connection is depends on the backend ([`LocalConn`]): a multiplexed
+//! connection to one server, a cluster connection, or one connection per Redlock master.
+//! [`Locals`] keeps them, whatever they are: opened in the background on the runtime that asks,
+//! found again by the runtime's id, and living as long as that runtime: each entry has a marker
+//! task on it, and when the runtime shuts down the marker is dropped and the entry pruned. A
 //! `#[tokio::test]` runtime that comes and goes therefore leaves nothing behind, and a client
 //! cached in a static opens a connection on each runtime that uses it. A thread's connection
 //! is closed when the thread exits (it is a thread-local), or when a command on it fails.
@@ -22,33 +25,38 @@ use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 use tokio::runtime::{Handle, Id};
 
-use super::Local;
 use super::single::ConnectionSettings;
+use super::{BoxFuture, Local, LocalConn};
 use crate::runtime;
 
 /// How long after a failed connect a runtime goes without a connection of its own.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// The per-runtime connections to one server.
-#[derive(Debug)]
-pub(super) struct Locals {
-    client: redis::Client,
-    settings: ConnectionSettings,
-    table: StdMutex<Vec<Entry>>,
+/// Opens one runtime's connection (on that runtime), bounded in time; `None` when it failed.
+pub(super) type Connect<C> = Box<dyn Fn() -> BoxFuture<'static, Option<C>> + Send + Sync>;
+
+/// The per-runtime connections of one backend, of type `C`.
+pub(super) struct Locals<C> {
+    connect: Connect<C>,
+    table: StdMutex<Vec<Entry<C>>>,
 }
 
-#[derive(Debug)]
-struct Entry {
+impl<C> std::fmt::Debug for Locals<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Locals")
+    }
+}
+
+struct Entry<C> {
     runtime: Id,
-    state: State,
+    state: State<C>,
     /// Cleared when the runtime drops the entry's marker task, i.e. shuts down.
     alive: Arc<AtomicBool>,
 }
 
-#[derive(Debug)]
-enum State {
+enum State<C> {
     Connecting,
-    Ready(MultiplexedConnection),
+    Ready(C),
     /// No connection until then.
     Failed(Instant),
 }
@@ -62,16 +70,20 @@ impl Drop for Marker {
     }
 }
 
-impl Locals {
-    pub(super) fn new(client: redis::Client, settings: ConnectionSettings) -> Arc<Self> {
+impl<C> Locals<C>
+where
+    C: Clone + Send + 'static,
+    LocalConn: From<C>,
+{
+    /// Connections opened by `connect`.
+    pub(super) fn new(connect: Connect<C>) -> Arc<Self> {
         Arc::new(Locals {
-            client,
-            settings,
+            connect,
             table: StdMutex::new(Vec::new()),
         })
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+    fn table(&self) -> std::sync::MutexGuard<'_, Vec<Entry<C>>> {
         self.table
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -92,7 +104,7 @@ impl Locals {
             Some(entry) => match &entry.state {
                 State::Ready(conn) => {
                     return Some(Local {
-                        conn: conn.clone(),
+                        conn: conn.clone().into(),
                         runtime: id,
                     });
                 }
@@ -117,31 +129,17 @@ impl Locals {
         }
         drop(table);
         let this = self.clone();
-        handle.spawn(async move { this.connect(id).await });
-        None
-    }
-
-    async fn connect(&self, id: Id) {
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.settings.connect_timeout))
-            .set_response_timeout(Some(self.settings.response_timeout));
-        let connected = tokio::time::timeout(
-            self.settings.connect_timeout,
-            self.client
-                .get_multiplexed_async_connection_with_config(&config),
-        )
-        .await;
-        let state = match connected {
-            Ok(Ok(conn)) => State::Ready(conn),
-            Ok(Err(error)) => {
-                tracing::debug!(%error, "no connection on the caller's runtime for now");
-                State::Failed(Instant::now() + RETRY_AFTER)
+        let connect = (self.connect)();
+        handle.spawn(async move {
+            let state = match connect.await {
+                Some(conn) => State::Ready(conn),
+                None => State::Failed(Instant::now() + RETRY_AFTER),
+            };
+            if let Some(entry) = this.table().iter_mut().find(|entry| entry.runtime == id) {
+                entry.state = state;
             }
-            Err(_) => State::Failed(Instant::now() + RETRY_AFTER),
-        };
-        if let Some(entry) = self.table().iter_mut().find(|entry| entry.runtime == id) {
-            entry.state = state;
-        }
+        });
+        None
     }
 
     /// Drops `local`'s connection after it failed; the next [`get`](Locals::get) on its runtime
@@ -156,6 +154,33 @@ impl Locals {
             entry.state = State::Failed(Instant::now());
         }
     }
+}
+
+/// Opens a multiplexed connection to `client`'s server within the connect timeout, for
+/// [`Locals`] (`None`: it failed, and why is logged).
+pub(super) fn connect_multiplexed(
+    client: &redis::Client,
+    settings: ConnectionSettings,
+) -> BoxFuture<'static, Option<MultiplexedConnection>> {
+    let client = client.clone();
+    Box::pin(async move {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(settings.connect_timeout))
+            .set_response_timeout(Some(settings.response_timeout));
+        let connected = tokio::time::timeout(
+            settings.connect_timeout,
+            client.get_multiplexed_async_connection_with_config(&config),
+        )
+        .await;
+        match connected {
+            Ok(Ok(conn)) => Some(conn),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "no connection on the caller's runtime for now");
+                None
+            }
+            Err(_) => None,
+        }
+    })
 }
 
 /// A server's identity among the thread connections.

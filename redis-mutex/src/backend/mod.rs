@@ -35,13 +35,57 @@ pub(crate) use subscriber::{Subscription, Wake};
 /// A connection driven by the caller's tokio runtime (see [`Backend::local`]).
 #[derive(Clone)]
 pub(crate) struct Local {
-    conn: redis::aio::MultiplexedConnection,
+    conn: LocalConn,
     runtime: tokio::runtime::Id,
+}
+
+/// What a caller runtime's connection is, by backend: each backend only ever meets its own
+/// kind (it made them).
+#[derive(Clone)]
+enum LocalConn {
+    /// To one server.
+    Single(redis::aio::MultiplexedConnection),
+    /// To a Redis Cluster.
+    Cluster(redis::cluster_async::ClusterConnection),
+    /// One per Redlock master, in the backend's order (`None`: that master did not answer the
+    /// connect; it is reached over the crate's connection instead).
+    Redlock(Arc<[Option<redis::aio::MultiplexedConnection>]>),
+}
+
+impl From<redis::aio::MultiplexedConnection> for LocalConn {
+    fn from(conn: redis::aio::MultiplexedConnection) -> Self {
+        LocalConn::Single(conn)
+    }
+}
+
+impl From<redis::cluster_async::ClusterConnection> for LocalConn {
+    fn from(conn: redis::cluster_async::ClusterConnection) -> Self {
+        LocalConn::Cluster(conn)
+    }
+}
+
+impl From<Arc<[Option<redis::aio::MultiplexedConnection>]>> for LocalConn {
+    fn from(conns: Arc<[Option<redis::aio::MultiplexedConnection>]>) -> Self {
+        LocalConn::Redlock(conns)
+    }
 }
 
 impl fmt::Debug for Local {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Local")
+    }
+}
+
+impl Local {
+    /// The error of a backend handed a caller runtime's connection it did not make (a bug:
+    /// each backend's [`Backend::local`] makes its own kind); the caller then starts over on
+    /// the shared connection, as after a broken one.
+    fn foreign(server: &str) -> crate::Error {
+        crate::Error::unreachable(
+            server,
+            std::io::ErrorKind::NotConnected,
+            "the caller runtime's connection belongs to another backend",
+        )
     }
 }
 

@@ -9,9 +9,9 @@ use redis::aio::{
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use super::connect::Shared;
-use super::local::{Locals, ThreadConnections};
+use super::local::{self, Locals, ThreadConnections};
 use super::subscriber::{Subscriber, Subscription};
-use super::{Backend, BoxFuture, Local, Via, WaitAttempt};
+use super::{Backend, BoxFuture, Local, LocalConn, Via, WaitAttempt};
 use crate::admin::{self, INSPECT, InspectReply, KeyState};
 use crate::error::{Error, Result};
 use crate::protocol::{self, ACQUIRE, Attempt, EXTEND, HOLDERS, KeySet, RELEASE, UNLOCK, WAIT};
@@ -32,7 +32,7 @@ pub(crate) struct SingleServer {
     settings: ConnectionSettings,
     commands: Shared<ConnectionManager>,
     subscriber: OnceLock<Subscriber>,
-    locals: Arc<Locals>,
+    locals: Arc<Locals<MultiplexedConnection>>,
     threads: ThreadConnections,
 }
 
@@ -74,7 +74,10 @@ impl SingleServer {
     /// Prepares a server; no I/O happens until the first command.
     pub(crate) fn new(client: redis::Client, server: String, settings: ConnectionSettings) -> Self {
         SingleServer {
-            locals: Locals::new(client.clone(), settings),
+            locals: Locals::new({
+                let client = client.clone();
+                Box::new(move || local::connect_multiplexed(&client, settings))
+            }),
             threads: ThreadConnections::new(client.clone(), settings),
             client,
             server,
@@ -160,7 +163,10 @@ impl SingleServer {
     async fn connection_via(&self, via: &Via) -> Result<Conn> {
         match via {
             Via::Shared => Ok(Conn::Shared(self.connection().await?)),
-            Via::Local(local) => Ok(Conn::Local(local.conn.clone())),
+            Via::Local(local) => match &local.conn {
+                LocalConn::Single(conn) => Ok(Conn::Local(conn.clone())),
+                _ => Err(Local::foreign(&self.server)),
+            },
         }
     }
 

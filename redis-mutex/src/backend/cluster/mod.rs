@@ -25,8 +25,8 @@
 //! would have to change; broadcasting costs the cluster bus one message per release.)
 //!
 //! The uncontended path (one attempt, one release, from a tokio runtime other than the crate's)
-//! runs in the caller's task over a cluster connection driven by the caller's runtime
-//! (`runtimes`), as the single-server backend's does over a plain one.
+//! runs in the caller's task over a cluster connection driven by the caller's runtime (one per
+//! runtime, kept as the single-server backend keeps its plain ones).
 //!
 //! Calls are never retried by redis-rs, which could run a script twice after a timeout: a
 //! reply the caller never saw is an error, cleaned up as on one server. Replies that prove a
@@ -50,12 +50,11 @@ use super::single::{
     probe_holder, set_nx,
 };
 use super::subscriber::{Subscriber, Subscription};
-use super::{Backend, BoxFuture, Local, Via, WaitAttempt};
+use super::{Backend, BoxFuture, Local, LocalConn, Via, WaitAttempt};
 use crate::admin::{self, InspectReply, KeyState};
 use crate::error::{Error, Result};
 use crate::protocol::{self, Attempt, EXTEND, HOLDERS, KeySet, RELEASE, WAIT};
 
-mod runtimes;
 mod slots;
 mod url;
 
@@ -72,11 +71,8 @@ pub(crate) struct ClusterBackend {
     settings: ConnectionSettings,
     commands: Shared<ClusterConnection>,
     subscriber: OnceLock<Subscriber>,
-    /// The uncontended path's connections, per caller runtime: a [`Local`] (to the first seed,
-    /// which marks the runtime and lives as long as it) names the runtime, whose own cluster
-    /// connection in `runtimes` carries the calls.
-    locals: Arc<Locals>,
-    runtimes: runtimes::Runtimes,
+    /// The uncontended path's cluster connections, one per caller runtime.
+    locals: Arc<Locals<ClusterConnection>>,
 }
 
 impl std::fmt::Debug for ClusterBackend {
@@ -122,8 +118,19 @@ impl ClusterBackend {
             .map_err(invalid)?;
         let (connect, response) = (settings.connect_timeout, settings.response_timeout);
         Ok(ClusterBackend {
-            locals: Locals::new(nodes[0].clone(), settings),
-            runtimes: runtimes::Runtimes::new(client.clone(), connect.saturating_add(response)),
+            locals: Locals::new({
+                let client = client.clone();
+                let bound = connect.saturating_add(response);
+                Box::new(move || {
+                    let client = client.clone();
+                    Box::pin(async move {
+                        match tokio::time::timeout(bound, client.get_async_connection()).await {
+                            Ok(Ok(conn)) => Some(conn),
+                            _ => None,
+                        }
+                    })
+                })
+            }),
             client,
             nodes,
             server,
@@ -179,22 +186,14 @@ impl ClusterBackend {
         })
     }
 
-    /// The cluster connection `via` names: a caller runtime's one, gone when that runtime's
-    /// connection failed (a broken connection, so the caller starts over on the shared one).
+    /// The cluster connection `via` names.
     async fn connection_via(&self, via: &Via) -> Result<ClusterConnection> {
         match via {
             Via::Shared => self.connection().await,
-            Via::Local(local) => self.runtimes.ready(local.runtime).ok_or_else(|| {
-                Error::from_redis(
-                    &self.server,
-                    None,
-                    std::io::Error::new(
-                        std::io::ErrorKind::NotConnected,
-                        "the caller runtime's cluster connection is gone",
-                    )
-                    .into(),
-                )
-            }),
+            Via::Local(local) => match &local.conn {
+                LocalConn::Cluster(conn) => Ok(conn.clone()),
+                _ => Err(Local::foreign(&self.server)),
+            },
         }
     }
 
@@ -391,14 +390,11 @@ impl Backend for ClusterBackend {
     fn local(&self) -> Option<Local> {
         // Only once the shared connection is up: its first connect checks the seeds.
         self.commands.get()?;
-        let local = self.locals.get()?;
-        self.runtimes.get(local.runtime)?;
-        Some(local)
+        self.locals.get()
     }
 
     fn local_failed(&self, local: &Local) {
         self.locals.failed(local);
-        self.runtimes.failed(local.runtime);
     }
 
     fn wait_attempt<'a>(

@@ -16,6 +16,11 @@
 //! token. An extension a quorum confirmed then takes the keys again (all or none, as an
 //! acquisition) on the masters that answered without them, such as one restarted empty. Reads (`is_locked`, `status`) report the value a quorum holds.
 //!
+//! The uncontended path (first attempt, release) runs in the caller's task over connections
+//! driven by the caller's runtime, one per master ([`Locals`]); a master it could not connect
+//! to is reached over the crate's connection instead. An attempt's clean-up goes on the same
+//! connections as the attempt, so no master sees it first.
+//!
 //! # Lease
 //!
 //! `lock.rs` measures a lease from before the attempt was sent, with the full TTL less
@@ -29,8 +34,11 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use tokio::time::Instant;
 
+use redis::aio::MultiplexedConnection;
+
+use super::local::Locals;
 use super::subscriber::Subscription;
-use super::{Backend, BoxFuture, Via, WaitAttempt};
+use super::{Backend, BoxFuture, Local, LocalConn, Via, WaitAttempt};
 use crate::admin::KeyState;
 use crate::backend::single::ConnectionSettings;
 use crate::error::{Error, Result};
@@ -56,7 +64,13 @@ pub(crate) struct Redlock {
     nodes: Vec<Arc<Node>>,
     server: String,
     node_timeout: Duration,
+    /// The uncontended path's connections: per caller runtime, one per master.
+    locals: Arc<Locals<NodeConns>>,
 }
+
+/// A caller runtime's connections, one per master in [`Redlock::nodes`]' order (`None`: that
+/// master did not answer the connect, and is reached over the crate's connection).
+type NodeConns = Arc<[Option<MultiplexedConnection>]>;
 
 /// One master's reply to the acquire script.
 type AcquireReply = Vec<i64>;
@@ -78,13 +92,25 @@ impl Redlock {
                 clients.len()
             );
         }
+        let nodes: Vec<Arc<Node>> = clients
+            .into_iter()
+            .map(|(client, addr)| Arc::new(Node::new(client, addr, settings)))
+            .collect();
+        let locals = Locals::new({
+            let nodes = nodes.clone();
+            Box::new(move || {
+                let connects: Vec<_> = nodes.iter().map(|node| node.connect_local()).collect();
+                Box::pin(async move {
+                    let conns: NodeConns = join_all(connects).await.into();
+                    conns.iter().any(Option::is_some).then_some(conns)
+                })
+            })
+        });
         Redlock {
-            nodes: clients
-                .into_iter()
-                .map(|(client, addr)| Arc::new(Node::new(client, addr, settings)))
-                .collect(),
+            nodes,
             server,
             node_timeout,
+            locals,
         }
     }
 
@@ -98,11 +124,35 @@ impl Redlock {
         &self,
         invocation: &redis::ScriptInvocation<'_>,
         keys: &KeySet,
+        via: &Via,
     ) -> (Vec<T>, Vec<Error>) {
-        split(self.on(&self.nodes, invocation, keys).await)
+        let key = keys.keys.first().map(String::as_str);
+        let conns = match via {
+            Via::Shared => None,
+            Via::Local(local) => match &local.conn {
+                LocalConn::Redlock(conns) => Some(conns),
+                _ => return (Vec::new(), vec![Local::foreign(&self.server)]),
+            },
+        };
+        let replies = join_all(self.nodes.iter().enumerate().map(|(index, node)| {
+            let conn = conns.and_then(|conns| conns.get(index)?.as_ref());
+            node.invoke::<T>(invocation, key, self.node_timeout, conn)
+        }))
+        .await;
+        // A caller runtime's connection that broke stays broken: open them again, for later
+        // calls (this one counts the master as not answering, as any broken connection).
+        if let Via::Local(local) = via
+            && replies
+                .iter()
+                .any(|reply| reply.as_ref().is_err_and(Error::is_broken_connection))
+        {
+            self.locals.failed(local);
+        }
+        split(replies)
     }
 
-    /// Runs `invocation` on `nodes` at once: each one's reply, in their order.
+    /// Runs `invocation` on `nodes` at once, over the crate's connections: each one's reply,
+    /// in their order.
     async fn on<T: redis::FromRedisValue>(
         &self,
         nodes: &[Arc<Node>],
@@ -113,7 +163,7 @@ impl Redlock {
         join_all(
             nodes
                 .iter()
-                .map(|node| node.invoke::<T>(invocation, key, self.node_timeout)),
+                .map(|node| node.invoke::<T>(invocation, key, self.node_timeout, None)),
         )
         .await
     }
@@ -148,13 +198,14 @@ impl Redlock {
         )
     }
 
-    /// One attempt on every master.
+    /// One attempt on every master, over the connections `via` names.
     async fn attempt(
         &self,
         keys: &KeySet,
         token: &str,
         ttl: Duration,
         fencing: bool,
+        via: &Via,
     ) -> Result<Attempt> {
         if fencing {
             return Err(fencing_refused());
@@ -165,7 +216,9 @@ impl Redlock {
             .key(&keys.keys)
             .arg(token)
             .arg(protocol::ttl_millis(ttl));
-        let (replies, errors) = self.everywhere::<AcquireReply>(&invocation, keys).await;
+        let (replies, errors) = self
+            .everywhere::<AcquireReply>(&invocation, keys, via)
+            .await;
         let mut parts = Vec::with_capacity(replies.len());
         let mut wrong_type = None;
         for reply in &replies {
@@ -190,9 +243,10 @@ impl Redlock {
             return Ok(Attempt::Acquired { fences: Vec::new() });
         }
         // Give back what this attempt took (or may have taken, on a master that did not
-        // answer), without waking anyone: the lock was never ours.
+        // answer), without waking anyone: the lock was never ours. On the same connections,
+        // so that no master sees this before the attempt.
         if parts.contains(&Part::Taken) || !errors.is_empty() {
-            let _ = self.release_all(keys, token, false).await;
+            let _ = self.release_all(keys, token, false, via).await;
         }
         if let Some(index) = wrong_type {
             return Err(Error::WrongType {
@@ -214,6 +268,7 @@ impl Redlock {
         keys: &KeySet,
         token: &str,
         announce: bool,
+        via: &Via,
     ) -> (Vec<Vec<i64>>, Vec<Error>) {
         let mut invocation = scripts::RELEASE.prepare_invoke();
         invocation
@@ -221,7 +276,7 @@ impl Redlock {
             .arg(token)
             .arg(if announce { "1" } else { "0" })
             .arg(keys.channels());
-        self.everywhere(&invocation, keys).await
+        self.everywhere(&invocation, keys, via).await
     }
 
     /// How many keys a quorum reported as `token`'s, from per-key flags.
@@ -241,7 +296,7 @@ impl Redlock {
         let mut invocation = scripts::READ.prepare_invoke();
         invocation.key(&keys.keys);
         let (replies, errors) = self
-            .everywhere::<Vec<(i64, i64, Option<String>)>>(&invocation, keys)
+            .everywhere::<Vec<(i64, i64, Option<String>)>>(&invocation, keys, &Via::Shared)
             .await;
         if replies.len() < self.quorum() {
             return Err(self.unreachable(replies.len(), errors));
@@ -317,9 +372,17 @@ impl Backend for Redlock {
         ttl: Duration,
         fencing: bool,
         _probe: bool,
-        _via: &'a Via,
+        via: &'a Via,
     ) -> BoxFuture<'a, Result<Attempt>> {
-        Box::pin(self.attempt(keys, token, ttl, fencing))
+        Box::pin(self.attempt(keys, token, ttl, fencing, via))
+    }
+
+    fn local(&self) -> Option<Local> {
+        self.locals.get()
+    }
+
+    fn local_failed(&self, local: &Local) {
+        self.locals.failed(local);
     }
 
     fn wait_attempt<'a>(
@@ -330,17 +393,17 @@ impl Backend for Redlock {
         fencing: bool,
         _wait: WaitAttempt,
     ) -> BoxFuture<'a, Result<Attempt>> {
-        Box::pin(self.attempt(keys, token, ttl, fencing))
+        Box::pin(self.attempt(keys, token, ttl, fencing, &Via::Shared))
     }
 
     fn release<'a>(
         &'a self,
         keys: &'a KeySet,
         token: &'a str,
-        _via: &'a Via,
+        via: &'a Via,
     ) -> BoxFuture<'a, Result<usize>> {
         Box::pin(async move {
-            let replies = self.release_all(keys, token, true).await;
+            let replies = self.release_all(keys, token, true, via).await;
             self.count_ours(keys, replies)
         })
     }

@@ -4,12 +4,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use tokio::sync::Notify;
 
+use crate::backend::BoxFuture;
+use crate::backend::local;
 use crate::backend::single::ConnectionSettings;
 use crate::backend::subscriber::Subscriber;
 use crate::error::{Error, Result};
+use crate::runtime;
 
 /// A master. Its connection is opened by a task of its own, so an attempt that gives up on a
 /// slow master (the per-master timeout) does not abort the connect: the next attempt finds it
@@ -62,8 +65,13 @@ impl Node {
         if let Some(conn) = self.conn.get() {
             return Ok(conn.clone());
         }
-        if !self.connecting.swap(true, Ordering::AcqRel) {
-            tokio::spawn(self.clone().connect());
+        // On the crate runtime, which drives the connection from then on: this may be a
+        // caller's task (the uncontended path, for a master its runtime has no connection to).
+        if !self.connecting.swap(true, Ordering::AcqRel)
+            && let Err(error) = runtime::spawn(self.clone().connect())
+        {
+            self.connecting.store(false, Ordering::Release);
+            return Err(error);
         }
         let patience = match self.failed.load(Ordering::Acquire) {
             true => patience,
@@ -113,18 +121,37 @@ impl Node {
         self.failed.store(true, Ordering::Release);
     }
 
-    /// Runs `invocation` on this master within `timeout` (waiting for a connect included, once
-    /// one failed).
+    /// Runs `invocation` on this master within `timeout`: on `local` (a connection driven by
+    /// the caller's runtime) when given, else on the crate's connection (waiting for a connect
+    /// included, once one failed).
     pub(super) async fn invoke<T: redis::FromRedisValue>(
         self: &Arc<Self>,
         invocation: &redis::ScriptInvocation<'_>,
         key: Option<&str>,
         timeout: Duration,
+        local: Option<&MultiplexedConnection>,
     ) -> Result<T> {
+        if let Some(conn) = local {
+            return self
+                .run(invocation, key, timeout, timeout, &mut conn.clone())
+                .await;
+        }
         let started = tokio::time::Instant::now();
         let mut conn = self.connection(timeout).await?;
         let left = timeout.saturating_sub(started.elapsed()).max(timeout / 2);
-        match tokio::time::timeout(left, invocation.invoke_async(&mut conn)).await {
+        self.run(invocation, key, left, timeout, &mut conn).await
+    }
+
+    /// Runs `invocation` on `conn`, giving up after `left` (of the per-master `timeout`).
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+        key: Option<&str>,
+        left: Duration,
+        timeout: Duration,
+        conn: &mut (impl redis::aio::ConnectionLike + Send),
+    ) -> Result<T> {
+        match tokio::time::timeout(left, invocation.invoke_async(conn)).await {
             Ok(reply) => reply.map_err(|source| Error::from_redis(&self.addr, key, source)),
             Err(_) => Err(Error::unreachable(
                 &self.addr,
@@ -132,6 +159,12 @@ impl Node {
                 &format!("no answer within the per-master timeout ({timeout:?})"),
             )),
         }
+    }
+
+    /// Opens a connection to this master on the calling runtime, for a caller runtime's
+    /// [`Local`](crate::backend::Local) (`None`: it failed).
+    pub(super) fn connect_local(&self) -> BoxFuture<'static, Option<MultiplexedConnection>> {
+        local::connect_multiplexed(&self.client, self.settings)
     }
 
     /// This master's release announcements (started on first use, on the crate runtime).

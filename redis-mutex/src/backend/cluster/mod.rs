@@ -9,8 +9,8 @@
 //! (`tests/cluster.rs` shows it on a real cluster).
 //!
 //! A lock over names of several slots cannot be taken by one script. It is taken slot group by
-//! slot group, in ascending slot order, each group all-or-nothing with [`ACQUIRE`](protocol::ACQUIRE); when a group
-//! is busy, the groups already taken are released before the attempt reports
+//! slot group, in ascending slot order, each group all-or-nothing with
+//! [`ACQUIRE`](protocol::ACQUIRE); when a group is busy, the groups already taken are released before the attempt reports
 //! [`Attempt::Busy`], so no caller ever holds some of its names while it waits for others, and
 //! no two callers can deadlock. Such a waiter polls (woken by release announcements, and at
 //! least every `max_poll_interval`) instead of standing in the Redis queues, so first come,

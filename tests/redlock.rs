@@ -512,3 +512,56 @@ fn uncontended_pairs_run_on_the_caller_runtimes_own_connections() {
         }
     });
 }
+
+#[tokio::test]
+async fn masters_with_credentials_of_their_own() {
+    // One master takes the URL's password; two have passwords of their own.
+    let masters: Vec<RedisServer> = ["shared", "one", "two"]
+        .into_iter()
+        .map(|password| RedisServer::builder().password(password).start())
+        .collect();
+    let addrs: Vec<String> = masters.iter().map(RedisServer::addr).collect();
+    let url = format!("redis+redlock://:shared@{}", addrs.join(","));
+    let lock = name("redlock-credentials");
+
+    // With the URL's password only, two masters refuse it: no quorum, and the error says why.
+    let error = Client::builder(url.as_str())
+        .wait(Some(Duration::from_secs(1)))
+        .build()
+        .unwrap()
+        .mutex(&lock)
+        .unwrap()
+        .lock()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Refused { .. }), "{error:?}");
+
+    let client = Client::builder(url.as_str())
+        .node_credentials(&addrs[1], "default", "one")
+        .node_credentials(&addrs[2], "default", "two")
+        .build()
+        .unwrap();
+    let guard = client.mutex(&lock).unwrap().lock().await.unwrap();
+    let key = common::key(&lock);
+    let token = common::holder(&masters[0], &key).expect("held on the first master");
+    assert_eq!(holding(&masters, &key, &token), 3);
+    guard.release().await.unwrap();
+
+    // Credentials for a server the URL does not list, or on another kind of URL, are refused
+    // when the client is built.
+    for (url, addr, says) in [
+        (url.as_str(), "127.0.0.1:1", "not one of the URL's masters"),
+        (
+            "redis://127.0.0.1:6379",
+            "127.0.0.1:6379",
+            "redis+redlock://",
+        ),
+    ] {
+        let error = Client::builder(url)
+            .node_credentials(addr, "default", "pw")
+            .build()
+            .unwrap_err();
+        assert!(error.is_invalid_input(), "{error:?}");
+        assert!(error.to_string().contains(says), "{error}");
+    }
+}

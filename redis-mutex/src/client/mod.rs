@@ -1,21 +1,21 @@
 //! [`Client`]: which server, which key prefix, which defaults; the per-URL connection cache.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex as StdMutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::Backend;
-use crate::backend::cluster::{self, ClusterBackend};
-use crate::backend::redlock::{self, Redlock};
-use crate::backend::sentinel::{ReplicaAcks, SentinelBackend, SentinelConfig};
-use crate::backend::single::{ConnectionSettings, SingleServer};
+use crate::backend::redlock;
+use crate::backend::sentinel::ReplicaAcks;
+use crate::backend::single::ConnectionSettings;
 use crate::error::{Error, Result};
 use crate::lock::Mutex;
 use crate::names::IntoLockNames;
 use crate::protocol;
 use crate::queue::LocalQueues;
 
+mod open;
+use open::{ServerKey, cached_server, check_sentinel_options};
 mod redact;
 mod sentinel_url;
 #[cfg(feature = "tls")]
@@ -131,6 +131,7 @@ impl Client {
             tls_roots: None,
             sentinel: SentinelOptions::default(),
             node_timeout: redlock::DEFAULT_NODE_TIMEOUT,
+            node_credentials: Vec::new(),
             options: Options {
                 prefix: protocol::DEFAULT_PREFIX.to_owned(),
                 ttl: protocol::DEFAULT_TTL,
@@ -240,7 +241,18 @@ pub struct ClientBuilder {
     sentinel: SentinelOptions,
     /// Redlock's per-master timeout of an attempt.
     node_timeout: Duration,
+    /// Redlock masters' own credentials.
+    node_credentials: Vec<NodeCredentials>,
     options: Options,
+}
+
+/// One Redlock master's own user and password ([`ClientBuilder::node_credentials`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct NodeCredentials {
+    /// As given: `host:port` or `host`.
+    addr: String,
+    username: String,
+    password: Secret,
 }
 
 /// What a `redis+sentinel://` URL cannot say.
@@ -348,6 +360,41 @@ impl ClientBuilder {
     /// ```
     pub fn node_timeout(mut self, timeout: Duration) -> Self {
         self.node_timeout = timeout;
+        self
+    }
+
+    /// The user and password of one Redlock master, `addr` (`host:port` as the
+    /// `redis+redlock://` URL lists it), when it does not share the URL's `user:password@`
+    /// (independent masters, independently run, may not). The other masters keep the URL's.
+    /// A master that refuses the credentials counts as not answering, and a quorum that fails
+    /// for it reports the refusal ([`Error::Refused`]). Use `"default"` as `username` for a
+    /// server with a `requirepass` password only.
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Self::build) returns [`Error::InvalidConfig`] when the URL is not a
+    /// `redis+redlock://` URL, when `addr` is not one of its masters, or when a master is
+    /// given credentials twice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = redis_mutex::Client::builder("redis+redlock://:pw@10.0.0.1:6379,10.0.0.2:6379,10.0.0.3:6379")
+    ///     .node_credentials("10.0.0.3:6379", "locks", "another-pw")
+    ///     .build()?;
+    /// # Ok::<(), redis_mutex::Error>(())
+    /// ```
+    pub fn node_credentials(
+        mut self,
+        addr: impl Into<String>,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.node_credentials.push(NodeCredentials {
+            addr: addr.into(),
+            username: username.into(),
+            password: Secret(password.into()),
+        });
         self
     }
 
@@ -462,7 +509,8 @@ impl ClientBuilder {
     ///
     /// [`Error::InvalidUrl`] for an unusable URL, [`Error::InvalidTtl`] for an unusable TTL,
     /// [`Error::InvalidConfig`] for a zero timeout or poll interval, a poll interval over 24 h,
-    /// unusable TLS roots, fencing on a Redlock URL, an unusable
+    /// unusable TLS roots, fencing on a Redlock URL, unusable
+    /// [`node_credentials`](Self::node_credentials), an unusable
     /// [`replica_acks`](Self::replica_acks), or Sentinel options on a URL that is not a
     /// Sentinel URL.
     ///
@@ -502,8 +550,17 @@ impl ClientBuilder {
                 ),
             });
         }
-        if self.options.fencing && redlock::url::is_redlock(&self.url) {
+        let is_redlock = redlock::url::is_redlock(&self.url);
+        if self.options.fencing && is_redlock {
             return Err(redlock::fencing_refused());
+        }
+        if !self.node_credentials.is_empty() && !is_redlock {
+            return Err(Error::InvalidConfig {
+                option: "node_credentials",
+                reason: "it applies to `redis+redlock://` URLs only; give other deployments' \
+                         credentials in the URL (`redis://user:password@host:port`)"
+                    .into(),
+            });
         }
         check_sentinel_options(&self.url, &self.sentinel)?;
         let server = cached_server(ServerKey {
@@ -512,6 +569,7 @@ impl ClientBuilder {
             tls_roots: self.tls_roots,
             sentinel: self.sentinel,
             node_timeout: self.node_timeout,
+            node_credentials: self.node_credentials,
         })?;
         Ok(Client {
             server,
@@ -535,196 +593,6 @@ pub(crate) fn url_from_env() -> String {
         .iter()
         .find_map(|var| std::env::var(var).ok().filter(|url| !url.is_empty()))
         .unwrap_or_else(|| DEFAULT_URL.to_owned())
-}
-
-/// What makes two clients share one server's connections.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ServerKey {
-    url: String,
-    settings: ConnectionSettings,
-    tls_roots: Option<TlsRoots>,
-    sentinel: SentinelOptions,
-    node_timeout: Duration,
-}
-
-/// Refuses Sentinel options on a URL of another kind, and unusable ones.
-fn check_sentinel_options(url: &str, options: &SentinelOptions) -> Result<()> {
-    let invalid = |option, reason: &str| {
-        Err(Error::InvalidConfig {
-            option,
-            reason: reason.to_owned(),
-        })
-    };
-    if !sentinel_url::is_sentinel_url(url) {
-        let for_sentinel = "it applies to `redis+sentinel://` URLs only";
-        if options.replica_acks.is_some() {
-            return invalid("replica_acks", for_sentinel);
-        }
-        if options.password.is_some() {
-            return invalid("sentinel_password", for_sentinel);
-        }
-        if options.username.is_some() {
-            return invalid("sentinel_username", for_sentinel);
-        }
-    }
-    match options.replica_acks {
-        Some(acks) if acks.replicas == 0 => invalid(
-            "replica_acks",
-            "the number of replicas must be at least 1; to not wait for replicas, do not call \
-             `replica_acks`",
-        ),
-        Some(acks) if acks.timeout.is_zero() => invalid(
-            "replica_acks",
-            "the timeout must be longer than zero (Redis' `WAIT` would wait forever); e.g. \
-             `Duration::from_millis(100)`",
-        ),
-        _ => Ok(()),
-    }
-}
-
-/// The cluster behind a `redis+cluster://` URL whose seed nodes are `seeds`.
-fn open_cluster(
-    key: &ServerKey,
-    seeds: std::result::Result<Vec<String>, String>,
-    display: String,
-) -> Result<ClusterBackend> {
-    let seeds = seeds.map_err(|reason| Error::InvalidUrl {
-        url: display.clone(),
-        reason,
-    })?;
-    let tls = key.url.to_ascii_lowercase().starts_with("rediss+");
-    if !cfg!(feature = "tls") && tls {
-        return Err(Error::InvalidUrl {
-            url: display,
-            reason: "`rediss+cluster://` (TLS) needs the `tls` feature of redis-mutex".into(),
-        });
-    }
-    #[cfg(feature = "tls")]
-    if tls {
-        tls::ensure_crypto_provider();
-    }
-    let roots = key.tls_roots.as_ref().map(|roots| roots.0.as_slice());
-    ClusterBackend::new(&seeds, display, key.settings, roots)
-}
-
-fn cached_server(key: ServerKey) -> Result<Arc<Server>> {
-    static CACHE: OnceLock<StdMutex<HashMap<ServerKey, Arc<Server>>>> = OnceLock::new();
-    let mut cache = CACHE
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(server) = cache.get(&key) {
-        return Ok(server.clone());
-    }
-    let display = redact(&key.url);
-    let backend: Box<dyn Backend> = if let Some(seeds) = cluster::seeds(&key.url) {
-        Box::new(open_cluster(&key, seeds, display)?)
-    } else if redlock::url::is_redlock(&key.url) {
-        let parsed = redlock::url::parse(&key.url).map_err(|reason| Error::InvalidUrl {
-            url: display.clone(),
-            reason,
-        })?;
-        let masters = parsed
-            .masters
-            .iter()
-            .zip(parsed.addrs)
-            .map(|(url, addr)| Ok((redis_client(url, &display, key.tls_roots.as_ref())?, addr)))
-            .collect::<Result<Vec<_>>>()?;
-        Box::new(Redlock::new(
-            masters,
-            display,
-            key.settings,
-            key.node_timeout,
-        ))
-    } else if sentinel_url::is_sentinel_url(&key.url) {
-        Box::new(sentinel_backend(&key, display)?)
-    } else {
-        let client = redis_client(&key.url, &display, key.tls_roots.as_ref())?;
-        Box::new(SingleServer::new(client, display, key.settings))
-    };
-    let server = Arc::new(Server {
-        backend,
-        queues: LocalQueues::default(),
-    });
-    cache.insert(key, server.clone());
-    Ok(server)
-}
-
-/// The redis-rs client of one server's `url` (`display`: the URL to show in errors).
-fn redis_client(url: &str, display: &str, tls_roots: Option<&TlsRoots>) -> Result<redis::Client> {
-    let tls = url.starts_with("rediss://");
-    if !cfg!(feature = "tls") && tls {
-        return Err(Error::InvalidUrl {
-            url: display.to_owned(),
-            reason: "`rediss://` (TLS) needs the `tls` feature of redis-mutex".into(),
-        });
-    }
-    let client = redis::Client::open(url).map_err(|error| Error::InvalidUrl {
-        url: display.to_owned(),
-        reason: redact(&error.to_string()),
-    })?;
-    #[cfg(feature = "tls")]
-    let client = match tls_roots {
-        Some(roots) => tls::client_with_roots(url, display, roots)?,
-        None => client,
-    };
-    #[cfg(not(feature = "tls"))]
-    let _ = tls_roots;
-    #[cfg(feature = "tls")]
-    if tls {
-        tls::refuse_insecure(&client, display)?;
-        tls::ensure_crypto_provider();
-    }
-    Ok(client)
-}
-
-/// The backend of a `redis+sentinel://` URL: its sentinels' clients, and how to make the
-/// master's.
-fn sentinel_backend(key: &ServerKey, display: String) -> Result<SentinelBackend> {
-    let url = sentinel_url::SentinelUrl::parse(&key.url).map_err(|reason| Error::InvalidUrl {
-        url: display.clone(),
-        reason: redact(&reason),
-    })?;
-    let sentinels = url
-        .sentinels
-        .iter()
-        .map(|address| {
-            let client = redis_client(&url.sentinel_url(address), address, key.tls_roots.as_ref())?;
-            let info = client.get_connection_info().clone();
-            let mut auth = info.redis_settings().clone();
-            if let Some(username) = &key.sentinel.username {
-                auth = auth.set_username(username);
-            }
-            if let Some(Secret(password)) = &key.sentinel.password {
-                auth = auth.set_password(password);
-            }
-            let client = redis::Client::open(info.set_redis_settings(auth)).map_err(|error| {
-                Error::InvalidUrl {
-                    url: display.clone(),
-                    reason: redact(&error.to_string()),
-                }
-            })?;
-            Ok((address.clone(), client))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    // The master's URL is checked now, at a made-up address, so that bad credentials or a bad
-    // database are an error of `build`, not of the first lock operation.
-    redis_client(
-        &url.master_url("127.0.0.1", 1),
-        &display,
-        key.tls_roots.as_ref(),
-    )?;
-    let tls_roots = key.tls_roots.clone();
-    Ok(SentinelBackend::new(SentinelConfig {
-        display,
-        master_name: url.master_name.clone(),
-        sentinels,
-        open_master: Box::new(move |host, port, shown| {
-            redis_client(&url.master_url(host, port), shown, tls_roots.as_ref())
-        }),
-        settings: key.settings,
-        acks: key.sentinel.replica_acks,
-    }))
 }
 
 #[cfg(all(test, feature = "tls"))]

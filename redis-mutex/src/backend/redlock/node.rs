@@ -31,10 +31,18 @@ pub(super) struct Node {
     /// per-master timeout, so a master that is down costs each attempt no more than that.
     failed: AtomicBool,
     /// Why the latest connect failed.
-    failure: StdMutex<Option<String>>,
+    failure: StdMutex<Option<Failure>>,
     /// Told when a connect ends.
     connected: Notify,
     subscriber: OnceLock<Subscriber>,
+}
+
+/// Why a connect failed.
+#[derive(Debug, Clone)]
+struct Failure {
+    why: String,
+    /// The master answered with an error (as opposed to not answering).
+    refused: bool,
 }
 
 impl Node {
@@ -86,11 +94,21 @@ impl Node {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        Err(Error::unreachable(
-            &self.addr,
-            std::io::ErrorKind::NotConnected,
-            failure.as_deref().unwrap_or("still connecting"),
-        ))
+        Err(match failure {
+            // The master answered, and said no (credentials, ACL …): a refusal, not an outage.
+            Some(Failure { why, refused: true }) => Error::Refused {
+                server: self.addr.clone(),
+                source: why.into(),
+            },
+            Some(Failure { why, .. }) => {
+                Error::unreachable(&self.addr, std::io::ErrorKind::NotConnected, &why)
+            }
+            None => Error::unreachable(
+                &self.addr,
+                std::io::ErrorKind::NotConnected,
+                "still connecting",
+            ),
+        })
     }
 
     /// Connects, bounded by the connect timeout, and tells the waiters.
@@ -106,18 +124,28 @@ impl Node {
             Ok(Ok(conn)) => {
                 let _ = self.conn.set(conn);
             }
-            Ok(Err(error)) => self.failed(error.to_string()),
-            Err(_) => self.failed(format!(
-                "no answer within the connect timeout ({timeout:?})"
-            )),
+            Ok(Err(error)) => {
+                let refused = matches!(
+                    Error::from_redis(&self.addr, None, error.clone()),
+                    Error::Refused { .. }
+                );
+                self.failed(Failure {
+                    why: error.to_string(),
+                    refused,
+                });
+            }
+            Err(_) => self.failed(Failure {
+                why: format!("no answer within the connect timeout ({timeout:?})"),
+                refused: false,
+            }),
         }
         self.connecting.store(false, Ordering::Release);
         self.connected.notify_waiters();
     }
 
     /// Records why a connect failed.
-    fn failed(&self, why: String) {
-        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+    fn failed(&self, failure: Failure) {
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(failure);
         self.failed.store(true, Ordering::Release);
     }
 

@@ -93,7 +93,7 @@ pub(crate) fn parse(url: &str) -> Result<RedlockUrl, String> {
 }
 
 /// `host:port` of one master as listed (`host`, `host:port`, `[v6]`, `[v6]:port`).
-fn master_addr(host: &str) -> Result<String, String> {
+pub(crate) fn master_addr(host: &str) -> Result<String, String> {
     let listing = "list the masters as `redis+redlock://host1:6379,host2:6379,host3:6379`";
     if host.is_empty() {
         return Err(format!("a master's address is empty; {listing}"));

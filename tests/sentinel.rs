@@ -3,7 +3,8 @@
 //! (tests/support/sentinel.rs).
 //!
 //! Locks before and after a forced `SENTINEL FAILOVER`; a lock whose key is gone on the new
-//! master reported lost; `replica_acks` (`WAIT`) succeeding and failing; mutual exclusion
+//! master reported lost; `replica_acks` (`WAIT`) succeeding and failing, on a first attempt and
+//! on a hand-over taken at the release's notification; mutual exclusion
 //! between two clients; `#[mutex(server = "redis+sentinel://…")]`; malformed URLs.
 
 mod support;
@@ -162,7 +163,7 @@ async fn replica_acks_confirm_an_acquisition_or_release_it_and_fail() {
     guard.release().await.unwrap();
     let handed = tokio::time::timeout(Duration::from_secs(2), waiter)
         .await
-        .expect("the waiter takes the lock at its next attempt")
+        .expect("the waiter is handed the lock")
         .unwrap()
         .expect("confirmed");
     assert_eq!(
@@ -206,6 +207,119 @@ async fn replica_acks_confirm_an_acquisition_or_release_it_and_fail() {
     let error = jobs.lock().await.unwrap_err();
     assert!(error.is_not_replicated(), "lock() too: {error:?}");
     assert!(!jobs.is_locked().await.unwrap());
+    deployment.replica().resume();
+    drop(
+        jobs.lock()
+            .await
+            .expect("confirmed again once the replica is back"),
+    );
+}
+
+/// How long a waiter of the hand-over tests would sleep before its next attempt: far longer
+/// than they allow for the hand-over, so that only the release's notification can be what
+/// wakes it.
+const LONG_POLL: Duration = Duration::from_secs(30);
+
+/// A client with `replica_acks(1, acks_timeout)` whose waiters poll only every [`LONG_POLL`].
+fn acks_client(deployment: &Deployment, acks_timeout: Duration) -> Client {
+    builder(deployment)
+        .replica_acks(1, acks_timeout)
+        .max_poll_interval(LONG_POLL)
+        .build()
+        .unwrap()
+}
+
+/// Waits until a waiter stands in the queue of the lock `key` held by `holder` (a waiter that
+/// queues marks the holder's value, and is listening for releases by then).
+async fn wait_for_a_waiter(deployment: &Deployment, key: &str, holder: &str) {
+    let marked = format!("{holder}+");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(deployment.master(), key).as_deref() != Some(marked.as_str()) {
+        assert!(Instant::now() < deadline, "no waiter ever queued for {key}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// How many waiters stand in the Redis queue of the lock `key`.
+fn queued(deployment: &Deployment, key: &str) -> usize {
+    redis::cmd("ZCARD")
+        .arg(format!("redis-mutex:{{{key}}}:queue"))
+        .query(&mut deployment.master().raw())
+        .expect("ZCARD")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_acks_a_waiter_takes_a_hand_over_at_the_notification_once_confirmed() {
+    let deployment = Deployment::start("acks-handover");
+    let client = acks_client(&deployment, Duration::from_secs(1));
+    let jobs = client.mutex("jobs").unwrap();
+
+    let guard = jobs.lock().await.expect("confirmed by the replica");
+    let waiter = {
+        let jobs = jobs.clone();
+        tokio::spawn(async move { jobs.lock().await })
+    };
+    wait_for_a_waiter(&deployment, "MUTEX_jobs", guard.token()).await;
+    guard.release().await.unwrap();
+
+    // Its next poll is LONG_POLL away: only the hand-over's notification can wake it sooner.
+    let handed = tokio::time::timeout(LONG_POLL / 3, waiter)
+        .await
+        .expect("handed the lock at the release's notification, not at the next poll")
+        .unwrap()
+        .expect("the hand-over confirmed by the replica");
+    assert_eq!(
+        get(deployment.replica(), "MUTEX_jobs").as_deref(),
+        Some(handed.token()),
+        "on the replica once taken"
+    );
+    assert!(handed.is_owned().await.unwrap());
+    handed.release().await.unwrap();
+    assert!(!jobs.is_locked().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_acks_a_hand_over_the_replicas_do_not_confirm_fails_the_waiter_and_is_released() {
+    let deployment = Deployment::start("acks-handover-fails");
+    let client = acks_client(&deployment, Duration::from_millis(200));
+    let jobs = client.mutex("jobs").unwrap();
+
+    let guard = jobs.lock().await.expect("confirmed by the replica");
+    let waiter = {
+        let jobs = jobs.clone();
+        tokio::spawn(async move { jobs.lock().await })
+    };
+    wait_for_a_waiter(&deployment, "MUTEX_jobs", guard.token()).await;
+    // The replica is frozen: it acknowledges nothing, the hand-over included.
+    deployment.replica().pause();
+    guard.release().await.unwrap();
+
+    let error = tokio::time::timeout(LONG_POLL / 3, waiter)
+        .await
+        .expect("the waiter acts on the release's notification, not at its next poll")
+        .unwrap()
+        .unwrap_err();
+    assert!(error.is_not_replicated(), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            Error::NotReplicated {
+                acknowledged: 0,
+                required: 1,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    // Released before the error was returned: neither held by the waiter nor queued.
+    assert_eq!(
+        get(deployment.master(), "MUTEX_jobs"),
+        None,
+        "released, not left held"
+    );
+    assert_eq!(queued(&deployment, "MUTEX_jobs"), 0, "out of the queue");
+    assert!(!jobs.is_locked().await.unwrap());
+
     deployment.replica().resume();
     drop(
         jobs.lock()

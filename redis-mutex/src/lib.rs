@@ -150,10 +150,10 @@
 //! less likely, not impossible, since neither the replica's disk nor the election is part of
 //! it. It costs one round trip per acquisition, plus the replicas' delay (on loopback, on a
 //! shared 2-core machine, 0.05 – 0.4 ms more per lock-and-release pair, which otherwise took
-//! 0.11 – 0.44 ms: 1.4 – 3.9× as long, depending on the machine's load), and waiters take a
-//! lock handed over to them at their next attempt (within
-//! [`max_poll_interval`](ClientBuilder::max_poll_interval)) rather than at the release's
-//! notification, so that every acquisition is confirmed.
+//! 0.11 – 0.44 ms: 1.4 – 3.9× as long, depending on the machine's load). A lock handed over
+//! by a release is confirmed the same way before the waiter takes it, as soon as the release's
+//! notification arrives: a failed confirmation releases it, and the waiter's acquisition fails
+//! with [`Error::NotReplicated`].
 //!
 //! With ACLs, the sentinels must allow `SENTINEL|get-master-addr-by-name` and subscribing to
 //! `+switch-master`; the master also needs `INFO` (not optional here), and `WAIT` with

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::backend::{Local, Via, WaitAttempt, Wake};
+use crate::backend::{BoxFuture, Local, Via, WaitAttempt, Wake};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::guard::Guard;
@@ -566,7 +566,7 @@ impl Mutex {
         // From here until acquired, `token` may sit in the lock's queue in Redis, or be handed
         // the lock by a release: if this future is dropped or fails, take it out (and pass the
         // lock on, if it was handed to us meanwhile).
-        let cleanup = Cleanup {
+        let mut cleanup = Cleanup {
             mutex: Some(self.clone()),
             token: token.clone(),
             after: After::Sent(Via::Shared),
@@ -654,24 +654,48 @@ impl Mutex {
             // A hand-over is acted on only when it names this round's attempt: the release then
             // ran after that attempt, so the handed lease (`claim`) lasts at least until
             // `sent + claim`. Take it while that bound is recent; the guard extends it to the
-            // full lease in the background, a third into it. A grant naming an earlier attempt is stale (the
-            // handed lease may have lapsed and the lock changed hands since), and a grant seen
-            // late may be about to lapse: then the next attempt claims the lock if it is still
-            // ours, and otherwise waits on.
+            // full lease in the background, a third into it. A grant naming an earlier attempt
+            // is stale (the handed lease may have lapsed and the lock changed hands since), and
+            // a grant seen late may be about to lapse: then the next attempt claims the lock if
+            // it is still ours, and otherwise waits on.
             if let Some(Wake::Granted(grant)) = wake
                 && self.spec.keys.keys.len() == 1
                 && grant.attempt == wait.number
                 && sent.elapsed() < wait.claim / 2
             {
+                let mut lease = (sent, wait.claim);
+                // A backend that confirms every acquisition (Sentinel with replica
+                // acknowledgements: `WAIT`) confirms a hand-over too; the others return no
+                // confirmation, and the grant is taken without a round trip. The confirmation
+                // is sent with at least half the claim window left, and first claims the lock:
+                // it restarts the lease at `ttl` only if the key still holds our token, in one
+                // atomic step on the server. So however long the confirmation then takes (up
+                // to the backend's own timeout, such as `replica_acks`' for `WAIT`), it cannot
+                // eat into the claim window: once claimed, the lock is ours for `ttl` from no
+                // earlier than the confirmation's start, which is the lease the guard starts
+                // with (as on a first attempt, whose confirmation takes from its lease
+                // likewise). Checking the claim window again after the confirmation is thus
+                // unneeded. Should the claim reach the server after the handed lease lapsed (a
+                // round trip longer than half the window), the key is no longer ours and
+                // nothing was changed: the next attempt queues again (the hand-over took us
+                // out of the queue), or takes the lock if free. A failed
+                // confirmation fails the acquisition as a failed first attempt does, and the
+                // lock, claimed or not, is released before the error is returned, so that
+                // the caller never holds it.
+                if let Some(confirmation) =
+                    backend.confirm_grant(&self.spec.keys, &token, self.settings.ttl)
+                {
+                    // Boxed, so that the waiting future of the backends that confirm nothing
+                    // stays as small as it was.
+                    let (kept, confirmed) = Box::pin(confirm_grant(confirmation, cleanup)).await?;
+                    cleanup = kept;
+                    match confirmed {
+                        Some(confirming) => lease = (confirming, self.settings.ttl),
+                        None => continue,
+                    }
+                }
                 let fences = grant.fence.into_iter().collect();
-                return Ok(self.acquired(
-                    cleanup,
-                    &token,
-                    fences,
-                    (sent, wait.claim),
-                    started,
-                    true,
-                ));
+                return Ok(self.acquired(cleanup, &token, fences, lease, started, true));
             }
         }
     }
@@ -796,6 +820,27 @@ struct Resume {
     started: Instant,
     /// Whether the lock counted as contended, when no attempt was made.
     contended: bool,
+}
+
+/// Awaits the `confirmation` of a hand-over (see [`Backend::confirm_grant`]), whose waiter's
+/// clean-up is `cleanup`. Gives `cleanup` back, with when the confirmation started when the
+/// lock is ours (with a lease of the full TTL from then), or with `None` when it is no longer
+/// ours. On an error, cleans up (releasing the lock) before returning it.
+///
+/// [`Backend::confirm_grant`]: crate::backend::Backend::confirm_grant
+async fn confirm_grant(
+    confirmation: BoxFuture<'_, Result<bool>>,
+    cleanup: Cleanup,
+) -> Result<(Cleanup, Option<Instant>)> {
+    let confirming = Instant::now();
+    match confirmation.await {
+        Ok(true) => Ok((cleanup, Some(confirming))),
+        Ok(false) => Ok((cleanup, None)),
+        Err(error) => {
+            cleanup.finish().await;
+            Err(error)
+        }
+    }
 }
 
 /// Releases an in-flight attempt's token unless disarmed.

@@ -195,6 +195,29 @@ pub(crate) trait Backend: fmt::Debug + Send + Sync + 'static {
         wait: WaitAttempt,
     ) -> BoxFuture<'a, Result<Attempt>>;
 
+    /// What a waiter must do before taking a hand-over announced to `token` as
+    /// [`Wake::Granted`]: `None` (the default) when the announcement is enough, else a
+    /// confirmation to await first. Returning `None` costs the waiter nothing: no allocation,
+    /// no await.
+    ///
+    /// A confirmation claims the handed lock as the waiter's next
+    /// [`wait_attempt`](Backend::wait_attempt) would (its lease restarts at `ttl`, only if it
+    /// still holds `token`), then checks whatever else the backend requires of an acquisition.
+    /// `Ok(true)`: the lock is `token`'s, with a lease of `ttl` from no earlier than this call.
+    /// `Ok(false)`: the lock is no longer `token`'s (the handed lease lapsed first); the waiter
+    /// attempts again. An error (such as [`Error::NotReplicated`](crate::Error::NotReplicated))
+    /// fails the acquisition; the confirmation does not release the lock itself, the caller
+    /// does, with [`release`](Backend::release) of `token`, as after any failed attempt.
+    fn confirm_grant<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+    ) -> Option<BoxFuture<'a, Result<bool>>> {
+        let _ = (keys, token, ttl);
+        None
+    }
+
     /// Deletes the keys still holding `token`, and takes `token` out of the waiter queue (so it
     /// also cleans up after an abandoned wait). A freed lock goes to the next live waiter, or is
     /// announced as free. Returns how many keys were `token`'s.

@@ -15,9 +15,10 @@
 //! `max_poll_interval`) until they next start waiting.
 //!
 //! With [`ReplicaAcks`], an acquisition counts only once enough replicas have it: after the
-//! acquiring command, `WAIT` (see [`Inner::confirm`]). Hand-overs are then taken by the
-//! waiter's own next attempt rather than from the release's notification, so that they are
-//! confirmed too.
+//! acquiring command, `WAIT` (see [`Inner::confirm`]). A hand-over is still taken as soon as
+//! its notification arrives, once confirmed the same way (see
+//! [`Backend::confirm_grant`]): a failed confirmation fails the waiter's acquisition with
+//! [`Error::NotReplicated`] and the waiter releases the lock.
 
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
@@ -282,12 +283,10 @@ impl Inner {
         }
     }
 
-    /// With [`ReplicaAcks`], an [`Attempt::Acquired`] holds only once the replicas have it:
-    /// on the acks connection, in one round trip, `EXTEND` (a write that also checks the lock
-    /// is still ours: `WAIT` waits for the writes of its own connection, and this one comes
-    /// after the acquisition, whatever connection took it) and `WAIT`.
-    /// When too few replicas acknowledge in time, the keys are released and the acquisition
-    /// fails with [`Error::NotReplicated`]; a lock found gone meanwhile is reported busy.
+    /// With [`ReplicaAcks`], an [`Attempt::Acquired`] holds only once the replicas have it
+    /// (see [`replicated`](Inner::replicated)). When too few replicas acknowledge in time, the
+    /// keys are released and the acquisition fails with [`Error::NotReplicated`]; a lock found
+    /// gone meanwhile is reported busy.
     async fn confirm(
         &self,
         master: &Master,
@@ -299,15 +298,36 @@ impl Inner {
         let (Some(acks), Attempt::Acquired { .. }) = (self.acks, &attempt) else {
             return Ok(attempt);
         };
-        let confirmed = self.wait_for_replicas(master, keys, token, ttl, acks).await;
-        if matches!(confirmed, Ok(Some(acknowledged)) if acknowledged >= acks.replicas) {
-            return Ok(attempt);
+        match self.replicated(master, keys, token, ttl, acks).await {
+            Ok(true) => Ok(attempt),
+            outcome => {
+                if let Err(error) = master.server.release(keys, token, &Via::Shared).await {
+                    tracing::debug!(%error, "release of an unconfirmed acquisition failed; the key expires with its TTL");
+                }
+                outcome.map(|_| Attempt::Busy { pttl: None })
+            }
         }
-        if let Err(error) = master.server.release(keys, token, &Via::Shared).await {
-            tracing::debug!(%error, "release of an unconfirmed acquisition failed; the key expires with its TTL");
-        }
-        match confirmed? {
-            None => Ok(Attempt::Busy { pttl: None }),
+    }
+
+    /// Whether enough replicas have the lock `token` holds: on the acks connection, in one
+    /// round trip, `EXTEND` to `ttl` (a write that also checks the lock is still ours: `WAIT`
+    /// waits for the writes of its own connection, and this one comes after the acquisition,
+    /// whatever connection took it) and `WAIT`. `Ok(false)`: the lock was no longer ours;
+    /// [`Error::NotReplicated`]: too few replicas acknowledged in time. Releases nothing.
+    async fn replicated(
+        &self,
+        master: &Master,
+        keys: &KeySet,
+        token: &str,
+        ttl: Duration,
+        acks: ReplicaAcks,
+    ) -> Result<bool> {
+        match self
+            .wait_for_replicas(master, keys, token, ttl, acks)
+            .await?
+        {
+            None => Ok(false),
+            Some(acknowledged) if acknowledged >= acks.replicas => Ok(true),
             Some(acknowledged) => Err(Error::NotReplicated {
                 key: keys.keys[0].clone(),
                 server: master.server.server().to_owned(),
@@ -530,6 +550,22 @@ impl Backend for SentinelBackend {
         }))
     }
 
+    /// With [`ReplicaAcks`], a hand-over counts only once the replicas have it, as any other
+    /// acquisition: the confirmation claims the lock (`EXTEND` to `ttl`) and waits for the
+    /// replicas in one round trip (see [`Inner::replicated`]). Without, `None`.
+    fn confirm_grant<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        ttl: Duration,
+    ) -> Option<BoxFuture<'a, Result<bool>>> {
+        let inner = self.inner();
+        let acks = inner.acks?;
+        Some(Box::pin(inner.on_master(move |master| {
+            Box::pin(async move { inner.replicated(&master, keys, token, ttl, acks).await })
+        })))
+    }
+
     fn release<'a>(
         &'a self,
         keys: &'a KeySet,
@@ -555,15 +591,7 @@ impl Backend for SentinelBackend {
     }
 
     fn subscribe(&self, keys: &KeySet, token: Arc<str>) -> Subscription {
-        // With replica acknowledgements, a hand-over is not taken from its notification (that
-        // would skip the `WAIT`): the waiter is not told about it, and takes the lock with its
-        // next attempt, which confirms it.
         let inner = self.inner();
-        let token = if inner.acks.is_some() {
-            None
-        } else {
-            Some(token)
-        };
         match inner.current() {
             Some(master) => master.server.subscriber().subscribe(keys.channels(), token),
             // Registering must not wait for Redis. Waiters subscribe after an attempt, which

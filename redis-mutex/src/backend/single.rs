@@ -526,7 +526,7 @@ impl Backend for SingleServer {
     }
 
     fn subscribe(&self, keys: &KeySet, token: Arc<str>) -> Subscription {
-        self.subscriber().subscribe(keys.channels(), Some(token))
+        self.subscriber().subscribe(keys.channels(), token)
     }
 
     fn holders<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Vec<Option<String>>>> {

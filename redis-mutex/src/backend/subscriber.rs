@@ -309,8 +309,8 @@ impl Subscriber {
 
     /// Registers for releases on `channels`, and for hand-overs to `token`, at once; see
     /// [`Subscription::confirmed`] for when Redis listens.
-    pub(crate) fn subscribe(&self, channels: &[String], token: Option<Arc<str>>) -> Subscription {
-        self.register(channels, Waiter::new(token))
+    pub(crate) fn subscribe(&self, channels: &[String], token: Arc<str>) -> Subscription {
+        self.register(channels, Waiter::new(Some(token)))
     }
 
     /// Registers `waiter` for releases on `channels` (and for hand-overs to its token).

@@ -477,10 +477,9 @@ impl ClientBuilder {
     /// When fewer replicas acknowledge within `timeout`, the lock is released again and the
     /// acquisition fails with [`Error::NotReplicated`] (also when the call would otherwise
     /// wait on: a failed confirmation is reported, not retried). Costs one more round trip
-    /// per acquisition, plus the replicas' delay; a lock handed over by a release is taken by
-    /// the waiter's next attempt (within
-    /// [`max_poll_interval`](Self::max_poll_interval)) instead of at the release's notification,
-    /// so that it is confirmed too.
+    /// per acquisition, plus the replicas' delay. A lock handed over by a release to a waiter
+    /// is confirmed too, as soon as the release's notification arrives, before the waiter
+    /// takes it.
     ///
     /// # Errors
     ///

@@ -462,7 +462,7 @@ impl Backend for ClusterBackend {
     }
 
     fn subscribe(&self, keys: &KeySet, token: std::sync::Arc<str>) -> Subscription {
-        self.subscriber().subscribe(keys.channels(), Some(token))
+        self.subscriber().subscribe(keys.channels(), token)
     }
 
     fn holders<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Vec<Option<String>>>> {

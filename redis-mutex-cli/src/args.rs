@@ -20,7 +20,9 @@ pub(crate) struct Cli {
 /// Which server and which keys; valid before or after the subcommand.
 #[derive(Debug, Args)]
 pub(crate) struct ServerArgs {
-    /// Redis URL [default: $REDIS_MUTEX_URL, else $REDIS_URL, else redis://127.0.0.1:6379/]
+    /// Redis URL: redis://, rediss://, redis+unix://; redis+cluster://host:port,… (a Cluster);
+    /// redis+sentinel://host:port,…/master (Sentinel); redis+redlock://host:port,… (Redlock)
+    /// [default: $REDIS_MUTEX_URL, else $REDIS_URL, else redis://127.0.0.1:6379/]
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) server: Option<String>,
     /// Key prefix put before every lock name [default: MUTEX_, as the library]

@@ -5,6 +5,8 @@
 //! let cluster = support::RedisCluster::start(3);   // 3 masters, no replicas
 //! let url = cluster.url();                          // "redis+cluster://127.0.0.1:P1,…"
 //! let node = cluster.node_of("MUTEX_a");            // the master that owns the key's slot
+//! let tls = support::RedisCluster::start_tls(3);    // TLS only, on the cluster bus too
+//! let ca = tls.tls_ca().unwrap().cert_pem();        // the CA that signed every node's certificate
 //! ```
 //!
 //! Nodes run with `cluster-require-full-coverage no`, so the slots of the other masters stay
@@ -14,7 +16,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{RedisServer, STARTUP_TIMEOUT};
+use super::{RedisServer, STARTUP_TIMEOUT, TestCa};
 
 /// How many hash slots a cluster has.
 const SLOTS: u16 = 16384;
@@ -33,10 +35,41 @@ impl RedisCluster {
     ///
     /// If a node does not start, or the cluster does not form within [`STARTUP_TIMEOUT`].
     pub(crate) fn start(masters: u16) -> Self {
+        Self::start_with(masters, false)
+    }
+
+    /// As [`start`](Self::start), with every node speaking TLS only (`--port 0`, a
+    /// `--tls-port`), to its clients and on the cluster bus (`--tls-cluster yes`, and
+    /// `--tls-replication yes` for replicas), all certificates signed by one CA
+    /// ([`tls_ca`](Self::tls_ca)); [`url`](Self::url) is then a `rediss+cluster://` URL.
+    /// Needs the suite's `tls` feature (to talk to the nodes while the cluster forms).
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start); also if `openssl` cannot make the certificates.
+    pub(crate) fn start_tls(masters: u16) -> Self {
+        Self::start_with(masters, true)
+    }
+
+    fn start_with(masters: u16, tls: bool) -> Self {
         assert!(masters > 0, "a cluster needs a master");
-        let nodes: Vec<RedisServer> = (0..masters)
-            .map(|_| {
-                RedisServer::builder()
+        let mut nodes: Vec<RedisServer> = Vec::new();
+        for _ in 0..masters {
+            let builder = match (tls, nodes.first().and_then(RedisServer::tls_ca)) {
+                (false, _) => RedisServer::builder(),
+                (true, None) => RedisServer::builder().tls(true),
+                (true, Some(ca)) => RedisServer::builder().tls_signed_by(ca),
+            };
+            let builder = match tls {
+                true => builder
+                    .arg("--tls-cluster")
+                    .arg("yes")
+                    .arg("--tls-replication")
+                    .arg("yes"),
+                false => builder,
+            };
+            nodes.push(
+                builder
                     .arg("--cluster-enabled")
                     .arg("yes")
                     .arg("--cluster-config-file")
@@ -45,9 +78,9 @@ impl RedisCluster {
                     .arg("5000")
                     .arg("--cluster-require-full-coverage")
                     .arg("no")
-                    .start()
-            })
-            .collect();
+                    .start(),
+            );
+        }
         let share = SLOTS.div_ceil(masters);
         for (i, node) in (0..masters).zip(&nodes) {
             let first = i * share;
@@ -109,10 +142,21 @@ impl RedisCluster {
         }
     }
 
-    /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,…`: every node as a seed.
+    /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,…` (`rediss+cluster://` for a TLS
+    /// cluster): every node as a seed.
     pub(crate) fn url(&self) -> String {
         let nodes: Vec<String> = self.nodes.iter().map(RedisServer::addr).collect();
-        format!("redis+cluster://{}", nodes.join(","))
+        let scheme = match self.tls_ca() {
+            Some(_) => "rediss+cluster",
+            None => "redis+cluster",
+        };
+        format!("{scheme}://{}", nodes.join(","))
+    }
+
+    /// The CA that signed every node's certificate, for a TLS cluster
+    /// ([`start_tls`](Self::start_tls)).
+    pub(crate) fn tls_ca(&self) -> Option<&TestCa> {
+        self.nodes[0].tls_ca()
     }
 
     /// The nodes, in start order.

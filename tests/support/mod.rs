@@ -132,6 +132,9 @@ pub(crate) struct RedisServerBuilder {
     password: Option<String>,
     unix_socket: bool,
     tls: bool,
+    /// The certificate and key (PEM) of the CA to sign a TLS server's certificate with,
+    /// instead of a fresh one.
+    tls_issuer: Option<(Vec<u8>, Vec<u8>)>,
     port: Option<u16>,
     extra_args: Vec<String>,
     /// Run as a sentinel with this configuration file.
@@ -158,6 +161,15 @@ impl RedisServerBuilder {
     /// [`RedisServer::url`] is then a `rediss://` URL. Clients are not asked for certificates.
     pub(crate) fn tls(mut self, yes: bool) -> Self {
         self.tls = yes;
+        self
+    }
+
+    /// As [`tls`](Self::tls), with the server's certificate signed by `ca` instead of a fresh
+    /// CA: for servers that speak TLS to each other (the nodes of a cluster), or that one
+    /// client trusts together. The server gets a copy of the CA in its own temp dir.
+    pub(crate) fn tls_signed_by(mut self, ca: &TestCa) -> Self {
+        self.tls = true;
+        self.tls_issuer = Some(ca.issuer());
         self
     }
 
@@ -206,7 +218,9 @@ impl RedisServerBuilder {
                 socket.display()
             );
         }
-        let tls = self.tls.then(|| TestCa::create(dir.join("tls")));
+        let tls = self
+            .tls
+            .then(|| TestCa::create(dir.join("tls"), self.tls_issuer.as_ref()));
         let fixed_port = self.port.is_some();
         let mut server = RedisServer {
             port: self.port.unwrap_or_else(free_port),
@@ -773,10 +787,12 @@ impl TestCa {
     ///
     /// If `openssl` cannot be run or fails; the message includes its output.
     pub(crate) fn new() -> Self {
-        Self::create(make_temp_dir())
+        Self::create(make_temp_dir(), None)
     }
 
-    fn create(dir: PathBuf) -> Self {
+    /// A CA in `dir`: a copy of `issuer` (its certificate and key, PEM) when given, else a
+    /// fresh one; with a server certificate it signed.
+    fn create(dir: PathBuf, issuer: Option<&(Vec<u8>, Vec<u8>)>) -> Self {
         fs::create_dir_all(&dir)
             .unwrap_or_else(|err| panic!("cannot create {}: {err}", dir.display()));
         let ca = TestCa { dir };
@@ -787,9 +803,26 @@ impl TestCa {
             "ec_paramgen_curve:prime256v1",
             "-nodes",
         ];
-        ca.openssl(
+        match issuer {
+            Some((cert, key)) => {
+                for (file, pem) in [("ca.crt", cert), ("ca.key", key)] {
+                    let path = ca.dir.join(file);
+                    fs::write(&path, pem).unwrap_or_else(|err| {
+                        panic!("cannot write {}: {err}", path.display())
+                    });
+                }
+            }
+            None => ca.create_authority(&ec_key),
+        }
+        ca.issue_server_certificate(&ec_key);
+        ca
+    }
+
+    /// A fresh self-signed CA: `ca.crt` and `ca.key`.
+    fn create_authority(&self, ec_key: &[&str]) {
+        self.openssl(
             &["req", "-x509"],
-            &ec_key,
+            ec_key,
             &[
                 "-keyout",
                 "ca.key",
@@ -805,9 +838,14 @@ impl TestCa {
                 "keyUsage=critical,keyCertSign,cRLSign",
             ],
         );
+    }
+
+    /// `server.crt` and `server.key`, for `127.0.0.1` and `localhost`, signed by the CA.
+    fn issue_server_certificate(&self, ec_key: &[&str]) {
+        let ca = self;
         ca.openssl(
             &["req"],
-            &ec_key,
+            ec_key,
             &[
                 "-keyout",
                 "server.key",
@@ -842,7 +880,13 @@ impl TestCa {
                 "server.ext",
             ],
         );
-        ca
+    }
+
+    /// The CA's certificate and key (PEM), to sign other servers' certificates with.
+    fn issuer(&self) -> (Vec<u8>, Vec<u8>) {
+        let key = self.dir.join("ca.key");
+        let key = fs::read(&key).unwrap_or_else(|err| panic!("cannot read {}: {err}", key.display()));
+        (self.cert_pem(), key)
     }
 
     /// The CA's certificate, PEM, as a client should trust it.

@@ -29,10 +29,24 @@
 //! runtime, kept as the single-server backend keeps its plain ones).
 //!
 //! Calls are never retried by redis-rs, which could run a script twice after a timeout: a
-//! reply the caller never saw is an error, cleaned up as on one server. Replies that prove a
-//! command did not run (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, after a resharding or
-//! during a failover) are retried here, within the response timeout; redis-rs refreshes its
-//! slot map on `MOVED`.
+//! reply the caller never saw is an error, cleaned up as on one server. Only replies that prove
+//! a command did not run are acted on here, within the response timeout:
+//!
+//! - `ASK` (a slot migrating, the key not, or no longer, on the source node): the command goes,
+//!   at once and once, to the node named, with `ASKING` in front on that node's connection
+//!   (see `ask`);
+//! - `MOVED` (after a resharding; redis-rs refreshes its slot map), `TRYAGAIN` (a command of
+//!   several keys of a migrating slot, some on each node), `CLUSTERDOWN` and `MASTERDOWN`
+//!   (during a failover): retried after a pause, growing from 10 ms.
+//!
+//! So no call runs twice, and every script (acquire, wait, release, extend) is sent again only
+//! after such a reply. During a slot migration, a single-key command always reaches the node
+//! that has the key (or, when no node has it, the one it is created on: the target), so locks
+//! keep excluding each other; a script of several keys (a multi-name lock, a wait in the
+//! queue, a release with a waiter) runs once its keys are on one node, which may be only when
+//! the migration ends (`TRYAGAIN` until then, retried within the response timeout). An
+//! uncontended single-name release takes the lock key only (`UNLOCK`), and so completes during
+//! a migration.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -53,8 +67,10 @@ use super::subscriber::{Subscriber, Subscription};
 use super::{Backend, BoxFuture, Local, LocalConn, Via, WaitAttempt};
 use crate::admin::{self, InspectReply, KeyState};
 use crate::error::{Error, Result};
-use crate::protocol::{self, Attempt, EXTEND, HOLDERS, KeySet, RELEASE, WAIT};
+use crate::protocol::{self, Attempt, EXTEND, HOLDERS, KeySet, RELEASE, UNLOCK, WAIT};
+use ask::{AskTarget, Node};
 
+mod ask;
 mod slots;
 mod url;
 
@@ -197,29 +213,44 @@ impl ClusterBackend {
         }
     }
 
-    /// Runs `call` on the connection `via` names; a reply that proves the command did not run
-    /// (see [`not_run`]) is retried after a pause, within the response timeout.
+    /// Runs `call` on the connection `via` names. A reply that proves the command did not run
+    /// (see [`not_run`]) is acted on within the response timeout: an `ASK` is followed at once
+    /// (the next call goes to the node named, with `ASKING`), anything else is retried after a
+    /// pause.
     async fn run<T, F, Fut>(&self, keys: &KeySet, via: &Via, mut call: F) -> Result<T>
     where
-        F: FnMut(ClusterConnection) -> Fut,
+        F: FnMut(Node) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         let deadline = Instant::now() + self.settings.response_timeout;
         let mut pause = Duration::from_millis(10);
+        let mut ask: Option<AskTarget> = None;
         loop {
             let conn = self.connection_via(via).await?;
-            match call(conn).await {
+            let asked = ask.take();
+            let following = asked.is_some();
+            let error = match call(Node::new(conn, asked)).await {
                 Ok(value) => return Ok(value),
-                Err(error) if not_run(&error) && Instant::now() + pause < deadline => {
+                Err(error) => error,
+            };
+            let again = not_run(&error) || (following && ask::not_sent(&error));
+            if again && Instant::now() < deadline {
+                // An ASK is followed once; one more (which a node with ASKING does not send)
+                // waits as any other reply of its kind.
+                if !following && let Some(target) = AskTarget::of(&error) {
+                    tracing::debug!(%target, "redis-mutex: cluster ASK redirection; following");
+                    ask = Some(target);
+                    continue;
+                }
+                if Instant::now() + pause < deadline {
                     tracing::debug!(%error, "redis-mutex: cluster redirection; trying again");
                     tokio::time::sleep(pause).await;
                     pause *= 3;
-                }
-                Err(error) => {
-                    let key = keys.keys.first().map(String::as_str);
-                    return Err(Error::from_redis(&self.server, key, error));
+                    continue;
                 }
             }
+            let key = keys.keys.first().map(String::as_str);
+            return Err(Error::from_redis(&self.server, key, error));
         }
     }
 
@@ -437,6 +468,29 @@ impl Backend for ClusterBackend {
                 None => self.release_slot(keys, token, via).await,
                 Some(groups) => self.release_groups(&groups, token, via).await,
             }
+        })
+    }
+
+    /// An uncontended single-name release first tries [`UNLOCK`], which takes the lock key
+    /// only (so it is not held up by a migration of its slot: see the module docs), and falls
+    /// back to [`RELEASE`] when someone waits.
+    fn release_held<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        via: &'a Via,
+        contended: bool,
+    ) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(async move {
+            if keys.keys.len() == 1 && !contended {
+                let mut invocation = UNLOCK.prepare_invoke();
+                invocation.key(&keys.keys[0]).arg(token);
+                let released: i64 = self.script(keys, via, &invocation).await?;
+                if let Ok(released) = usize::try_from(released) {
+                    return Ok(released);
+                }
+            }
+            self.release(keys, token, via).await
         })
     }
 

@@ -653,3 +653,309 @@ fn callers_on_short_lived_runtimes_lock_through_their_own_connections() {
     }
     assert_eq!(get(cluster, &key(&lock_name)), None);
 }
+
+/// A lock name whose key (`MUTEX_{tag}…`) hashes by `{tag}` to a slot of master `owner`, and
+/// that tag: names `{tag}a`, `{tag}b`, … then share that slot.
+fn tag_on(cluster: &RedisCluster, owner: usize, tag: &str) -> String {
+    loop {
+        let candidate = name(tag);
+        if cluster.owner(&format!("{{{candidate}}}")) == owner {
+            return candidate;
+        }
+    }
+}
+
+/// How many `TRYAGAIN` errors `node` has sent (`INFO errorstats`).
+fn tryagain_replies(node: &RedisServer) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("errorstats")
+        .query(&mut node.raw())
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("errorstat_TRYAGAIN:count="))
+        .map_or(0, |count| count.trim().parse().unwrap())
+}
+
+/// A client of `cluster` with connections of its own, whose calls give up after `timeout`.
+fn client_with_timeout(cluster: &RedisCluster, timeout: Duration) -> Client {
+    Client::builder(cluster.url())
+        .response_timeout(timeout)
+        .max_poll_interval(Duration::from_millis(50))
+        .build()
+        .unwrap()
+}
+
+/// A slot in the middle of a migration (`MIGRATING` on its source, `IMPORTING` on its target,
+/// some keys moved): single-key commands on keys already moved (or not created yet) are told
+/// `ASK`, and are sent, once, with `ASKING` to the target. The migration never ends here, so a
+/// client that only retried (until its response timeout) would fail every call below.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migrating_slot_is_followed_by_ask_and_locks_still_exclude() {
+    let cluster = RedisCluster::start(3);
+    let (source, target) = (&cluster.nodes()[2], &cluster.nodes()[0]);
+    let tag = tag_on(&cluster, 2, "ask");
+    let lock_name = format!("{{{tag}}}one");
+    let lock_key = key(&lock_name);
+    let slot = cluster.slot(&lock_key);
+    let (one, other) = (
+        client_with_timeout(&cluster, Duration::from_millis(1000)),
+        client_with_timeout(&cluster, Duration::from_millis(1001)),
+    );
+    let (mine, theirs) = (
+        one.mutex(lock_name.as_str()).unwrap(),
+        other.mutex(lock_name.as_str()).unwrap(),
+    );
+    // Both clients know the slot map, and a lock is taken on the source before the migration.
+    theirs.try_lock().await.unwrap().release().await.unwrap();
+    let held = mine.try_lock().await.unwrap();
+    assert_eq!(get_on(source, &lock_key).as_deref(), Some(held.token()));
+
+    // The migration starts, and the held lock key moves to the target (with its TTL).
+    redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("IMPORTING")
+        .arg(node_id(source))
+        .exec(&mut target.raw())
+        .unwrap();
+    redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("MIGRATING")
+        .arg(node_id(target))
+        .exec(&mut source.raw())
+        .unwrap();
+    redis::cmd("MIGRATE")
+        .arg("127.0.0.1")
+        .arg(target.port())
+        .arg(&lock_key)
+        .arg(0)
+        .arg(5000)
+        .exec(&mut source.raw())
+        .unwrap();
+    let asking_get = |key: &str| -> Option<String> {
+        let mut con = target.raw();
+        redis::cmd("ASKING").exec(&mut con).unwrap();
+        redis::cmd("GET").arg(key).query(&mut con).unwrap()
+    };
+    // (A GET on the source is told ASK for a key it no longer has.)
+    let on_source = || -> bool {
+        let keys: Vec<String> = redis::cmd("CLUSTER")
+            .arg("GETKEYSINSLOT")
+            .arg(slot)
+            .arg(100)
+            .query(&mut source.raw())
+            .unwrap();
+        keys.contains(&lock_key)
+    };
+    assert!(!on_source());
+    assert_eq!(asking_get(&lock_key).as_deref(), Some(held.token()));
+
+    // The other client finds it held there (SET NX, then TYPE and PTTL, each after ASK), the
+    // holder extends and releases it there.
+    let busy = theirs.try_lock().await.unwrap_err();
+    assert!(busy.is_busy(), "{busy}");
+    held.extend(Duration::from_secs(20))
+        .await
+        .expect("extend after ASK");
+    held.release().await.expect("release after ASK");
+    assert_eq!(asking_get(&lock_key), None);
+
+    // A lock key created during the migration is created on the target.
+    let taken = theirs.try_lock().await.expect("acquire after ASK");
+    assert_eq!(asking_get(&lock_key).as_deref(), Some(taken.token()));
+    assert!(!on_source());
+    assert!(mine.try_lock().await.unwrap_err().is_busy());
+    taken.release().await.unwrap();
+
+    // Two clients take turns on it, never both inside.
+    let detector = Arc::new(OverlapDetector::default());
+    let mut tasks = Vec::new();
+    for client in [&one, &other, &one, &other] {
+        let (mutex, detector) = (client.mutex(lock_name.as_str()).unwrap(), detector.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut taken = 0;
+            while taken < 5 {
+                match mutex.try_lock().await {
+                    Ok(guard) => {
+                        let inside = detector.enter();
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        drop(inside);
+                        guard.release().await.unwrap();
+                        taken += 1;
+                    }
+                    Err(error) if error.is_busy() => {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    Err(error) => panic!("during the migration: {error}"),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(detector.max_seen(), 1, "two holders were inside at once");
+    assert_eq!(detector.entries(), 4 * 5);
+    assert_eq!(asking_get(&lock_key), None);
+    assert!(!on_source());
+}
+
+/// A script of several keys of a migrating slot, some of them on neither node, is told
+/// `TRYAGAIN` by the target even with `ASKING`: it is retried within the response timeout, and
+/// goes through once the migration ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_name_lock_in_a_migrating_slot_waits_for_the_migration_within_its_bound() {
+    let cluster = RedisCluster::start(3);
+    let (source, target) = (&cluster.nodes()[2], &cluster.nodes()[0]);
+    let tag = tag_on(&cluster, 2, "tryagain");
+    let names = vec![format!("{{{tag}}}a"), format!("{{{tag}}}b")];
+    let slot = cluster.slot(&key(&names[0]));
+    let client = client_with_timeout(&cluster, Duration::from_secs(20));
+    let both = client.mutex(names.clone()).unwrap();
+    both.try_lock().await.unwrap().release().await.unwrap();
+
+    let (source_id, target_id) = (node_id(source), node_id(target));
+    redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("IMPORTING")
+        .arg(&source_id)
+        .exec(&mut target.raw())
+        .unwrap();
+    redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("MIGRATING")
+        .arg(&target_id)
+        .exec(&mut source.raw())
+        .unwrap();
+    let before = tryagain_replies(target);
+    let attempt = tokio::spawn(async move {
+        let guard = both.try_lock().await?;
+        guard.release().await
+    });
+    assert!(
+        eventually(PROMPTLY, || tryagain_replies(target) > before),
+        "the attempt was not told TRYAGAIN"
+    );
+    assert!(!attempt.is_finished(), "the attempt did not wait");
+    // The migration ends: every node gives the slot to the target.
+    for node in cluster.nodes() {
+        redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("NODE")
+            .arg(&target_id)
+            .exec(&mut node.raw())
+            .unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(30), attempt)
+        .await
+        .expect("the attempt ends within its bound")
+        .unwrap()
+        .expect("the lock is taken once the migration ends");
+    for name in &names {
+        assert_eq!(get_on(target, &key(name)), None);
+    }
+}
+
+/// `rediss+cluster://`: TLS to every node (and between them), all certificates signed by the CA
+/// the client is told to trust; a client that trusts only the system's roots is refused.
+#[cfg(feature = "tls")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_cluster_locks_hands_over_and_spans_slots_over_tls() {
+    let cluster = RedisCluster::start_tls(3);
+    let url = cluster.url();
+    assert!(url.starts_with("rediss+cluster://"), "{url}");
+    let ca = cluster.tls_ca().expect("a TLS cluster has a CA").cert_pem();
+    let trusting = |i: u64| {
+        Client::builder(url.clone())
+            .tls_root_certificates(ca.clone())
+            .response_timeout(Duration::from_millis(2000 + i))
+            .build()
+            .unwrap()
+    };
+    let names = names_on_every_node(&cluster, "tls");
+    let client = trusting(0);
+
+    // One name on every master.
+    for lock_name in &names {
+        let guard = client
+            .mutex(lock_name.as_str())
+            .unwrap()
+            .lock()
+            .await
+            .unwrap();
+        assert_eq!(
+            holder(&cluster, &key(lock_name)).as_deref(),
+            Some(guard.token())
+        );
+        guard.release().await.unwrap();
+        assert_eq!(get(&cluster, &key(lock_name)), None);
+    }
+
+    // One lock over names of every master.
+    let all = client.mutex(names.clone()).unwrap().lock().await.unwrap();
+    for lock_name in &names {
+        assert_eq!(
+            holder(&cluster, &key(lock_name)).as_deref(),
+            Some(all.token())
+        );
+    }
+    let busy = trusting(1)
+        .mutex(names[1].as_str())
+        .unwrap()
+        .try_lock()
+        .await;
+    assert!(busy.unwrap_err().is_busy());
+    all.release().await.unwrap();
+    for lock_name in &names {
+        assert_eq!(get(&cluster, &key(lock_name)), None);
+    }
+
+    // Hand-overs, in order, between clients of their own.
+    let lock_name = &names[2];
+    let queue = format!("redis-mutex:{{{}}}:queue", key(lock_name));
+    let node = cluster.node_of(&queue);
+    hand_overs((10..14).map(trusting).collect(), lock_name, || {
+        redis::cmd("ZCARD")
+            .arg(&queue)
+            .query(&mut node.raw())
+            .unwrap()
+    })
+    .await;
+    assert_eq!(get(&cluster, &key(lock_name)), None);
+    // The waiters heard of the releases on their subscriber connections, over TLS too.
+    let subscribers = cluster
+        .nodes()
+        .iter()
+        .map(|node| {
+            let clients: String = redis::cmd("CLIENT")
+                .arg("LIST")
+                .query(&mut node.raw())
+                .unwrap();
+            clients
+                .lines()
+                .filter(|line| {
+                    line.split(' ')
+                        .any(|field| field.strip_prefix("sub=").is_some_and(|n| n != "0"))
+                })
+                .count()
+        })
+        .sum::<usize>();
+    assert!(subscribers > 0, "no subscriber connection over TLS");
+
+    // A client that does not trust the test CA.
+    let untrusting = Client::builder(url.clone())
+        .connect_timeout(Duration::from_millis(2000))
+        .build()
+        .unwrap();
+    let error = untrusting
+        .mutex(names[0].as_str())
+        .unwrap()
+        .try_lock()
+        .await
+        .unwrap_err();
+    assert!(error.is_connection(), "{error}");
+}

@@ -768,7 +768,7 @@ extern "C" fn kill_live_servers_at_exit() {
 
 /// A throwaway certificate authority made with the `openssl` command-line tool in a directory
 /// of its own: `ca.crt` and `ca.key`, plus `server.crt` and `server.key`, a certificate for
-/// `127.0.0.1` and `localhost` that it signed. The directory is removed when dropped.
+/// `127.0.0.1` and `localhost` (for servers, and for clients too) that it signed. The directory is removed when dropped.
 pub(crate) struct TestCa {
     dir: PathBuf,
 }
@@ -807,9 +807,8 @@ impl TestCa {
             Some((cert, key)) => {
                 for (file, pem) in [("ca.crt", cert), ("ca.key", key)] {
                     let path = ca.dir.join(file);
-                    fs::write(&path, pem).unwrap_or_else(|err| {
-                        panic!("cannot write {}: {err}", path.display())
-                    });
+                    fs::write(&path, pem)
+                        .unwrap_or_else(|err| panic!("cannot write {}: {err}", path.display()));
                 }
             }
             None => ca.create_authority(&ec_key),
@@ -855,9 +854,11 @@ impl TestCa {
                 "/CN=127.0.0.1",
             ],
         );
+        // Client authentication too: the nodes of a cluster show theirs to each other on the
+        // cluster bus, which always asks for a client certificate.
         let extensions = "basicConstraints=CA:FALSE\n\
                           keyUsage=critical,digitalSignature\n\
-                          extendedKeyUsage=serverAuth\n\
+                          extendedKeyUsage=serverAuth,clientAuth\n\
                           subjectAltName=IP:127.0.0.1,DNS:localhost\n";
         fs::write(ca.dir.join("server.ext"), extensions)
             .unwrap_or_else(|err| panic!("cannot write {}: {err}", ca.dir.display()));
@@ -885,7 +886,8 @@ impl TestCa {
     /// The CA's certificate and key (PEM), to sign other servers' certificates with.
     fn issuer(&self) -> (Vec<u8>, Vec<u8>) {
         let key = self.dir.join("ca.key");
-        let key = fs::read(&key).unwrap_or_else(|err| panic!("cannot read {}: {err}", key.display()));
+        let key =
+            fs::read(&key).unwrap_or_else(|err| panic!("cannot read {}: {err}", key.display()));
         (self.cert_pem(), key)
     }
 

@@ -160,7 +160,14 @@ mod tests {
         assert_eq!(target.to_string(), "127.0.0.1:6381");
         assert_eq!(ask("3999 ::1:6381").unwrap().to_string(), "::1:6381");
         assert_eq!(ask("3999 [::1]:6381").unwrap().to_string(), "::1:6381");
-        for bad in ["3999", "3999 127.0.0.1", "3999 :6381", "3999 h:0", "3999 h:x", "x h:1"] {
+        for bad in [
+            "3999",
+            "3999 127.0.0.1",
+            "3999 :6381",
+            "3999 h:0",
+            "3999 h:x",
+            "x h:1",
+        ] {
             assert_eq!(ask(bad), None, "{bad}");
         }
         let moved = RedisError::from((

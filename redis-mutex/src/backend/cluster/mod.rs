@@ -129,7 +129,7 @@ impl ClusterBackend {
         let client = builder.build().map_err(invalid)?;
         let nodes: Vec<redis::Client> = seeds
             .iter()
-            .map(|seed| redis::Client::open(seed.as_str()))
+            .map(|seed| node_client(seed, tls_roots))
             .collect::<RedisResult<_>>()
             .map_err(invalid)?;
         let (connect, response) = (settings.connect_timeout, settings.response_timeout);
@@ -377,6 +377,25 @@ impl ClusterBackend {
             .map(|holder| holder.map(protocol::holder_token))
             .collect())
     }
+}
+
+/// The client of one seed node (for the subscriber and the uncontended path's marker
+/// connection), trusting `tls_roots` (PEM) instead of the system's roots when given, as the
+/// cluster connection does.
+fn node_client(seed: &str, tls_roots: Option<&[u8]>) -> RedisResult<redis::Client> {
+    #[cfg(feature = "tls")]
+    if let Some(pem) = tls_roots {
+        return redis::Client::build_with_tls(
+            seed,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.to_vec()),
+            },
+        );
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = tls_roots;
+    redis::Client::open(seed)
 }
 
 /// Whether a Redis error proves that the command did not run: the cluster sent it elsewhere

@@ -1,8 +1,9 @@
 //! Locks on a Redis Cluster (`redis+cluster://`), against real clusters of 3 masters started
 //! here (tests/support/cluster.rs): the key layout, exclusion between independent clients,
 //! multi-name locks across slots (all-or-nothing, no deadlock), prompt FIFO hand-overs, a
-//! resharding (`MOVED`) and a master restart, a plain `redis://` URL at a cluster node, and the
-//! `#[mutex]` attribute with a cluster client.
+//! resharding (`MOVED`) and a master restart, a slot migration (`ASK` followed, `TRYAGAIN`
+//! retried), a plain `redis://` URL at a cluster node, the `#[mutex]` attribute with a cluster
+//! client, and `rediss+cluster://` against a TLS cluster (with the suite's `tls` feature).
 
 mod support;
 

@@ -36,17 +36,19 @@
 //!   at once and once, to the node named, with `ASKING` in front on that node's connection
 //!   (see `ask`);
 //! - `MOVED` (after a resharding; redis-rs refreshes its slot map), `TRYAGAIN` (a command of
-//!   several keys of a migrating slot, some on each node), `CLUSTERDOWN` and `MASTERDOWN`
-//!   (during a failover): retried after a pause, growing from 10 ms.
+//!   several keys of a migrating slot that are not all on the node), `CLUSTERDOWN` and
+//!   `MASTERDOWN` (during a failover): retried after a pause, growing from 10 ms.
 //!
-//! So no call runs twice, and every script (acquire, wait, release, extend) is sent again only
-//! after such a reply. During a slot migration, a single-key command always reaches the node
-//! that has the key (or, when no node has it, the one it is created on: the target), so locks
-//! keep excluding each other; a script of several keys (a multi-name lock, a wait in the
-//! queue, a release with a waiter) runs once its keys are on one node, which may be only when
-//! the migration ends (`TRYAGAIN` until then, retried within the response timeout). An
-//! uncontended single-name release takes the lock key only (`UNLOCK`), and so completes during
-//! a migration.
+//! So no call runs twice: every command and script (`SET NX`, acquire, wait, release,
+//! unlock, extend, the holder probe) is sent again only after such a reply, never after a
+//! reply that was lost. During a slot migration, a command on one key always reaches the node
+//! that has the key (or, when neither has it, the target, where it is created), so locks keep
+//! excluding each other: taking a single name, extending a lock, and an uncontended
+//! single-name release (which takes the lock key only, with `UNLOCK`) complete during a
+//! migration. A script of several keys (a multi-name lock, a wait in the queue, a release with
+//! a waiter) runs there only when every one of its keys exists on one of the two nodes; a key
+//! on the other node, or on neither (an empty queue), gets it `TRYAGAIN`, retried within the
+//! response timeout, so it may wait for the migration to end.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

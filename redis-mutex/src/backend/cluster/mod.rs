@@ -381,9 +381,8 @@ impl ClusterBackend {
     }
 }
 
-/// The client of one seed node (for the subscriber and the uncontended path's marker
-/// connection), trusting `tls_roots` (PEM) instead of the system's roots when given, as the
-/// cluster connection does.
+/// The client of one seed node, for the subscriber, trusting `tls_roots` (PEM) instead of the
+/// system's roots when given, as the cluster connection does.
 fn node_client(seed: &str, tls_roots: Option<&[u8]>) -> RedisResult<redis::Client> {
     #[cfg(feature = "tls")]
     if let Some(pem) = tls_roots {

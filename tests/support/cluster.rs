@@ -98,14 +98,18 @@ impl RedisCluster {
                 .exec(&mut con)
                 .expect("CLUSTER ADDSLOTSRANGE");
         }
-        let mut first = nodes[0].raw();
-        for node in &nodes[1..] {
-            redis::cmd("CLUSTER")
-                .arg("MEET")
-                .arg("127.0.0.1")
-                .arg(node.port())
-                .exec(&mut first)
-                .expect("CLUSTER MEET");
+        // Every node meets every other one itself, instead of waiting to hear of them by
+        // gossip (slower over TLS).
+        for (i, node) in nodes.iter().enumerate().skip(1) {
+            let mut con = node.raw();
+            for other in &nodes[..i] {
+                redis::cmd("CLUSTER")
+                    .arg("MEET")
+                    .arg("127.0.0.1")
+                    .arg(other.port())
+                    .exec(&mut con)
+                    .expect("CLUSTER MEET");
+            }
         }
         let cluster = RedisCluster { nodes };
         cluster.wait_ok();
@@ -121,16 +125,29 @@ impl RedisCluster {
     pub(crate) fn wait_ok(&self) {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let known = format!("cluster_known_nodes:{}", self.nodes.len());
+        // One connection per node for the whole wait (a TLS handshake per poll is slow in a
+        // debug build), opened again after an error.
+        let mut cons: Vec<Option<redis::Connection>> = self.nodes.iter().map(|_| None).collect();
         loop {
-            let ok = self.nodes.iter().filter(|n| n.is_running()).all(|node| {
-                let info: String = redis::cmd("CLUSTER")
+            let mut ok = true;
+            for (node, con) in self.nodes.iter().zip(&mut cons) {
+                if !node.is_running() {
+                    continue;
+                }
+                let info = redis::cmd("CLUSTER")
                     .arg("INFO")
-                    .query(&mut node.raw())
-                    .unwrap_or_default();
-                ["cluster_state:ok", "cluster_slots_assigned:16384", &known]
+                    .query::<String>(con.get_or_insert_with(|| node.raw()));
+                if info.is_err() {
+                    *con = None;
+                }
+                let info = info.unwrap_or_default();
+                ok = ["cluster_state:ok", "cluster_slots_assigned:16384", &known]
                     .iter()
-                    .all(|field| info.lines().any(|line| line.trim() == *field))
-            });
+                    .all(|field| info.lines().any(|line| line.trim() == *field));
+                if !ok {
+                    break;
+                }
+            }
             if ok {
                 return;
             }

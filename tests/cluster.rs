@@ -841,6 +841,21 @@ async fn a_multi_name_lock_in_a_migrating_slot_waits_for_the_migration_within_it
         "the attempt was not told TRYAGAIN"
     );
     assert!(!attempt.is_finished(), "the attempt did not wait");
+    // A caller with a shorter bound gives up at it, with a connection error (the slot is out
+    // of service for now) that says the command did not run.
+    let impatient = client_with_timeout(&cluster, Duration::from_millis(300));
+    let error = impatient
+        .mutex(names.clone())
+        .unwrap()
+        .try_lock()
+        .await
+        .unwrap_err();
+    assert!(error.is_connection(), "{error:?}");
+    let cause = std::error::Error::source(&error).map(ToString::to_string);
+    assert!(
+        cause.as_deref().is_some_and(|c| c.contains("did not run")),
+        "{error:?}"
+    );
     // The migration ends: every node gives the slot to the target.
     for node in cluster.nodes() {
         redis::cmd("CLUSTER")

@@ -251,6 +251,20 @@ impl ClusterBackend {
                     continue;
                 }
             }
+            if again {
+                // Proved not run, until the bound: a resharding or failover that outlasted it
+                // is an outage of that slot for this call (`is_connection()`), not a refusal.
+                return Err(Error::unreachable(
+                    &self.server,
+                    std::io::ErrorKind::TimedOut,
+                    &format!(
+                        "the cluster did not serve the lock's slot within the response timeout \
+                         ({:?}), so the command did not run; it last answered `{error}` (a \
+                         slot migration or failover under way): try again later",
+                        self.settings.response_timeout
+                    ),
+                ));
+            }
             let key = keys.keys.first().map(String::as_str);
             return Err(Error::from_redis(&self.server, key, error));
         }

@@ -3443,21 +3443,40 @@ fn ratio_text(ratios: &[f64]) -> String {
     format!("{:.2}x (rounds {min:.2} – {max:.2})", median(ratios))
 }
 
+/// How many rounds of each part of scenarios 6 – 8 a pass runs, and how long each client runs
+/// in a round.
+#[derive(Debug, Clone, Copy)]
+struct Rounds {
+    uncontended: usize,
+    slice: Duration,
+    handover: usize,
+    handover_slice: Duration,
+}
+
 impl Bench {
     /// Scenarios 6 – 8: `topology` started beside the one server, and against it, in rounds
     /// that alternate between the two (so each ratio compares figures taken within a second):
     /// uncontended lock + release pairs/s from one caller, then hand-overs between
     /// [`HANDOVER_TASKS`] tasks passing one lock back and forth (latency from the holder's
-    /// release call to the other task's `lock()` returning, and hand-overs/s).
+    /// release call to the other task's `lock()` returning, and hand-overs/s). Then the same,
+    /// fewer rounds, with this process and every server pinned to one CPU (a diagnostic: no
+    /// cross-CPU wake-ups, so the ratios compare work on the critical path).
     fn deployment(&mut self, topology: Topology) {
-        let rounds = self.options.pick(9, 3);
-        let slice = self
-            .options
-            .pick(Duration::from_millis(300), Duration::from_millis(150));
-        let handover_rounds = self.options.pick(5, 2);
-        let handover_slice = self
-            .options
-            .pick(Duration::from_millis(400), Duration::from_millis(200));
+        let unpinned = Rounds {
+            uncontended: self.options.pick(9, 3),
+            slice: self
+                .options
+                .pick(Duration::from_millis(300), Duration::from_millis(150)),
+            handover: self.options.pick(5, 2),
+            handover_slice: self
+                .options
+                .pick(Duration::from_millis(400), Duration::from_millis(200)),
+        };
+        let pinned = Rounds {
+            uncontended: self.options.pick(5, 2),
+            handover: self.options.pick(3, 1),
+            ..unpinned
+        };
         let scenario = topology.scenario();
         let started = Instant::now();
         let deployment = topology.start();
@@ -3469,53 +3488,83 @@ impl Bench {
         );
         let cpu_before: u64 = deployment.pids.iter().map(|pid| pid_cpu(*pid)).sum();
         let measuring = Instant::now();
-        let mut variants = vec![Variant::new("one server".to_owned(), self.client())];
-        variants.extend(
-            topology
-                .clients(&deployment)
-                .into_iter()
-                .map(|(label, client)| Variant::new(label, client)),
-        );
-        let name = |part: &str, i: usize| format!("bench-{}-{part}{i}", scenario.replace(' ', "-"));
+        let mut clients = vec![("one server".to_owned(), self.client())];
+        clients.extend(topology.clients(&deployment));
+        let fresh = || -> Vec<Variant> {
+            clients
+                .iter()
+                .map(|(label, client)| Variant::new(label.clone(), client.clone()))
+                .collect()
+        };
+        let mut variants = fresh();
         // Warm-up: connections, scripts, subscriber connections, a first hand-over.
-        for (i, v) in variants.iter().enumerate() {
-            let warm = Duration::from_millis(100);
-            self.ct
-                .block_on(lib_pairs(&v.client, &name("", i), true, warm));
-            self.mt.block_on(take_turns(
-                &v.client,
-                &name("handover-", i),
-                HANDOVER_TASKS,
-                warm,
-            ));
-        }
+        let warm_up = Rounds {
+            uncontended: 1,
+            slice: Duration::from_millis(100),
+            handover: 1,
+            handover_slice: Duration::from_millis(100),
+        };
+        self.deployment_rounds(scenario, &mut fresh(), warm_up);
+        self.deployment_rounds(scenario, &mut variants, unpinned);
+        print_variants(&variants);
+        deployment_rows(&mut self.report, topology, &variants, "");
 
+        let cores = thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let mut pids = vec![std::process::id()];
+        pids.extend(self.server.pid());
+        pids.extend(&deployment.pids);
+        if cores >= 2 && pids.iter().all(|pid| pin(*pid, "0")) {
+            println!(
+                "  -- diagnostic: the same with this process and all {} servers pinned to CPU 0 \
+                 ({} + {} rounds) --",
+                pids.len() - 1,
+                pinned.uncontended,
+                pinned.handover
+            );
+            let mut on_one_cpu = fresh();
+            self.deployment_rounds(scenario, &mut on_one_cpu, pinned);
+            print_variants(&on_one_cpu);
+            deployment_rows(&mut self.report, topology, &on_one_cpu, "diag: one CPU: ");
+        }
+        let all = format!("0-{}", cores - 1);
+        for pid in &pids {
+            pin(*pid, &all);
+        }
+        let cpu = deployment
+            .pids
+            .iter()
+            .map(|pid| pid_cpu(*pid))
+            .sum::<u64>()
+            .saturating_sub(cpu_before);
+        self.worker_cpu += Duration::from_nanos(cpu);
         println!(
-            "  uncontended lock + release, one caller (current_thread, renewal on): {rounds} \
-             rounds x {slice:?} per client, clients interleaved"
+            "  the deployment's {} server processes used {:.2} cores over the rounds",
+            deployment.pids.len(),
+            cpu as f64 / measuring.elapsed().as_nanos() as f64
         );
-        for _ in 0..rounds {
+    }
+
+    /// The interleaved rounds of scenarios 6 – 8 on `variants` (the one server first): first
+    /// the uncontended pairs, then the hand-overs.
+    fn deployment_rounds(&self, scenario: &str, variants: &mut [Variant], rounds: Rounds) {
+        let name = |part: &str, i: usize| format!("bench-{}-{part}{i}", scenario.replace(' ', "-"));
+        for _ in 0..rounds.uncontended {
             for (i, v) in variants.iter_mut().enumerate() {
                 let start = Instant::now();
-                let pairs = self
-                    .ct
-                    .block_on(lib_pairs(&v.client, &name("", i), true, slice));
+                let pairs =
+                    self.ct
+                        .block_on(lib_pairs(&v.client, &name("", i), true, rounds.slice));
                 v.pairs.push(rate(pairs, start.elapsed()));
             }
         }
-        println!(
-            "  hand-over: {HANDOVER_TASKS} tasks of this process (multi_thread runtime) passing \
-             one lock back and forth (lock -> tiny work -> release), {handover_rounds} rounds x \
-             {handover_slice:?} per client, clients interleaved"
-        );
-        for _ in 0..handover_rounds {
+        for _ in 0..rounds.handover {
             for (i, v) in variants.iter_mut().enumerate() {
                 let start = Instant::now();
                 let mut records = self.mt.block_on(take_turns(
                     &v.client,
                     &name("handover-", i),
                     HANDOVER_TASKS,
-                    handover_slice,
+                    rounds.handover_slice,
                 ));
                 let elapsed = start.elapsed();
                 let (latencies, overlaps) = handovers(&mut records);
@@ -3525,108 +3574,119 @@ impl Bench {
                 v.overlaps += overlaps;
             }
         }
-        let cpu: u64 = deployment.pids.iter().map(|pid| pid_cpu(*pid)).sum();
-        self.worker_cpu += Duration::from_nanos(cpu.saturating_sub(cpu_before));
-
-        let (base, rest) = variants.split_first_mut().expect("one server first");
-        for v in std::iter::once(&mut *base).chain(rest.iter_mut()) {
+        for v in variants {
             v.latencies.sort_unstable();
-            let l = &v.latencies;
-            println!(
-                "  {:<28} {:>7} pairs/s (rounds {:?}); hand-over p50 {} µs, p90 {} µs, p99 {} µs, \
-                 max {} µs, {} hand-overs/s (rounds {:?}), overlaps {}",
-                v.label,
-                thousands(median(&v.pairs)),
-                v.pairs.iter().map(|r| thousands(*r)).collect::<Vec<_>>(),
-                percentile(l, 50.0),
-                percentile(l, 90.0),
-                percentile(l, 99.0),
-                l.last().copied().unwrap_or(0),
-                thousands(median(&v.handovers)),
-                v.handovers
-                    .iter()
-                    .map(|r| thousands(*r))
-                    .collect::<Vec<_>>(),
-                v.overlaps
-            );
         }
-        for v in rest.iter() {
-            println!(
-                "  {} / one server: uncontended pairs/s {}; hand-over p50 {}; hand-overs/s {} \
-                 (medians of per-round ratios)",
-                v.label,
-                ratio_text(&ratios(&v.pairs, &base.pairs)),
-                ratio_text(&ratios(&v.p50s, &base.p50s)),
-                ratio_text(&ratios(&v.handovers, &base.handovers))
-            );
-        }
-        println!(
-            "  the deployment's {} server processes used {:.2} cores over the rounds",
-            deployment.pids.len(),
-            cpu.saturating_sub(cpu_before) as f64 / measuring.elapsed().as_nanos() as f64
-        );
+    }
+}
 
-        let r = &mut self.report;
-        let percentiles = |v: &Variant| {
-            format!(
-                "{} / {} µs",
-                thousands(percentile(&v.latencies, 50.0) as f64),
-                thousands(percentile(&v.latencies, 99.0) as f64)
-            )
-        };
-        for (i, v) in rest.iter().enumerate() {
-            // Targets apply to the deployment's own client, not to the diagnostic ones after it.
-            let main = i == 0;
-            let pairs = ratios(&v.pairs, &base.pairs);
-            let target = topology.uncontended_target().filter(|_| main);
-            r.row(
-                scenario,
-                format!("uncontended pairs/s, {} / one server", v.label),
-                format!(
-                    "{} / {} = {}",
-                    thousands(median(&v.pairs)),
-                    thousands(median(&base.pairs)),
-                    ratio_text(&pairs)
-                ),
-                target.map_or_else(|| "-".to_owned(), |t| format!(">= {t}x")),
-                target.map(|t| median(&pairs) >= t),
-            );
-            let p50 = ratios(&v.p50s, &base.p50s);
-            let target = topology.handover_target().filter(|_| main);
-            r.row(
-                scenario,
-                format!("hand-over p50 / p99, {} (one server)", v.label),
-                format!(
-                    "{} ({}), p50 {}",
-                    percentiles(v),
-                    percentiles(base),
-                    ratio_text(&p50)
-                ),
-                target.map_or_else(|| "-".to_owned(), |t| format!("p50 <= {t}x (same range)")),
-                target.map(|t| median(&p50) <= t),
-            );
-            r.row(
-                scenario,
-                format!("hand-overs/s, {} / one server", v.label),
-                format!(
-                    "{} / {} = {}",
-                    thousands(median(&v.handovers)),
-                    thousands(median(&base.handovers)),
-                    ratio_text(&ratios(&v.handovers, &base.handovers))
-                ),
-                "-",
-                None,
-            );
-        }
-        let overlaps: usize = variants.iter().map(|v| v.overlaps).sum();
-        r.row(
-            scenario,
-            "hand-over exclusion (timestamp overlaps)",
-            overlaps.to_string(),
-            "0",
-            Some(overlaps == 0),
+/// Scenarios 6 – 8: each client's figures, and the ratios to one server (the first).
+fn print_variants(variants: &[Variant]) {
+    let Some((base, rest)) = variants.split_first() else {
+        return;
+    };
+    println!(
+        "  uncontended lock + release, one caller (current_thread, renewal on); hand-over: \
+         {HANDOVER_TASKS} tasks of this process (multi_thread runtime) passing one lock back and \
+         forth (lock -> tiny work -> release); clients interleaved in each round"
+    );
+    for v in variants {
+        let l = &v.latencies;
+        println!(
+            "  {:<28} {:>7} pairs/s (rounds {:?}); hand-over p50 {} µs, p90 {} µs, p99 {} µs, \
+             max {} µs, {} hand-overs/s (rounds {:?}), overlaps {}",
+            v.label,
+            thousands(median(&v.pairs)),
+            v.pairs.iter().map(|r| thousands(*r)).collect::<Vec<_>>(),
+            percentile(l, 50.0),
+            percentile(l, 90.0),
+            percentile(l, 99.0),
+            l.last().copied().unwrap_or(0),
+            thousands(median(&v.handovers)),
+            v.handovers
+                .iter()
+                .map(|r| thousands(*r))
+                .collect::<Vec<_>>(),
+            v.overlaps
         );
     }
+    for v in rest {
+        println!(
+            "  {} / one server: uncontended pairs/s {}; hand-over p50 {}; hand-overs/s {} \
+             (medians of per-round ratios)",
+            v.label,
+            ratio_text(&ratios(&v.pairs, &base.pairs)),
+            ratio_text(&ratios(&v.p50s, &base.p50s)),
+            ratio_text(&ratios(&v.handovers, &base.handovers))
+        );
+    }
+}
+
+/// The result rows of one pass of scenarios 6 – 8 (`variants`: the one server first). Targets
+/// apply to the deployment's own client in the unpinned pass (`prefix` empty) only.
+fn deployment_rows(report: &mut Report, topology: Topology, variants: &[Variant], prefix: &str) {
+    let Some((base, rest)) = variants.split_first() else {
+        return;
+    };
+    let scenario = topology.scenario();
+    let percentiles = |v: &Variant| {
+        format!(
+            "{} / {} µs",
+            thousands(percentile(&v.latencies, 50.0) as f64),
+            thousands(percentile(&v.latencies, 99.0) as f64)
+        )
+    };
+    for (i, v) in rest.iter().enumerate() {
+        let targeted = i == 0 && prefix.is_empty();
+        let pairs = ratios(&v.pairs, &base.pairs);
+        let target = topology.uncontended_target().filter(|_| targeted);
+        report.row(
+            scenario,
+            format!("{prefix}uncontended pairs/s, {} / one server", v.label),
+            format!(
+                "{} / {} = {}",
+                thousands(median(&v.pairs)),
+                thousands(median(&base.pairs)),
+                ratio_text(&pairs)
+            ),
+            target.map_or_else(|| "-".to_owned(), |t| format!(">= {t}x")),
+            target.map(|t| median(&pairs) >= t),
+        );
+        let p50 = ratios(&v.p50s, &base.p50s);
+        let target = topology.handover_target().filter(|_| targeted);
+        report.row(
+            scenario,
+            format!("{prefix}hand-over p50 / p99, {} (one server)", v.label),
+            format!(
+                "{} ({}), p50 {}",
+                percentiles(v),
+                percentiles(base),
+                ratio_text(&p50)
+            ),
+            target.map_or_else(|| "-".to_owned(), |t| format!("p50 <= {t}x (same range)")),
+            target.map(|t| median(&p50) <= t),
+        );
+        report.row(
+            scenario,
+            format!("{prefix}hand-overs/s, {} / one server", v.label),
+            format!(
+                "{} / {} = {}",
+                thousands(median(&v.handovers)),
+                thousands(median(&base.handovers)),
+                ratio_text(&ratios(&v.handovers, &base.handovers))
+            ),
+            "-",
+            None,
+        );
+    }
+    let overlaps: usize = variants.iter().map(|v| v.overlaps).sum();
+    report.row(
+        scenario,
+        format!("{prefix}hand-over exclusion (timestamp overlaps)"),
+        overlaps.to_string(),
+        "0",
+        Some(overlaps == 0),
+    );
 }
 
 /// CPU time (ns) of every thread of process `pid` so far.

@@ -3515,13 +3515,17 @@ impl Bench {
         pids.extend(&deployment.pids);
         if cores >= 2 && pids.iter().all(|pid| pin(*pid, "0")) {
             println!(
-                "  -- diagnostic: the same with this process and all {} servers pinned to CPU 0 \
-                 ({} + {} rounds) --",
+                "  -- diagnostic: one server and {} again with this process and all {} servers \
+                 pinned to CPU 0 ({} + {} rounds) --",
+                deployment.label,
                 pids.len() - 1,
                 pinned.uncontended,
                 pinned.handover
             );
+            // One server and the deployment's own client only: the other clients' costs show
+            // in the unpinned pass.
             let mut on_one_cpu = fresh();
+            on_one_cpu.truncate(2);
             self.deployment_rounds(scenario, &mut on_one_cpu, pinned);
             print_variants(&on_one_cpu);
             deployment_rows(&mut self.report, topology, &on_one_cpu, "diag: one CPU: ");
@@ -3620,6 +3624,16 @@ fn print_variants(variants: &[Variant]) {
             ratio_text(&ratios(&v.handovers, &base.handovers))
         );
     }
+    if let [main, options @ ..] = rest {
+        for v in options {
+            println!(
+                "  {} / {}: uncontended pairs/s {}",
+                v.label,
+                main.label,
+                ratio_text(&ratios(&v.pairs, &main.pairs))
+            );
+        }
+    }
 }
 
 /// The result rows of one pass of scenarios 6 – 8 (`variants`: the one server first). Targets
@@ -3652,6 +3666,17 @@ fn deployment_rows(report: &mut Report, topology: Topology, variants: &[Variant]
             target.map_or_else(|| "-".to_owned(), |t| format!(">= {t}x")),
             target.map(|t| median(&pairs) >= t),
         );
+        if i > 0 {
+            // What the option costs: against the deployment's client without it.
+            let main = &rest[0];
+            report.row(
+                scenario,
+                format!("{prefix}uncontended pairs/s, {} / {}", v.label, main.label),
+                ratio_text(&ratios(&v.pairs, &main.pairs)),
+                "-",
+                None,
+            );
+        }
         let p50 = ratios(&v.p50s, &base.p50s);
         let target = topology.handover_target().filter(|_| targeted);
         report.row(

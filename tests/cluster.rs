@@ -317,8 +317,7 @@ async fn hand_overs(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hand_overs_are_fifo_and_as_prompt_as_on_one_server() {
     let cluster = cluster();
-    // On the last master: the clients' subscribers listen on the first seed, so hand-overs
-    // are announced across the cluster bus.
+    // On the last master (not the first seed's).
     let lock_name = names_on_every_node(cluster, "handover").remove(2);
     let queue = format!("redis-mutex:{{{}}}:queue", key(&lock_name));
     let node = cluster.node_of(&queue);
@@ -354,6 +353,63 @@ async fn hand_overs_are_fifo_and_as_prompt_as_on_one_server() {
     eprintln!("hand-over latencies: cluster {on_cluster:?}, one server {on_one:?}");
     for latency in on_cluster.iter().chain(&on_one) {
         assert!(*latency < PROMPTLY, "a hand-over took {latency:?}");
+    }
+}
+
+/// The channels `node`'s own subscribers listen on (`PUBSUB CHANNELS`, which in a cluster
+/// lists only the node's own).
+fn channels_on(node: &RedisServer) -> Vec<String> {
+    redis::cmd("PUBSUB")
+        .arg("CHANNELS")
+        .arg("redis-mutex:*")
+        .query(&mut node.raw())
+        .unwrap()
+}
+
+/// A waiter listens on the master of its lock's slot (whose own `PUBLISH` reaches it at once,
+/// not over the cluster bus), whichever node that is: its lock's release channel and its
+/// subscriber's inbox channel are subscribed there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_listen_on_the_master_of_their_lock() {
+    let cluster = cluster();
+    let holder = client_with_timeout(cluster, Duration::from_millis(2101));
+    let waiting = client_with_timeout(cluster, Duration::from_millis(2102));
+    for (index, lock_name) in names_on_every_node(cluster, "listen").iter().enumerate() {
+        let node = &cluster.nodes()[index];
+        let released = format!("redis-mutex:{{{}}}:released", key(lock_name));
+        let listening = || {
+            let channels = channels_on(node);
+            channels.contains(&released)
+                && channels.iter().any(|c| c.starts_with("redis-mutex:inbox:"))
+        };
+        // The client reads the slot map in the background once connected: a waiter that
+        // came before listens on the first seed, so look at a few waiters.
+        let mut listened = false;
+        for _ in 0..5 {
+            let guard = holder
+                .mutex(lock_name.as_str())
+                .unwrap()
+                .lock()
+                .await
+                .unwrap();
+            let waiter = waiting.mutex(lock_name.as_str()).unwrap();
+            let wait = tokio::spawn(async move { waiter.lock().await });
+            let started = std::time::Instant::now();
+            while !listened && started.elapsed() < Duration::from_secs(1) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                listened = listening();
+            }
+            guard.release().await.unwrap();
+            wait.await.unwrap().unwrap().release().await.unwrap();
+            if listened {
+                break;
+            }
+        }
+        assert!(
+            listened,
+            "no waiter listened on node {index}: {:?}",
+            channels_on(node)
+        );
     }
 }
 

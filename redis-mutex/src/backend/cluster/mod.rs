@@ -18,11 +18,14 @@
 //! multi-name lock in one slot), not for a lock across slots.
 //!
 //! Release announcements and hand-overs are published with classic `PUBLISH`, which a cluster
-//! broadcasts to every node: one subscriber connection, to any node, hears them all. It
-//! connects to the seed nodes in turn, moving to the next one when its node goes away.
-//! (Sharded pub/sub would send each announcement to its slot's node only, but hand-overs are
-//! told on one inbox channel per process, which has no slot of the lock's, and the scripts
-//! would have to change; broadcasting costs the cluster bus one message per release.)
+//! broadcasts to every node, and which the publishing node delivers to its own subscribers at
+//! once: a waiter listens on a subscriber connected to the master of its lock's slot (one per
+//! master that has waiters, see [`subscribers`]), which hears its lock's announcements
+//! without a hop over the cluster bus; hand-overs to it go to that subscriber's inbox channel.
+//! Until the slot map is known, and for locks across slots, waiters listen on a subscriber
+//! connected to any seed node, which hears every announcement over the bus. (Sharded pub/sub
+//! would need a channel per lock slot for hand-overs, which go to one inbox channel per
+//! subscriber, and Redis 7.)
 //!
 //! The uncontended path (one attempt, one release, from a tokio runtime other than the crate's)
 //! runs in the caller's task over a cluster connection driven by the caller's runtime (one per
@@ -50,7 +53,7 @@
 //! on the other node, or on neither (an empty queue), gets it `TRYAGAIN`, retried within the
 //! response timeout, so it may wait for the migration to end.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -65,7 +68,7 @@ use super::single::{
     self, ConnectionSettings, SingleServer, acquire_attempt, acquire_invocation, probe_attempt,
     probe_holder, set_nx,
 };
-use super::subscriber::{Subscriber, Subscription};
+use super::subscriber::Subscription;
 use super::{Backend, BoxFuture, Local, LocalConn, Via, WaitAttempt};
 use crate::admin::{self, InspectReply, KeyState};
 use crate::error::{Error, Result};
@@ -74,21 +77,21 @@ use ask::{AskTarget, Node};
 
 mod ask;
 mod slots;
+mod subscribers;
 mod url;
 
+use subscribers::Subscribers;
 pub(crate) use url::seeds;
 
 /// A Redis Cluster, reached through its seed nodes: one cluster connection (one multiplexed
-/// connection per node, opened on first use) and one subscriber connection, shared by every
-/// lock on this cluster.
+/// connection per node, opened on first use) and a subscriber connection per master that has
+/// waiters (see [`subscribers`]), shared by every lock on this cluster.
 pub(crate) struct ClusterBackend {
     client: ClusterClient,
-    /// One client per seed node, for the subscriber.
-    nodes: Vec<redis::Client>,
     server: String,
     settings: ConnectionSettings,
     commands: Shared<ClusterConnection>,
-    subscriber: OnceLock<Subscriber>,
+    subscribers: Subscribers,
     /// The uncontended path's cluster connections, one per caller runtime.
     locals: Arc<Locals<ClusterConnection>>,
 }
@@ -116,6 +119,8 @@ impl ClusterBackend {
         };
         let builder = ClusterClientBuilder::new(seeds.iter().map(String::as_str))
             .retries(0)
+            // `TCP_NODELAY`, as on one server (see `client/open.rs`).
+            .tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true))
             .connection_timeout(settings.connect_timeout)
             .response_timeout(settings.response_timeout);
         #[cfg(feature = "tls")]
@@ -149,12 +154,11 @@ impl ClusterBackend {
                     })
                 })
             }),
+            subscribers: Subscribers::new(nodes, server.clone(), settings.into()),
             client,
-            nodes,
             server,
             settings,
             commands: Shared::new(),
-            subscriber: OnceLock::new(),
         })
     }
 
@@ -169,7 +173,10 @@ impl ClusterBackend {
                     .connect_timeout
                     .saturating_add(self.settings.response_timeout);
                 match tokio::time::timeout(bound, self.client.get_async_connection()).await {
-                    Ok(Ok(conn)) => Ok(conn),
+                    Ok(Ok(conn)) => {
+                        self.subscribers.refresh(conn.clone());
+                        Ok(conn)
+                    }
                     Ok(Err(error)) => Err(self.connect_error(error)),
                     Err(_) => Err(Error::unreachable(
                         &self.server,
@@ -192,16 +199,6 @@ impl ClusterBackend {
             };
         }
         Error::from_redis(&self.server, None, error)
-    }
-
-    fn subscriber(&self) -> &Subscriber {
-        self.subscriber.get_or_init(|| {
-            Subscriber::spawn_any(
-                self.nodes.clone(),
-                self.server.clone(),
-                self.settings.into(),
-            )
-        })
     }
 
     /// The cluster connection `via` names.
@@ -235,6 +232,12 @@ impl ClusterBackend {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
+            if error.code() == Some("MOVED")
+                && let Some(shared) = self.commands.get()
+            {
+                // The slots moved: listen for later waiters where they are now.
+                self.subscribers.refresh(shared.clone());
+            }
             let again = not_run(&error) || (following && ask::not_sent(&error));
             if again && Instant::now() < deadline {
                 // An ASK is followed once; one more (which a node with ASKING does not send)
@@ -483,7 +486,7 @@ impl Backend for ClusterBackend {
                 .arg(protocol::ttl_millis(ttl))
                 .arg(if fencing { "1" } else { "0" })
                 .arg(protocol::ttl_millis(wait.queue_entry))
-                .arg(self.subscriber().inbox())
+                .arg(self.subscribers.listener(keys).inbox())
                 .arg(protocol::ttl_millis(wait.claim))
                 .arg(wait.number);
             let reply: Vec<i64> = self.script(keys, &Via::Shared, &invocation).await?;
@@ -550,7 +553,9 @@ impl Backend for ClusterBackend {
     }
 
     fn subscribe(&self, keys: &KeySet, token: std::sync::Arc<str>) -> Subscription {
-        self.subscriber().subscribe(keys.channels(), token)
+        self.subscribers
+            .listener(keys)
+            .subscribe(keys.channels(), token)
     }
 
     fn holders<'a>(&'a self, keys: &'a KeySet) -> BoxFuture<'a, Result<Vec<Option<String>>>> {

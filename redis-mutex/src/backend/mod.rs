@@ -45,8 +45,8 @@ pub(crate) struct Local {
 enum LocalConn {
     /// To one server.
     Single(redis::aio::MultiplexedConnection),
-    /// To a Redis Cluster.
-    Cluster(redis::cluster_async::ClusterConnection),
+    /// To a Redis Cluster, and to its masters.
+    Cluster(cluster::ClusterLocal),
     /// One per Redlock master, in the backend's order (`None`: that master did not answer the
     /// connect; it is reached over the crate's connection instead).
     Redlock(Arc<[Option<redis::aio::MultiplexedConnection>]>),
@@ -58,9 +58,9 @@ impl From<redis::aio::MultiplexedConnection> for LocalConn {
     }
 }
 
-impl From<redis::cluster_async::ClusterConnection> for LocalConn {
-    fn from(conn: redis::cluster_async::ClusterConnection) -> Self {
-        LocalConn::Cluster(conn)
+impl From<cluster::ClusterLocal> for LocalConn {
+    fn from(conns: cluster::ClusterLocal) -> Self {
+        LocalConn::Cluster(conns)
     }
 }
 

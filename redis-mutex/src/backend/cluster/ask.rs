@@ -13,7 +13,7 @@
 //! the migration), `MOVED` when the migration was called off; the caller then retries as for
 //! any reply of that kind.
 
-use redis::aio::ConnectionLike;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::SingleNodeRoutingInfo;
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
@@ -61,16 +61,44 @@ impl std::fmt::Display for AskTarget {
 }
 
 /// A cluster connection as one call goes through it: commands routed by the slot of their
-/// first key, or, after an `ASK`, each sent with `ASKING` in front to the node that was named.
+/// first key, or, after an `ASK`, each sent with `ASKING` in front to the node that was named,
+/// or straight to the slot's master on a connection of its own.
 pub(super) struct Node {
     conn: ClusterConnection,
-    ask: Option<AskTarget>,
+    route: Route,
+}
+
+/// Where a [`Node`]'s commands go.
+enum Route {
+    /// Routed by the cluster connection, by key.
+    ByKey,
+    /// To the node an `ASK` named, with `ASKING` first.
+    Ask(AskTarget),
+    /// On this connection to the master of the call's slot (as far as this process knows).
+    Direct(MultiplexedConnection),
 }
 
 impl Node {
     /// `conn`, routing by key, or sending to `ask` with `ASKING` first.
     pub(super) fn new(conn: ClusterConnection, ask: Option<AskTarget>) -> Self {
-        Node { conn, ask }
+        let route = match ask {
+            Some(target) => Route::Ask(target),
+            None => Route::ByKey,
+        };
+        Node { conn, route }
+    }
+
+    /// `direct`, a connection to the master of the call's slot, instead of `conn`'s routing.
+    pub(super) fn direct(conn: ClusterConnection, direct: MultiplexedConnection) -> Self {
+        Node {
+            conn,
+            route: Route::Direct(direct),
+        }
+    }
+
+    /// Whether commands go on a direct connection.
+    pub(super) fn is_direct(&self) -> bool {
+        matches!(self.route, Route::Direct(_))
     }
 }
 
@@ -97,14 +125,16 @@ fn missing_reply() -> RedisError {
 
 impl ConnectionLike for Node {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        let Some(target) = &self.ask else {
-            return self.conn.req_packed_command(cmd);
+        let Node { conn, route } = self;
+        let target = match route {
+            Route::Direct(direct) => return direct.req_packed_command(cmd),
+            Route::ByKey => return conn.req_packed_command(cmd),
+            Route::Ask(target) => target.route(),
         };
-        let route = target.route();
         let mut pipe = redis::pipe();
         pipe.cmd("ASKING").add_command(cmd.clone());
         Box::pin(async move {
-            let replies = self.conn.route_pipeline(pipe, 1, 1, route).await?;
+            let replies = conn.route_pipeline(pipe, 1, 1, target).await?;
             replies.into_iter().next().ok_or_else(missing_reply)
         })
     }
@@ -115,10 +145,12 @@ impl ConnectionLike for Node {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        let Some(target) = &self.ask else {
-            return self.conn.req_packed_commands(pipeline, offset, count);
+        let Node { conn, route } = self;
+        let route = match route {
+            Route::Direct(direct) => return direct.req_packed_commands(pipeline, offset, count),
+            Route::ByKey => return conn.req_packed_commands(pipeline, offset, count),
+            Route::Ask(target) => target.route(),
         };
-        let route = target.route();
         Box::pin(async move {
             if pipeline.is_transaction() || offset != 0 || count != pipeline.len() {
                 return Err(no_transactions());
@@ -128,7 +160,7 @@ impl ConnectionLike for Node {
             for cmd in pipeline.cmd_iter() {
                 pipe.cmd("ASKING").add_command(cmd.clone());
             }
-            let replies = self.conn.route_pipeline(pipe, 0, 2 * count, route).await?;
+            let replies = conn.route_pipeline(pipe, 0, 2 * count, route).await?;
             let replies: Vec<Value> = replies.into_iter().skip(1).step_by(2).collect();
             match replies.len() == count {
                 true => Ok(replies),

@@ -57,13 +57,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use redis::aio::MultiplexedConnection;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::{FromRedisValue, RedisError, RedisResult};
 use tokio::time::Instant;
 
 use super::connect::Shared;
-use super::local::Locals;
+use super::local::{self, Locals};
 use super::single::{
     self, ConnectionSettings, SingleServer, acquire_attempt, acquire_invocation, probe_attempt,
     probe_holder, set_nx,
@@ -78,9 +79,11 @@ use ask::{AskTarget, Node};
 mod ask;
 mod slots;
 mod subscribers;
+mod topology;
 mod url;
 
 use subscribers::Subscribers;
+use topology::Topology;
 pub(crate) use url::seeds;
 
 /// A Redis Cluster, reached through its seed nodes: one cluster connection (one multiplexed
@@ -92,8 +95,10 @@ pub(crate) struct ClusterBackend {
     settings: ConnectionSettings,
     commands: Shared<ClusterConnection>,
     subscribers: Subscribers,
-    /// The uncontended path's cluster connections, one per caller runtime.
-    locals: Arc<Locals<ClusterConnection>>,
+    /// The slot map, as far as known.
+    topology: Arc<Topology>,
+    /// The uncontended path's connections, one set per caller runtime.
+    locals: Arc<Locals<ClusterLocal>>,
 }
 
 impl std::fmt::Debug for ClusterBackend {
@@ -140,21 +145,22 @@ impl ClusterBackend {
             .collect::<RedisResult<_>>()
             .map_err(invalid)?;
         let (connect, response) = (settings.connect_timeout, settings.response_timeout);
+        let topology = Topology::new(nodes[0].clone());
         Ok(ClusterBackend {
             locals: Locals::new({
-                let client = client.clone();
+                let (client, topology) = (client.clone(), topology.clone());
                 let bound = connect.saturating_add(response);
                 Box::new(move || {
-                    let client = client.clone();
-                    Box::pin(async move {
-                        match tokio::time::timeout(bound, client.get_async_connection()).await {
-                            Ok(Ok(conn)) => Some(conn),
-                            _ => None,
-                        }
-                    })
+                    Box::pin(ClusterLocal::connect(
+                        client.clone(),
+                        topology.clone(),
+                        settings,
+                        bound,
+                    ))
                 })
             }),
-            subscribers: Subscribers::new(nodes, server.clone(), settings.into()),
+            subscribers: Subscribers::new(nodes, server.clone(), settings.into(), topology.clone()),
+            topology,
             client,
             server,
             settings,
@@ -174,7 +180,7 @@ impl ClusterBackend {
                     .saturating_add(self.settings.response_timeout);
                 match tokio::time::timeout(bound, self.client.get_async_connection()).await {
                     Ok(Ok(conn)) => {
-                        self.subscribers.refresh(conn.clone());
+                        self.topology.refresh(conn.clone());
                         Ok(conn)
                     }
                     Ok(Err(error)) => Err(self.connect_error(error)),
@@ -206,7 +212,7 @@ impl ClusterBackend {
         match via {
             Via::Shared => self.connection().await,
             Via::Local(local) => match &local.conn {
-                LocalConn::Cluster(conn) => Ok(conn.clone()),
+                LocalConn::Cluster(conns) => Ok(conns.cluster.clone()),
                 _ => Err(Local::foreign(&self.server)),
             },
         }
@@ -224,21 +230,36 @@ impl ClusterBackend {
         let deadline = Instant::now() + self.settings.response_timeout;
         let mut pause = Duration::from_millis(10);
         let mut ask: Option<AskTarget> = None;
+        // A caller runtime's connection to the slot's master, tried first (see `ClusterLocal`).
+        let mut direct = direct_connection(keys, via);
         loop {
             let conn = self.connection_via(via).await?;
             let asked = ask.take();
             let following = asked.is_some();
-            let error = match call(Node::new(conn, asked)).await {
+            let node = match direct.take() {
+                Some(direct) => Node::direct(conn, direct),
+                None => Node::new(conn, asked),
+            };
+            let was_direct = node.is_direct();
+            let error = match call(node).await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            if error.code() == Some("MOVED")
-                && let Some(shared) = self.commands.get()
-            {
-                // The slots moved: listen for later waiters where they are now.
-                self.subscribers.refresh(shared.clone());
+            if error.code() == Some("MOVED") {
+                // The slots moved: later waiters listen, and later calls go, where they are now.
+                if let Some(shared) = self.commands.get() {
+                    self.topology.refresh(shared.clone());
+                }
+                if let (true, Via::Local(local)) = (was_direct, via) {
+                    self.locals.failed(local);
+                }
             }
             let again = not_run(&error) || (following && ask::not_sent(&error));
+            if again && was_direct && AskTarget::of(&error).is_none() {
+                // Not run on the master this process took for the slot's: the cluster
+                // connection, which follows redirections, takes it from here.
+                continue;
+            }
             if again && Instant::now() < deadline {
                 // An ASK is followed once; one more (which a node with ASKING does not send)
                 // waits as any other reply of its kind.
@@ -416,6 +437,70 @@ fn node_client(seed: &str, tls_roots: Option<&[u8]>) -> RedisResult<redis::Clien
     redis::Client::open(seed)
 }
 
+/// A caller runtime's connections to the cluster: a cluster connection, and one to each
+/// master of the slot map known when it was made, which the uncontended path's commands go on
+/// straight (no routing task in between; a `MOVED` sends them through the cluster connection,
+/// and makes the runtime's connections again, for the new map).
+#[derive(Clone)]
+pub(super) struct ClusterLocal {
+    cluster: ClusterConnection,
+    /// The slot map `direct` was made for, and its generation.
+    owners: Arc<[(u16, u16, Arc<str>)]>,
+    generation: u64,
+    direct: Arc<[(Arc<str>, MultiplexedConnection)]>,
+}
+
+impl ClusterLocal {
+    /// Opens the connections on the calling runtime, within `bound`: `None` without a cluster
+    /// connection (a master that does not answer is only left out of `direct`).
+    async fn connect(
+        client: ClusterClient,
+        topology: Arc<Topology>,
+        settings: ConnectionSettings,
+        bound: Duration,
+    ) -> Option<ClusterLocal> {
+        let cluster = tokio::time::timeout(bound, client.get_async_connection())
+            .await
+            .ok()?
+            .ok()?;
+        let generation = topology.generation();
+        let owners = topology.owners();
+        let mut masters: Vec<Arc<str>> = owners.iter().map(|(_, _, addr)| addr.clone()).collect();
+        masters.sort_unstable();
+        masters.dedup();
+        let direct = join_all(masters.into_iter().map(|addr| {
+            let client = topology.node_client(&addr);
+            async move {
+                let conn = local::connect_multiplexed(&client?, settings).await?;
+                Some((addr, conn))
+            }
+        }))
+        .await;
+        Some(ClusterLocal {
+            cluster,
+            owners,
+            generation,
+            direct: direct.into_iter().flatten().collect(),
+        })
+    }
+}
+
+/// The connection to the master of `keys`' slot in `via`, a caller runtime's connections.
+fn direct_connection(keys: &KeySet, via: &Via) -> Option<MultiplexedConnection> {
+    let Via::Local(local) = via else {
+        return None;
+    };
+    let LocalConn::Cluster(conns) = &local.conn else {
+        return None;
+    };
+    let master = topology::owner_in(&conns.owners, keys)?;
+    conns
+        .direct
+        .iter()
+        .find(|(addr, _)| *addr == master)
+        .map(|(_, conn)| conn.clone())
+}
+
 /// Whether a Redis error proves that the command did not run: the cluster sent it elsewhere
 /// (`MOVED`, `ASK`), or could not serve the slot for now (`TRYAGAIN` during a migration,
 /// `CLUSTERDOWN`, `MASTERDOWN`).
@@ -458,7 +543,15 @@ impl Backend for ClusterBackend {
     fn local(&self) -> Option<Local> {
         // Only once the shared connection is up: its first connect checks the seeds.
         self.commands.get()?;
-        self.locals.get()
+        let local = self.locals.get()?;
+        if let LocalConn::Cluster(conns) = &local.conn
+            && conns.generation != self.topology.generation()
+        {
+            // Made for another slot map: make them again, in the background, for the new one
+            // (this call still goes through them: a slot that moved answers `MOVED`).
+            self.locals.failed(&local);
+        }
+        Some(local)
     }
 
     fn local_failed(&self, local: &Local) {

@@ -1,9 +1,13 @@
 //! Compile-time behaviour of `#[mutex]`, through the `redis_mutex` facade as users see it.
 //!
 //! * `ui_pass` (`ui/pass`): every supported function shape expands, under `#![deny(warnings)]`.
+//!   The cases are modules of one program, the suite package's `ui-pass` binary
+//!   (tests/ui/pass/main.rs), which Cargo builds with this test, outside test mode; this test
+//!   runs it. A case that stops compiling fails the build, with the compiler's diagnostic.
 //!   Runs on every compiler.
-//! * `ui_fail` (`ui/fail`): one mistake per file; the `.stderr` next to it is the exact
-//!   diagnostic, with the caret under the guilty token.
+//! * `ui_fail` (`ui/fail`): one mistake per file, checked by trybuild (`cargo check` of each
+//!   file as a program of its own); the `.stderr` next to it is the exact diagnostic, with the
+//!   caret under the guilty token.
 //!
 //! The `.stderr` files are generated, never hand-written: after changing a message, run
 //! `TRYBUILD=overwrite cargo test --test ui`, read the diff, commit it. They were recorded with
@@ -13,9 +17,20 @@
 //! as skipped (`1 ignored`, with the reason), never as passed. To compare anyway:
 //! `cargo test --test ui -- --include-ignored`.
 
+use std::process::Command;
+
 #[test]
 fn ui_pass() {
-    trybuild::TestCases::new().pass("tests/ui/pass/*.rs");
+    let output = Command::new(env!("CARGO_BIN_EXE_ui-pass"))
+        .output()
+        .expect("the ui-pass binary runs");
+    assert!(
+        output.status.success(),
+        "ui-pass failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
 }
 
 #[test]

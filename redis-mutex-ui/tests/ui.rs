@@ -1,7 +1,7 @@
 //! Compile-time behaviour of `#[mutex]`, through the `redis_mutex` facade as users see it.
 //!
 //! * `ui_pass` (`ui/pass`): every supported function shape expands, under `#![deny(warnings)]`.
-//!   The cases are modules of one program, the suite package's `ui-pass` binary
+//!   The cases are modules of one program, this package's `ui-pass` binary
 //!   (tests/ui/pass/main.rs), which Cargo builds with this test, outside test mode; this test
 //!   runs it. A case that stops compiling fails the build, with the compiler's diagnostic.
 //!   Runs on every compiler.
@@ -10,12 +10,12 @@
 //!   caret under the guilty token.
 //!
 //! The `.stderr` files are generated, never hand-written: after changing a message, run
-//! `TRYBUILD=overwrite cargo test --test ui`, read the diff, commit it. They were recorded with
-//! the `rustc` release named in the package's build.rs (`UI_STDERR_RUSTC`); another release may
-//! word its own notes differently. On any other compiler, build.rs sets the cfg
+//! `TRYBUILD=overwrite cargo test -p redis-mutex-ui --test ui`, read the diff, commit it. They
+//! were recorded with the `rustc` release named in the package's build.rs (`UI_STDERR_RUSTC`);
+//! another release may word its own notes differently. On any other compiler, build.rs sets the cfg
 //! `ui_stderr_other_rustc`, which makes `ui_fail` an ignored test: the test summary reports it
 //! as skipped (`1 ignored`, with the reason), never as passed. To compare anyway:
-//! `cargo test --test ui -- --include-ignored`.
+//! `cargo test -p redis-mutex-ui --test ui -- --include-ignored`.
 
 use std::process::Command;
 

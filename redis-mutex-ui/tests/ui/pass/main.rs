@@ -2,11 +2,12 @@
 //! `#![deny(warnings)]`, through the `redis_mutex` facade as users see it. One module per file
 //! of this directory, each with its own `#![deny(warnings)]`; `main` runs each module's `main`.
 //!
-//! Built as the suite package's `ui-pass` binary (Cargo.toml), so a plain `cargo build` or
-//! `cargo test` compiles it with the workspace's other targets and their already-built
-//! dependencies, outside test mode (`#[test]` functions are configured out, as for any program);
-//! tests/ui.rs (`ui_pass`) runs it. Before, trybuild built and ran each file as a program of its
-//! own: a second build of every dependency and one build, link and `cargo run` per file.
+//! Built as the `ui-pass` binary of the redis-mutex-ui package (its Cargo.toml), so a plain
+//! `cargo build` or `cargo test` compiles it with the workspace's other targets and their
+//! already-built dependencies, outside test mode (`#[test]` functions are configured out, as for
+//! any program); tests/ui.rs (`ui_pass`) runs it. Before, trybuild built and ran each file as a
+//! program of its own: a second build of every dependency and one build, link and `cargo run`
+//! per file.
 //!
 //! The lints are those trybuild's programs had: rustc's defaults (made errors by
 //! `deny(warnings)`), with `dead_code` allowed (trybuild passes `-A dead_code`); the workspace's

@@ -408,7 +408,8 @@ fn malformed_urls_are_typed_errors_that_say_what_to_fix() {
 }
 
 /// The client the attribute below uses: the test's masters (their ports are known only at
-/// run time; `tests/ui/pass/redlock-server.rs` checks the `server = "redis+redlock://…"` form).
+/// run time; `redis-mutex-ui/tests/ui/pass/redlock-server.rs` checks the
+/// `server = "redis+redlock://…"` form).
 fn masters_client() -> Client {
     client(shared(), 203)
 }

@@ -3,7 +3,7 @@
 //! The runtime parses the same form (redis-mutex's `backend/cluster/url.rs`, which also builds
 //! the node URLs, with unit tests of each mistake); this rejects what it would reject, so that a
 //! malformed cluster URL is a compile error at the literal rather than a panic or an `Err` at
-//! the first call (tests/ui/fail/server-bad-cluster-url.rs).
+//! the first call (redis-mutex-ui/tests/ui/fail/server-bad-cluster-url.rs).
 
 /// What is wrong with `url` when it is a malformed cluster URL; `None` for a well-formed one and
 /// for any URL of another scheme.

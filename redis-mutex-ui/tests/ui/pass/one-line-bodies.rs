@@ -28,7 +28,8 @@ async fn result_async(x: u32) -> redis_mutex::Result<u32> { Ok(x) }
 #[mutex("b", guard = lock)]
 fn guard_only() -> bool { lock.is_some() }
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     if std::env::args().len() > 1000 {
         let _ = (identity(1), literal(), call(2), guard_only());
         unit();

@@ -43,7 +43,8 @@ impl std::fmt::Display for Memory {
     }
 }
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     if std::env::args().len() > 1000 {
         let mut store = Memory::default();
         let _ = store.put("a", 1);

@@ -20,4 +20,5 @@ async fn mutex_then_tokio_test() {}
 #[mutex("test")]
 async fn tokio_test_then_mutex() {}
 
-fn main() {}
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {}

@@ -29,7 +29,8 @@ async fn async_instrument_then_mutex(id: u64) -> u64 {
 
 fn assert_send<T: Send>(_: T) {}
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     if std::env::args().len() > 1000 {
         let _ = (mutex_then_instrument(1), instrument_then_mutex(2));
         assert_send(async_mutex_then_instrument(3));

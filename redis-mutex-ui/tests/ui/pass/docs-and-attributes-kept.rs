@@ -49,7 +49,8 @@ pub fn compiled_out() -> u32 {
 #[doc(alias = "another")]
 pub async fn async_documented() {}
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     if std::env::args().len() > 1000 {
         let _ = documented() + allowed() + inner_attribute();
         drop(async_inner_attribute());

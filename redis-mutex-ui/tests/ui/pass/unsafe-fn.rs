@@ -24,7 +24,8 @@ pub extern "C" fn callback(x: i32) -> i32 {
     x + 1
 }
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     let _ = (
         read as unsafe fn(*const u8) -> u8,
         callback as extern "C" fn(i32) -> i32,

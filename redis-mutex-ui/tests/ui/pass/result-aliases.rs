@@ -70,7 +70,8 @@ async fn async_alias() -> AppResult<u8> {
     Ok(value)
 }
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     if std::env::args().len() > 1000 {
         let _ = (crate_alias(), own_alias(), io_alias(), boxed(), option());
         let _ = (generic_error::<AppError>(), generic_unbounded::<()>());

@@ -50,7 +50,8 @@ fn local_items_named_like_generated_code() -> u32 {
     1
 }
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     if std::env::args().len() > 1000 {
         glob_import_shadows_return_type();
         let _ = (local_result_alias(), local_items_named_like_generated_code());

@@ -131,7 +131,8 @@ pub(crate) mod visibility {
 /// The future of an annotated `async fn` is `Send` when the body's is.
 fn assert_send<T: Send>(_: T) {}
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     // Compile-only: these would need a server to run.
     let _ = (one as fn(), several as fn() -> u32, with_server as fn());
     let _ = (

@@ -10,6 +10,7 @@ async fn run() {
     tokio::task::yield_now().await;
 }
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     let _ = run as fn();
 }

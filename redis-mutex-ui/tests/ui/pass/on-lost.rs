@@ -110,7 +110,8 @@ fn assert_send<F: std::future::Future + Send>(future: F) -> F {
     future
 }
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     if std::env::args().len() > 1000 {
         drop(assert_send(default_result()));
         drop((default_unit(), default_option(), default_impl_trait()));

@@ -71,7 +71,8 @@ impl Local for std::rc::Rc<Vec<u8>> {
 
 fn assert_send<T: Send>(_: T) {}
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     if std::env::args().len() > 1000 {
         let mut store = Memory::default();
         assert_send(store.put("a", 1));

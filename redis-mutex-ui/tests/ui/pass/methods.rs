@@ -67,7 +67,8 @@ impl Account {
 
 fn assert_send<T: Send>(_: T) {}
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     if std::env::args().len() > 1000 {
         let mut account = Account::new(1);
         let _ = account.balance();

@@ -13,7 +13,8 @@ async fn on_five_masters() -> Result<(), redis_mutex::Error> {
     Ok(())
 }
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     // Compile-only: these would need the masters to run.
     let _ = (on_three_masters as fn(), on_five_masters);
 }

@@ -74,7 +74,8 @@ fn dyn_return(flag: bool) -> Box<dyn Display> {
 
 fn assert_send<T: Send>(_: T) {}
 
-fn main() {
+/// Runs this case (called by the `ui-pass` binary, tests/ui/pass/main.rs).
+pub fn main() {
     if std::env::args().len() > 1000 {
         let _ = generic(1);
         let _ = with_where("k", 1);

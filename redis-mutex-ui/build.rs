@@ -1,4 +1,4 @@
-//! Build script of the (unpublished) suite package: one cfg for tests/ui.rs.
+//! Build script of the (unpublished) UI test package: one cfg for tests/ui.rs.
 //!
 //! The `.stderr` files of the UI fail cases hold the exact diagnostics of one `rustc` release
 //! ([`UI_STDERR_RUSTC`]); another release may word its own notes differently. On any other

@@ -3,8 +3,8 @@
 //! state.
 //!
 //! ```text
-//! cargo bench --bench lock                       # all scenarios (~3.5 min)
-//! cargo bench --bench lock -- --quick            # shorter runs (~25 s), noisier figures
+//! cargo bench --bench lock                       # all scenarios (~2 min 40 s)
+//! cargo bench --bench lock -- --quick            # shorter runs (~40 s), noisier figures
 //! cargo bench --bench lock -- handoff queue      # only some scenarios (names or 1..8)
 //! LOCK_BENCH=uncontended,distinct LOCK_BENCH_QUICK=1 cargo bench --bench lock
 //! ```

@@ -182,10 +182,13 @@
 //! instead of queueing, so first come, first served holds for single names and for names of
 //! one slot only. Give the names of a multi-name lock a common hash tag (`{acct}:1`,
 //! `{acct}:2`) to keep them in one slot. Release announcements use classic pub/sub, which a
-//! cluster broadcasts to every node: one subscriber connection per client, to one seed node
-//! at a time. The uncontended path runs in the caller's task as on one server, over a cluster
-//! connection driven by the caller's tokio runtime (the blocking API's goes through the crate's
-//! runtime thread).
+//! cluster broadcasts to every node: waiters listen on a subscriber connected to the master of
+//! their lock's slot (found with `CLUSTER SLOTS`), which hears its own announcements without
+//! the cluster bus. The uncontended path runs in the caller's task as on one server, straight
+//! to the slot's master over a connection driven by the caller's tokio runtime (a `MOVED` sends
+//! the call through the cluster connection); the blocking API's goes through the crate's
+//! runtime thread. During a slot migration, `ASK` is followed (`ASKING`); redirections that
+//! outlast the response timeout fail with a connection error saying the command did not run.
 //!
 //! # Redlock over independent masters
 //!
@@ -207,6 +210,10 @@
 //!   subscribe on every master, so they retry at once; they also retry when the holder's keys
 //!   expire on enough masters, and after a random delay (up to 30 ms) after a split vote.
 //!   Hand-over is prompt, but not first come, first served.
+//! * **Uncontended path**: in the caller's task, over connections driven by the caller's
+//!   tokio runtime, one per master, all reached at once (as on one server, no hop to the
+//!   crate's thread). A master with credentials of its own gets them from
+//!   [`ClientBuilder::node_credentials`].
 //! * **Failures**: a minority of masters may be down, slow or restarted empty (a renewal that a
 //!   majority confirmed takes the key again where it is missing). With a majority
 //!   unreachable, acquisition fails at once with [`Error::Unreachable`]

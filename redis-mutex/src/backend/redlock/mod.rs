@@ -11,6 +11,10 @@
 //! enough masters, or after a short random delay after a split vote (contenders that each took
 //! a minority), as the spec asks.
 //!
+//! An attempt is settled by the first quorum to take the lock, and a release by the first
+//! quorum to release it: the slower masters' calls are sent, and finish in the background
+//! (see [`Redlock::everywhere`]), so a master that hangs slows neither.
+//!
 //! Release and extension run on every master, and count only when a quorum agrees: a lock is
 //! reported ours (to renewal, to `lost()`, to release) when a quorum of masters holds its
 //! token. An extension a quorum confirmed then takes the keys again (all or none, as an
@@ -31,7 +35,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use futures_util::future::join_all;
+use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
 use redis::aio::MultiplexedConnection;
@@ -43,6 +49,7 @@ use crate::admin::KeyState;
 use crate::backend::single::ConnectionSettings;
 use crate::error::{Error, Result};
 use crate::protocol::{self, Attempt, KeySet};
+use crate::runtime;
 
 mod node;
 mod quorum;
@@ -119,14 +126,23 @@ impl Redlock {
     }
 
     /// Runs `invocation` on every master at once; the replies of those that answered, and the
-    /// first error of those that did not.
-    async fn everywhere<T: redis::FromRedisValue>(
+    /// errors of those that did not. Once the replies so far `settle` the outcome (a quorum
+    /// took the lock, say), returns without waiting for the slower masters: their calls were
+    /// sent, and finish on the crate runtime (replies read and dropped, each bounded by the
+    /// per-master timeout), so what is sent next on the same connections comes after them.
+    /// (Except on a master still being connected to, where a call waiting for the connection
+    /// and a later one may go out in either order: a key left behind there is in a minority,
+    /// and expires with its lease.)
+    async fn everywhere<T>(
         &self,
-        invocation: &redis::ScriptInvocation<'_>,
+        invocation: redis::ScriptInvocation<'static>,
         keys: &KeySet,
         via: &Via,
-    ) -> (Vec<T>, Vec<Error>) {
-        let key = keys.keys.first().map(String::as_str);
+        settle: impl Fn(&[T]) -> bool,
+    ) -> (Vec<T>, Vec<Error>)
+    where
+        T: redis::FromRedisValue + Send + 'static,
+    {
         let conns = match via {
             Via::Shared => None,
             Via::Local(local) => match &local.conn {
@@ -134,21 +150,41 @@ impl Redlock {
                 _ => return (Vec::new(), vec![Local::foreign(&self.server)]),
             },
         };
-        let replies = join_all(self.nodes.iter().enumerate().map(|(index, node)| {
-            let conn = conns.and_then(|conns| conns.get(index)?.as_ref());
-            node.invoke::<T>(invocation, key, self.node_timeout, conn)
-        }))
-        .await;
+        let invocation = Arc::new(invocation);
+        let key: Option<Arc<str>> = keys.keys.first().map(|key| key.as_str().into());
+        let mut pending: FuturesUnordered<_> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(index, node)| {
+                let conn = conns.and_then(|conns| conns.get(index)?.clone());
+                let (node, invocation, key) = (node.clone(), invocation.clone(), key.clone());
+                let timeout = self.node_timeout;
+                async move {
+                    node.invoke::<T>(&invocation, key.as_deref(), timeout, conn.as_ref())
+                        .await
+                }
+            })
+            .collect();
+        let (mut answered, mut errors) = (Vec::with_capacity(self.nodes.len()), Vec::new());
+        while let Some(reply) = pending.next().await {
+            match reply {
+                Ok(reply) => answered.push(reply),
+                Err(error) => errors.push(error),
+            }
+            if !pending.is_empty() && settle(&answered) {
+                runtime::spawn_detached(async move { while pending.next().await.is_some() {} });
+                break;
+            }
+        }
         // A caller runtime's connection that broke stays broken: open them again, for later
         // calls (this one counts the master as not answering, as any broken connection).
         if let Via::Local(local) = via
-            && replies
-                .iter()
-                .any(|reply| reply.as_ref().is_err_and(Error::is_broken_connection))
+            && errors.iter().any(Error::is_broken_connection)
         {
             self.locals.failed(local);
         }
-        split(replies)
+        (answered, errors)
     }
 
     /// Runs `invocation` on `nodes` at once, over the crate's connections: each one's reply,
@@ -216,9 +252,16 @@ impl Redlock {
             .key(&keys.keys)
             .arg(token)
             .arg(protocol::ttl_millis(ttl));
-        let (replies, errors) = self
-            .everywhere::<AcquireReply>(&invocation, keys, via)
-            .await;
+        // Settled once a quorum took it: the slower masters' replies cannot change that.
+        let quorum = self.quorum();
+        let taken = move |replies: &[AcquireReply]| {
+            replies
+                .iter()
+                .filter(|reply| reply.as_slice() == [1])
+                .count()
+                >= quorum
+        };
+        let (replies, errors) = self.everywhere(invocation, keys, via, taken).await;
         let mut parts = Vec::with_capacity(replies.len());
         let mut wrong_type = None;
         for reply in &replies {
@@ -276,7 +319,10 @@ impl Redlock {
             .arg(token)
             .arg(if announce { "1" } else { "0" })
             .arg(keys.channels());
-        self.everywhere(&invocation, keys, via).await
+        // Settled once a quorum released every key.
+        let (names, masters) = (keys.keys.len(), self.nodes.len());
+        let released = move |flags: &[Vec<i64>]| quorum::ours(flags, names, masters) == Ok(names);
+        self.everywhere(invocation, keys, via, released).await
     }
 
     /// How many keys a quorum reported as `token`'s, from per-key flags.
@@ -296,7 +342,9 @@ impl Redlock {
         let mut invocation = scripts::READ.prepare_invoke();
         invocation.key(&keys.keys);
         let (replies, errors) = self
-            .everywhere::<Vec<(i64, i64, Option<String>)>>(&invocation, keys, &Via::Shared)
+            .everywhere::<Vec<(i64, i64, Option<String>)>>(invocation, keys, &Via::Shared, |_| {
+                false
+            })
             .await;
         if replies.len() < self.quorum() {
             return Err(self.unreachable(replies.len(), errors));

@@ -245,14 +245,16 @@ impl ClusterBackend {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            if error.code() == Some("MOVED") {
-                // The slots moved: later waiters listen, and later calls go, where they are now.
+            let moved = error.code() == Some("MOVED");
+            if moved || error.is_io_error() || error.is_connection_dropped() {
+                // The slots moved, or a master may have failed over: later waiters listen, and
+                // later calls go, where the slots are now.
                 if let Some(shared) = self.commands.get() {
                     self.topology.refresh(shared.clone());
                 }
-                if let (true, Via::Local(local)) = (was_direct, via) {
-                    self.locals.failed(local);
-                }
+            }
+            if moved && let (true, Via::Local(local)) = (was_direct, via) {
+                self.locals.failed(local);
             }
             let again = not_run(&error) || (following && ask::not_sent(&error));
             if again && was_direct && AskTarget::of(&error).is_none() {
@@ -646,6 +648,11 @@ impl Backend for ClusterBackend {
     }
 
     fn subscribe(&self, keys: &KeySet, token: std::sync::Arc<str>) -> Subscription {
+        if !self.topology.fresher_than(topology::MAX_AGE)
+            && let Some(shared) = self.commands.get()
+        {
+            self.topology.refresh(shared.clone());
+        }
         self.subscribers
             .listener(keys)
             .subscribe(keys.channels(), token)

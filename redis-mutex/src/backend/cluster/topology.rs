@@ -1,5 +1,7 @@
-//! Which master serves which slot, as far as this process knows: read with `CLUSTER SLOTS`
-//! when the cluster connection is first made and again after a `MOVED`, in the background.
+//! Which master serves which slot, as far as this process knows: read with `CLUSTER SLOTS` in
+//! the background when the cluster connection is first made, after a `MOVED` or a connection
+//! error (a resharding, a failover), and when waiters register and the map is older than
+//! [`MAX_AGE`] (a failover that redis-rs followed without a `MOVED` reaching this process).
 //!
 //! redis-rs keeps a slot map of its own inside the cluster connection, but does not show it.
 //! This one is only a hint, for what may go to a slot's master directly (release
@@ -8,7 +10,8 @@
 //! notification (the waiter takes the lock at its next poll), never a wrong answer.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex as StdMutex, RwLock};
+use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionLike;
 use redis::cluster_async::ClusterConnection;
@@ -16,6 +19,9 @@ use redis::{ConnectionAddr, Value};
 
 use super::slots;
 use crate::protocol::KeySet;
+
+/// How old the map may get before a waiter's registration has it read again.
+pub(super) const MAX_AGE: Duration = Duration::from_secs(5);
 
 /// A range of slots (first, last) and its master's `host:port`.
 type Owner = (u16, u16, Arc<str>);
@@ -30,6 +36,8 @@ pub(super) struct Topology {
     generation: AtomicU64,
     /// Whether a read of the map is under way.
     reading: AtomicBool,
+    /// When the latest read started.
+    read_at: StdMutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Topology {
@@ -45,6 +53,7 @@ impl Topology {
             owners: RwLock::new(Arc::new([])),
             generation: AtomicU64::new(0),
             reading: AtomicBool::new(false),
+            read_at: StdMutex::new(None),
         })
     }
 
@@ -88,11 +97,20 @@ impl Topology {
         redis::Client::open(info.set_addr(addr)).ok()
     }
 
+    /// Whether the map was read less than `age` ago.
+    pub(super) fn fresher_than(&self, age: Duration) -> bool {
+        self.read_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|at| at.elapsed() < age)
+    }
+
     /// Reads the map over `conn` in the background, on the crate runtime (one read at a time).
     pub(super) fn refresh(self: &Arc<Self>, mut conn: ClusterConnection) {
         if self.reading.swap(true, Ordering::AcqRel) {
             return;
         }
+        *self.read_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         let this = self.clone();
         let spawned = crate::runtime::spawn(async move {
             let reply = conn

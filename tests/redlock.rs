@@ -612,3 +612,40 @@ async fn masters_with_credentials_of_their_own() {
         assert!(error.to_string().contains(says), "{error}");
     }
 }
+
+#[test]
+fn a_broken_runtime_connection_costs_the_caller_no_error() {
+    let masters = start();
+    let client = client(&masters, 200);
+    let m = client.mutex(name("redlock-broken")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        assert!(!m.is_locked().await.unwrap()); // the crate's connections first
+        for _ in 0..20 {
+            m.lock().await.unwrap().release().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    // Close the runtime's own connections (the newer one on every master): the next pairs
+    // find them broken, go again on the crate's connections, and open new ones for later.
+    for master in &masters {
+        let ids = common::client_ids(master);
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        common::kill_client(master, ids[1]);
+    }
+    rt.block_on(async {
+        for _ in 0..20 {
+            m.lock().await.unwrap().release().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    assert!(
+        common::eventually(PROMPTLY, || masters
+            .iter()
+            .all(|master| common::client_ids(master).len() == 2)),
+        "the runtime's connections were not opened again"
+    );
+}

@@ -152,6 +152,13 @@ impl Redlock {
         };
         let invocation = Arc::new(invocation);
         let key: Option<Arc<str>> = keys.keys.first().map(|key| key.as_str().into());
+        // A caller runtime's connection that broke stays broken: forget them (they are opened
+        // again for later calls), and send the call again on the crate's connection to that
+        // master. Both scripts an attempt or release sends are safe to run twice for one token.
+        let forget = match via {
+            Via::Local(local) => Some((self.locals.clone(), local.clone())),
+            Via::Shared => None,
+        };
         let mut pending: FuturesUnordered<_> = self
             .nodes
             .iter()
@@ -159,10 +166,22 @@ impl Redlock {
             .map(|(index, node)| {
                 let conn = conns.and_then(|conns| conns.get(index)?.clone());
                 let (node, invocation, key) = (node.clone(), invocation.clone(), key.clone());
+                let forget = forget.clone();
                 let timeout = self.node_timeout;
                 async move {
-                    node.invoke::<T>(&invocation, key.as_deref(), timeout, conn.as_ref())
+                    let key = key.as_deref();
+                    match node
+                        .invoke::<T>(&invocation, key, timeout, conn.as_ref())
                         .await
+                    {
+                        Err(error) if conn.is_some() && error.is_broken_connection() => {
+                            if let Some((locals, local)) = &forget {
+                                locals.failed(local);
+                            }
+                            node.invoke::<T>(&invocation, key, timeout, None).await
+                        }
+                        reply => reply,
+                    }
                 }
             })
             .collect();
@@ -176,13 +195,6 @@ impl Redlock {
                 runtime::spawn_detached(async move { while pending.next().await.is_some() {} });
                 break;
             }
-        }
-        // A caller runtime's connection that broke stays broken: open them again, for later
-        // calls (this one counts the master as not answering, as any broken connection).
-        if let Via::Local(local) = via
-            && errors.iter().any(Error::is_broken_connection)
-        {
-            self.locals.failed(local);
         }
         (answered, errors)
     }

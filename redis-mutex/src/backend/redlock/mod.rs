@@ -13,7 +13,8 @@
 //!
 //! An attempt is settled by the first quorum to take the lock, and a release by the first
 //! quorum to release it: the slower masters' calls are sent, and finish in the background
-//! (see [`Redlock::everywhere`]), so a master that hangs slows neither.
+//! (see [`Redlock::everywhere`]), so a master that hangs slows neither; this process's calls on
+//! a lock still reach each master in the order they were made ([`in_flight`]).
 //!
 //! Release and extension run on every master, and count only when a quorum agrees: a lock is
 //! reported ours (to renewal, to `lost()`, to release) when a quorum of masters holds its
@@ -51,11 +52,13 @@ use crate::error::{Error, Result};
 use crate::protocol::{self, Attempt, KeySet};
 use crate::runtime;
 
+mod in_flight;
 mod node;
 mod quorum;
 mod scripts;
 pub(crate) mod url;
 
+use in_flight::{Calls, InFlight};
 use node::Node;
 use quorum::{Part, Verdict};
 
@@ -73,6 +76,8 @@ pub(crate) struct Redlock {
     node_timeout: Duration,
     /// The uncontended path's connections: per caller runtime, one per master.
     locals: Arc<Locals<NodeConns>>,
+    /// Acquisitions settled before all their calls finished.
+    in_flight: Arc<InFlight>,
 }
 
 /// A caller runtime's connections, one per master in [`Redlock::nodes`]' order (`None`: that
@@ -118,6 +123,7 @@ impl Redlock {
             server,
             node_timeout,
             locals,
+            in_flight: Arc::default(),
         }
     }
 
@@ -129,16 +135,16 @@ impl Redlock {
     /// errors of those that did not. Once the replies so far `settle` the outcome (a quorum
     /// took the lock, say), returns without waiting for the slower masters: their calls were
     /// sent, and finish on the crate runtime (replies read and dropped, each bounded by the
-    /// per-master timeout), so what is sent next on the same connections comes after them.
-    /// (Except on a master still being connected to, where a call waiting for the connection
-    /// and a later one may go out in either order: a key left behind there is in a minority,
-    /// and expires with its lease.)
+    /// per-master timeout). With `Order::Lock`, each call to a master first waits for the
+    /// lock's previous call there, if that one returned before all its calls finished
+    /// (`in_flight`): whichever connections they went on, this process's calls on a lock reach
+    /// each master in order.
     async fn everywhere<T>(
         &self,
         invocation: redis::ScriptInvocation<'static>,
         keys: &KeySet,
         via: &Via,
-        settle: impl Fn(&[T]) -> bool,
+        (settle, order): (impl Fn(&[T]) -> bool, Order),
     ) -> (Vec<T>, Vec<Error>)
     where
         T: redis::FromRedisValue + Send + 'static,
@@ -159,6 +165,22 @@ impl Redlock {
             Via::Local(local) => Some((self.locals.clone(), local.clone())),
             Via::Shared => None,
         };
+        // This call's calls, recorded as they finish, after the lock's previous call's, master
+        // by master (see `in_flight`).
+        let lock = match order {
+            Order::Lock => Some(keys.keys.join(" ")),
+            Order::Any => None,
+        };
+        // Which connections: a caller runtime's set of them (by address: a set opened again
+        // after one broke is another), or the crate's.
+        let connections = conns.map(|conns| Arc::as_ptr(conns).cast::<()>() as usize);
+        let record = lock
+            .as_ref()
+            .map(|_| Calls::new(self.nodes.len(), connections));
+        let after = lock
+            .as_deref()
+            .and_then(|lock| self.in_flight.latest(lock))
+            .filter(|previous| !previous.went_on(connections));
         let mut pending: FuturesUnordered<_> = self
             .nodes
             .iter()
@@ -166,11 +188,17 @@ impl Redlock {
             .map(|(index, node)| {
                 let conn = conns.and_then(|conns| conns.get(index)?.clone());
                 let (node, invocation, key) = (node.clone(), invocation.clone(), key.clone());
-                let forget = forget.clone();
+                let (forget, record, after) = (forget.clone(), record.clone(), after.clone());
                 let timeout = self.node_timeout;
                 async move {
                     let key = key.as_deref();
-                    match node
+                    if let Some(after) = after {
+                        // At most the per-master timeout: a master that has not answered the
+                        // previous call by then is past keeping order with (and every call
+                        // ends within twice the timeout, so a hung master piles none up).
+                        let _ = tokio::time::timeout(timeout, after.finished(index)).await;
+                    }
+                    let reply = match node
                         .invoke::<T>(&invocation, key, timeout, conn.as_ref())
                         .await
                     {
@@ -181,7 +209,11 @@ impl Redlock {
                             node.invoke::<T>(&invocation, key, timeout, None).await
                         }
                         reply => reply,
+                    };
+                    if let Some(record) = record {
+                        record.finish(index);
                     }
+                    reply
                 }
             })
             .collect();
@@ -192,7 +224,16 @@ impl Redlock {
                 Err(error) => errors.push(error),
             }
             if !pending.is_empty() && settle(&answered) {
-                runtime::spawn_detached(async move { while pending.next().await.is_some() {} });
+                let done = lock.zip(record).map(|(lock, calls)| {
+                    self.in_flight.insert(&lock, calls.clone());
+                    (self.in_flight.clone(), lock, calls)
+                });
+                runtime::spawn_detached(async move {
+                    while pending.next().await.is_some() {}
+                    if let Some((in_flight, lock, calls)) = done {
+                        in_flight.remove(&lock, &calls);
+                    }
+                });
                 break;
             }
         }
@@ -273,7 +314,9 @@ impl Redlock {
                 .count()
                 >= quorum
         };
-        let (replies, errors) = self.everywhere(invocation, keys, via, taken).await;
+        let (replies, errors) = self
+            .everywhere(invocation, keys, via, (taken, Order::Lock))
+            .await;
         let mut parts = Vec::with_capacity(replies.len());
         let mut wrong_type = None;
         for reply in &replies {
@@ -334,7 +377,8 @@ impl Redlock {
         // Settled once a quorum released every key.
         let (names, masters) = (keys.keys.len(), self.nodes.len());
         let released = move |flags: &[Vec<i64>]| quorum::ours(flags, names, masters) == Ok(names);
-        self.everywhere(invocation, keys, via, released).await
+        self.everywhere(invocation, keys, via, (released, Order::Lock))
+            .await
     }
 
     /// How many keys a quorum reported as `token`'s, from per-key flags.
@@ -354,9 +398,12 @@ impl Redlock {
         let mut invocation = scripts::READ.prepare_invoke();
         invocation.key(&keys.keys);
         let (replies, errors) = self
-            .everywhere::<Vec<(i64, i64, Option<String>)>>(invocation, keys, &Via::Shared, |_| {
-                false
-            })
+            .everywhere::<Vec<(i64, i64, Option<String>)>>(
+                invocation,
+                keys,
+                &Via::Shared,
+                (|_: &[_]| false, Order::Any),
+            )
             .await;
         if replies.len() < self.quorum() {
             return Err(self.unreachable(replies.len(), errors));
@@ -385,6 +432,15 @@ impl Redlock {
             .collect();
         quorum::majority(&views, self.nodes.len()).map(|(value, pttl)| (value.to_owned(), pttl))
     }
+}
+
+/// Whether a call over every master keeps its place among this process's calls on its lock.
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    /// No (a read).
+    Any,
+    /// Yes (an acquisition or a release): after the lock's previous call, master by master.
+    Lock,
 }
 
 /// The replies of the masters that answered, and the errors of the others.

@@ -201,9 +201,7 @@
 //!   [`ClientBuilder::node_timeout`] (50 ms by default); each master takes every name of the
 //!   lock or none. Taken when a majority (`N/2 + 1`) took it while validity is left
 //!   (`ttl − elapsed − drift`, drift = 1 % of the TTL + 2 ms); otherwise what was taken is given
-//!   back at once. It returns as soon as a majority took the lock (and a release as soon as a
-//!   majority released it): the slower masters' calls, already sent, complete in the
-//!   background.
+//!   back at once.
 //! * **Lease**: a guard's lease is counted from before the attempt was sent, with the full TTL
 //!   less the drift: since `elapsed` runs from that same instant, the lease never outlasts the
 //!   spec's validity time. Renewals likewise, each judged by quorum: `lost()`, `is_held()` and

@@ -11,11 +11,6 @@
 //! enough masters, or after a short random delay after a split vote (contenders that each took
 //! a minority), as the spec asks.
 //!
-//! An attempt is settled by the first quorum to take the lock, and a release by the first
-//! quorum to release it: the slower masters' calls are sent, and finish in the background
-//! (see [`Redlock::everywhere`]), so a master that hangs slows neither; this process's calls on
-//! a lock still reach each master in the order they were made ([`in_flight`]).
-//!
 //! Release and extension run on every master, and count only when a quorum agrees: a lock is
 //! reported ours (to renewal, to `lost()`, to release) when a quorum of masters holds its
 //! token. An extension a quorum confirmed then takes the keys again (all or none, as an
@@ -36,9 +31,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use futures_util::future::join_all;
-use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
 use redis::aio::MultiplexedConnection;
@@ -50,15 +43,12 @@ use crate::admin::KeyState;
 use crate::backend::single::ConnectionSettings;
 use crate::error::{Error, Result};
 use crate::protocol::{self, Attempt, KeySet};
-use crate::runtime;
 
-mod in_flight;
 mod node;
 mod quorum;
 mod scripts;
 pub(crate) mod url;
 
-use in_flight::{Calls, InFlight};
 use node::Node;
 use quorum::{Part, Verdict};
 
@@ -76,8 +66,6 @@ pub(crate) struct Redlock {
     node_timeout: Duration,
     /// The uncontended path's connections: per caller runtime, one per master.
     locals: Arc<Locals<NodeConns>>,
-    /// Acquisitions settled before all their calls finished.
-    in_flight: Arc<InFlight>,
 }
 
 /// A caller runtime's connections, one per master in [`Redlock::nodes`]' order (`None`: that
@@ -123,7 +111,6 @@ impl Redlock {
             server,
             node_timeout,
             locals,
-            in_flight: Arc::default(),
         }
     }
 
@@ -132,23 +119,14 @@ impl Redlock {
     }
 
     /// Runs `invocation` on every master at once; the replies of those that answered, and the
-    /// errors of those that did not. Once the replies so far `settle` the outcome (a quorum
-    /// took the lock, say), returns without waiting for the slower masters: their calls were
-    /// sent, and finish on the crate runtime (replies read and dropped, each bounded by the
-    /// per-master timeout). With `Order::Lock`, each call to a master first waits for the
-    /// lock's previous call there, if that one returned before all its calls finished
-    /// (`in_flight`): whichever connections they went on, this process's calls on a lock reach
-    /// each master in order.
-    async fn everywhere<T>(
+    /// first error of those that did not.
+    async fn everywhere<T: redis::FromRedisValue>(
         &self,
-        invocation: redis::ScriptInvocation<'static>,
+        invocation: &redis::ScriptInvocation<'_>,
         keys: &KeySet,
         via: &Via,
-        (settle, order): (impl Fn(&[T]) -> bool, Order),
-    ) -> (Vec<T>, Vec<Error>)
-    where
-        T: redis::FromRedisValue + Send + 'static,
-    {
+    ) -> (Vec<T>, Vec<Error>) {
+        let key = keys.keys.first().map(String::as_str);
         let conns = match via {
             Via::Shared => None,
             Via::Local(local) => match &local.conn {
@@ -156,88 +134,29 @@ impl Redlock {
                 _ => return (Vec::new(), vec![Local::foreign(&self.server)]),
             },
         };
-        let invocation = Arc::new(invocation);
-        let key: Option<Arc<str>> = keys.keys.first().map(|key| key.as_str().into());
-        // A caller runtime's connection that broke stays broken: forget them (they are opened
-        // again for later calls), and send the call again on the crate's connection to that
-        // master. Both scripts an attempt or release sends are safe to run twice for one token.
-        let forget = match via {
-            Via::Local(local) => Some((self.locals.clone(), local.clone())),
-            Via::Shared => None,
-        };
-        // This call's calls, recorded as they finish, after the lock's previous call's, master
-        // by master (see `in_flight`).
-        let lock = match order {
-            Order::Lock => Some(keys.keys.join(" ")),
-            Order::Any => None,
-        };
-        // Which connections: a caller runtime's set of them (by address: a set opened again
-        // after one broke is another), or the crate's.
-        let connections = conns.map(|conns| Arc::as_ptr(conns).cast::<()>() as usize);
-        let record = lock
-            .as_ref()
-            .map(|_| Calls::new(self.nodes.len(), connections));
-        let after = lock
-            .as_deref()
-            .and_then(|lock| self.in_flight.latest(lock))
-            .filter(|previous| !previous.went_on(connections));
-        let mut pending: FuturesUnordered<_> = self
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(index, node)| {
-                let conn = conns.and_then(|conns| conns.get(index)?.clone());
-                let (node, invocation, key) = (node.clone(), invocation.clone(), key.clone());
-                let (forget, record, after) = (forget.clone(), record.clone(), after.clone());
-                let timeout = self.node_timeout;
-                async move {
-                    let key = key.as_deref();
-                    if let Some(after) = after {
-                        // At most the per-master timeout: a master that has not answered the
-                        // previous call by then is past keeping order with (and every call
-                        // ends within twice the timeout, so a hung master piles none up).
-                        let _ = tokio::time::timeout(timeout, after.finished(index)).await;
-                    }
-                    let reply = match node
-                        .invoke::<T>(&invocation, key, timeout, conn.as_ref())
-                        .await
-                    {
-                        Err(error) if conn.is_some() && error.is_broken_connection() => {
-                            if let Some((locals, local)) = &forget {
-                                locals.failed(local);
-                            }
-                            node.invoke::<T>(&invocation, key, timeout, None).await
+        let replies = join_all(self.nodes.iter().enumerate().map(|(index, node)| {
+            let conn = conns.and_then(|conns| conns.get(index)?.as_ref());
+            async move {
+                match node
+                    .invoke::<T>(invocation, key, self.node_timeout, conn)
+                    .await
+                {
+                    // A caller runtime's connection that broke stays broken: open them again
+                    // for later calls, and send this one again on the crate's connection to
+                    // that master (every script sent here is safe to run twice for a token).
+                    Err(error) if conn.is_some() && error.is_broken_connection() => {
+                        if let Via::Local(local) = via {
+                            self.locals.failed(local);
                         }
-                        reply => reply,
-                    };
-                    if let Some(record) = record {
-                        record.finish(index);
+                        node.invoke::<T>(invocation, key, self.node_timeout, None)
+                            .await
                     }
-                    reply
+                    reply => reply,
                 }
-            })
-            .collect();
-        let (mut answered, mut errors) = (Vec::with_capacity(self.nodes.len()), Vec::new());
-        while let Some(reply) = pending.next().await {
-            match reply {
-                Ok(reply) => answered.push(reply),
-                Err(error) => errors.push(error),
             }
-            if !pending.is_empty() && settle(&answered) {
-                let done = lock.zip(record).map(|(lock, calls)| {
-                    self.in_flight.insert(&lock, calls.clone());
-                    (self.in_flight.clone(), lock, calls)
-                });
-                runtime::spawn_detached(async move {
-                    while pending.next().await.is_some() {}
-                    if let Some((in_flight, lock, calls)) = done {
-                        in_flight.remove(&lock, &calls);
-                    }
-                });
-                break;
-            }
-        }
-        (answered, errors)
+        }))
+        .await;
+        split(replies)
     }
 
     /// Runs `invocation` on `nodes` at once, over the crate's connections: each one's reply,
@@ -305,17 +224,8 @@ impl Redlock {
             .key(&keys.keys)
             .arg(token)
             .arg(protocol::ttl_millis(ttl));
-        // Settled once a quorum took it: the slower masters' replies cannot change that.
-        let quorum = self.quorum();
-        let taken = move |replies: &[AcquireReply]| {
-            replies
-                .iter()
-                .filter(|reply| reply.as_slice() == [1])
-                .count()
-                >= quorum
-        };
         let (replies, errors) = self
-            .everywhere(invocation, keys, via, (taken, Order::Lock))
+            .everywhere::<AcquireReply>(&invocation, keys, via)
             .await;
         let mut parts = Vec::with_capacity(replies.len());
         let mut wrong_type = None;
@@ -374,11 +284,7 @@ impl Redlock {
             .arg(token)
             .arg(if announce { "1" } else { "0" })
             .arg(keys.channels());
-        // Settled once a quorum released every key.
-        let (names, masters) = (keys.keys.len(), self.nodes.len());
-        let released = move |flags: &[Vec<i64>]| quorum::ours(flags, names, masters) == Ok(names);
-        self.everywhere(invocation, keys, via, (released, Order::Lock))
-            .await
+        self.everywhere(&invocation, keys, via).await
     }
 
     /// How many keys a quorum reported as `token`'s, from per-key flags.
@@ -398,12 +304,7 @@ impl Redlock {
         let mut invocation = scripts::READ.prepare_invoke();
         invocation.key(&keys.keys);
         let (replies, errors) = self
-            .everywhere::<Vec<(i64, i64, Option<String>)>>(
-                invocation,
-                keys,
-                &Via::Shared,
-                (|_: &[_]| false, Order::Any),
-            )
+            .everywhere::<Vec<(i64, i64, Option<String>)>>(&invocation, keys, &Via::Shared)
             .await;
         if replies.len() < self.quorum() {
             return Err(self.unreachable(replies.len(), errors));
@@ -432,15 +333,6 @@ impl Redlock {
             .collect();
         quorum::majority(&views, self.nodes.len()).map(|(value, pttl)| (value.to_owned(), pttl))
     }
-}
-
-/// Whether a call over every master keeps its place among this process's calls on its lock.
-#[derive(Debug, Clone, Copy)]
-enum Order {
-    /// No (a read).
-    Any,
-    /// Yes (an acquisition or a release): after the lock's previous call, master by master.
-    Lock,
 }
 
 /// The replies of the masters that answered, and the errors of the others.

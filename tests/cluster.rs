@@ -413,14 +413,6 @@ async fn waiters_listen_on_the_master_of_their_lock() {
     }
 }
 
-/// The node id of `node` (`CLUSTER MYID`).
-fn node_id(node: &RedisServer) -> String {
-    redis::cmd("CLUSTER")
-        .arg("MYID")
-        .query(&mut node.raw())
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survives_a_resharding_and_a_master_restart() {
     let mut cluster = RedisCluster::start(3);
@@ -442,17 +434,7 @@ async fn survives_a_resharding_and_a_master_restart() {
         moved.lock().await.unwrap().release().await.unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let slot = cluster.slot(&key(&names[2]));
-    let target = node_id(&cluster.nodes()[0]);
-    for node in cluster.nodes() {
-        redis::cmd("CLUSTER")
-            .arg("SETSLOT")
-            .arg(slot)
-            .arg("NODE")
-            .arg(&target)
-            .exec(&mut node.raw())
-            .unwrap();
-    }
+    cluster.assign_slot(cluster.slot(&key(&names[2])), 0);
     let guard = moved.lock().await.expect("a lock after MOVED");
     assert_eq!(
         get_on(&cluster.nodes()[0], &key(&names[2])).as_deref(),
@@ -774,20 +756,7 @@ async fn a_migrating_slot_is_followed_by_ask_and_locks_still_exclude() {
     assert_eq!(get_on(source, &lock_key).as_deref(), Some(held.token()));
 
     // The migration starts, and the held lock key moves to the target (with its TTL).
-    redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("IMPORTING")
-        .arg(node_id(source))
-        .exec(&mut target.raw())
-        .unwrap();
-    redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("MIGRATING")
-        .arg(node_id(target))
-        .exec(&mut source.raw())
-        .unwrap();
+    cluster.start_migration(slot, 2, 0);
     redis::cmd("MIGRATE")
         .arg("127.0.0.1")
         .arg(target.port())
@@ -870,7 +839,8 @@ async fn a_migrating_slot_is_followed_by_ask_and_locks_still_exclude() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multi_name_lock_in_a_migrating_slot_waits_for_the_migration_within_its_bound() {
     let cluster = RedisCluster::start(3);
-    let (source, target) = (&cluster.nodes()[2], &cluster.nodes()[0]);
+    // The slot moves from node 2 to node 0.
+    let target = &cluster.nodes()[0];
     let tag = tag_on(&cluster, 2, "tryagain");
     let names = vec![format!("{{{tag}}}a"), format!("{{{tag}}}b")];
     let slot = cluster.slot(&key(&names[0]));
@@ -878,21 +848,7 @@ async fn a_multi_name_lock_in_a_migrating_slot_waits_for_the_migration_within_it
     let both = client.mutex(names.clone()).unwrap();
     both.try_lock().await.unwrap().release().await.unwrap();
 
-    let (source_id, target_id) = (node_id(source), node_id(target));
-    redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("IMPORTING")
-        .arg(&source_id)
-        .exec(&mut target.raw())
-        .unwrap();
-    redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("MIGRATING")
-        .arg(&target_id)
-        .exec(&mut source.raw())
-        .unwrap();
+    cluster.start_migration(slot, 2, 0);
     let before = tryagain_replies(target);
     let attempt = tokio::spawn(async move {
         let guard = both.try_lock().await?;
@@ -919,15 +875,7 @@ async fn a_multi_name_lock_in_a_migrating_slot_waits_for_the_migration_within_it
         "{error:?}"
     );
     // The migration ends: every node gives the slot to the target.
-    for node in cluster.nodes() {
-        redis::cmd("CLUSTER")
-            .arg("SETSLOT")
-            .arg(slot)
-            .arg("NODE")
-            .arg(&target_id)
-            .exec(&mut node.raw())
-            .unwrap();
-    }
+    cluster.assign_slot(slot, 0);
     tokio::time::timeout(Duration::from_secs(30), attempt)
         .await
         .expect("the attempt ends within its bound")

@@ -211,4 +211,41 @@ impl RedisCluster {
     pub(crate) fn node_of(&self, key: &str) -> &RedisServer {
         &self.nodes[self.owner(key)]
     }
+
+    /// The node id of node `i` (`CLUSTER MYID`).
+    pub(crate) fn node_id(&self, i: usize) -> String {
+        redis::cmd("CLUSTER")
+            .arg("MYID")
+            .query(&mut self.nodes[i].raw())
+            .expect("CLUSTER MYID")
+    }
+
+    /// Starts moving `slot` from node `source` to node `target`: `IMPORTING` on the target,
+    /// `MIGRATING` on the source (keys are moved by the caller, with `MIGRATE`).
+    pub(crate) fn start_migration(&self, slot: u16, source: usize, target: usize) {
+        for (node, state, other) in [(target, "IMPORTING", source), (source, "MIGRATING", target)] {
+            redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg(state)
+                .arg(self.node_id(other))
+                .exec(&mut self.nodes[node].raw())
+                .expect("CLUSTER SETSLOT");
+        }
+    }
+
+    /// Gives `slot` to node `owner` on every node (ends a migration, or reshards an empty
+    /// slot).
+    pub(crate) fn assign_slot(&self, slot: u16, owner: usize) {
+        let id = self.node_id(owner);
+        for node in &self.nodes {
+            redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg("NODE")
+                .arg(&id)
+                .exec(&mut node.raw())
+                .expect("CLUSTER SETSLOT NODE");
+        }
+    }
 }

@@ -229,15 +229,31 @@ fn acks_client(deployment: &Deployment, acks_timeout: Duration) -> Client {
         .unwrap()
 }
 
-/// Waits until a waiter stands in the queue of the lock `key` held by `holder` (a waiter that
-/// queues marks the holder's value, and is listening for releases by then).
-async fn wait_for_a_waiter(deployment: &Deployment, key: &str, holder: &str) {
-    let marked = format!("{holder}+");
+/// Takes `jobs` (key `MUTEX_jobs`), and starts a second acquisition of it in a task: returns
+/// the guard and that task once the waiter stands in the lock's queue (a waiter that queues
+/// marks the holder's value, and is listening for releases by then).
+async fn held_with_a_waiter(
+    deployment: &Deployment,
+    jobs: &redis_mutex::Mutex,
+) -> (
+    redis_mutex::Guard,
+    tokio::task::JoinHandle<redis_mutex::Result<redis_mutex::Guard>>,
+) {
+    let guard = jobs.lock().await.expect("confirmed by the replica");
+    let waiter = {
+        let jobs = jobs.clone();
+        tokio::spawn(async move { jobs.lock().await })
+    };
+    let marked = format!("{}+", guard.token());
     let deadline = Instant::now() + Duration::from_secs(10);
-    while get(deployment.master(), key).as_deref() != Some(marked.as_str()) {
-        assert!(Instant::now() < deadline, "no waiter ever queued for {key}");
+    while get(deployment.master(), "MUTEX_jobs").as_deref() != Some(marked.as_str()) {
+        assert!(
+            Instant::now() < deadline,
+            "no waiter ever queued for MUTEX_jobs"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    (guard, waiter)
 }
 
 /// How many waiters stand in the Redis queue of the lock `key`.
@@ -254,12 +270,7 @@ async fn replica_acks_a_waiter_takes_a_hand_over_at_the_notification_once_confir
     let client = acks_client(&deployment, Duration::from_secs(1));
     let jobs = client.mutex("jobs").unwrap();
 
-    let guard = jobs.lock().await.expect("confirmed by the replica");
-    let waiter = {
-        let jobs = jobs.clone();
-        tokio::spawn(async move { jobs.lock().await })
-    };
-    wait_for_a_waiter(&deployment, "MUTEX_jobs", guard.token()).await;
+    let (guard, waiter) = held_with_a_waiter(&deployment, &jobs).await;
     guard.release().await.unwrap();
 
     // Its next poll is LONG_POLL away: only the hand-over's notification can wake it sooner.
@@ -284,12 +295,7 @@ async fn replica_acks_a_hand_over_the_replicas_do_not_confirm_fails_the_waiter_a
     let client = acks_client(&deployment, Duration::from_millis(200));
     let jobs = client.mutex("jobs").unwrap();
 
-    let guard = jobs.lock().await.expect("confirmed by the replica");
-    let waiter = {
-        let jobs = jobs.clone();
-        tokio::spawn(async move { jobs.lock().await })
-    };
-    wait_for_a_waiter(&deployment, "MUTEX_jobs", guard.token()).await;
+    let (guard, waiter) = held_with_a_waiter(&deployment, &jobs).await;
     // The replica is frozen: it acknowledges nothing, the hand-over included.
     deployment.replica().pause();
     guard.release().await.unwrap();

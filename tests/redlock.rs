@@ -44,17 +44,52 @@ fn client(masters: &[RedisServer], node_timeout_ms: u64) -> Client {
         .expect("a valid Redlock URL")
 }
 
-/// What each master holds at `key`.
+/// Whose token each master holds at `key` (a Redlock value is `<token>#<attempt>`, with the
+/// number of the attempt that took it; other values as they are).
 fn values(masters: &[RedisServer], key: &str) -> Vec<Option<String>> {
     masters
         .iter()
         .map(|master| {
-            master
-                .is_running()
-                .then(|| common::get(master, key))
-                .flatten()
+            let value = master.is_running().then(|| common::get(master, key))??;
+            Some(match value.rsplit_once('#') {
+                Some((token, attempt)) if attempt.parse::<u64>().is_ok() => token.to_owned(),
+                _ => value,
+            })
         })
         .collect()
+}
+
+/// Waits until every master of `masters` holds `value` at `key` (`None`: no key). An
+/// acquisition or release returns once a quorum of masters did it; the others' calls complete
+/// right after.
+#[track_caller]
+fn everywhere_soon(masters: &[RedisServer], key: &str, value: Option<&str>) {
+    let expected = vec![value.map(str::to_owned); masters.len()];
+    assert!(
+        common::eventually(PROMPTLY, || values(masters, key) == expected),
+        "masters hold {:?}, not {expected:?}",
+        values(masters, key)
+    );
+}
+
+/// A guard of `mutex` held on every master of `masters`. An acquisition is settled by the
+/// first quorum of masters to take the lock: a master whose connection is still being opened
+/// (the first calls, or a loaded machine) may miss it, so this retries for a while.
+async fn held_everywhere(
+    mutex: &redis_mutex::Mutex,
+    masters: &[RedisServer],
+) -> redis_mutex::Guard {
+    let key = common::key(&mutex.names().as_slice()[0]);
+    let deadline = Instant::now() + PROMPTLY;
+    loop {
+        let guard = mutex.lock().await.expect("acquired");
+        let token = Some(guard.token().to_owned());
+        let held = || values(masters, &key).iter().all(|value| *value == token);
+        if common::eventually(Duration::from_millis(100), held) || Instant::now() > deadline {
+            return guard;
+        }
+        guard.release().await.expect("released");
+    }
 }
 
 /// How many masters hold `value` at `key`.
@@ -199,6 +234,42 @@ async fn a_hung_master_costs_at_most_the_per_master_timeout() {
     masters[0].resume();
 }
 
+/// An acquisition is settled by the first quorum to take the lock, and a release by the first
+/// quorum to release it: a master that hangs (here far longer than its timeouts would allow)
+/// slows neither. Its calls, sent, complete once it answers again, in the order they were sent,
+/// so no key is left on it.
+#[tokio::test]
+async fn a_quorum_settles_without_waiting_for_the_slowest_master() {
+    let masters = start();
+    let patient = Duration::from_secs(30);
+    let client = Client::builder(url(&masters))
+        .node_timeout(patient)
+        .response_timeout(patient)
+        .build()
+        .unwrap();
+    let lock = name("redlock-quorum");
+    let key = common::key(&lock);
+    let mutex = client.mutex(&lock).unwrap();
+    mutex.try_lock().await.unwrap().release().await.unwrap(); // connected everywhere
+    masters[4].pause();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let guard = mutex.try_lock().await.expect("4 of 5 masters answer");
+        assert!(holding(&masters[..4], &key, guard.token()) >= 3);
+        guard.release().await.expect("released by a quorum");
+        // Waiting for the hung master would take `patient` per phase.
+        common::assert_within("a pair with a master hung", started, PROMPTLY);
+    }
+    masters[4].resume();
+    assert!(
+        common::eventually(PROMPTLY, || values(&masters, &key)
+            .iter()
+            .all(Option::is_none)),
+        "a key was left: {:?}",
+        values(&masters, &key)
+    );
+}
+
 #[test]
 fn the_blocking_api_locks_on_redlock() {
     let masters = shared();
@@ -206,13 +277,12 @@ fn the_blocking_api_locks_on_redlock() {
     let lock = name("redlock-blocking");
     let mutex = client.mutex(&lock).unwrap();
     let guard = mutex.lock().expect("acquired");
-    assert_eq!(
-        holding(masters, &common::key(&lock), guard.token()),
-        MASTERS
-    );
+    let key = common::key(&lock);
+    // Settled by the first quorum of masters to take it.
+    assert!(holding(masters, &key, guard.token()) >= 3);
     assert!(mutex.try_lock().unwrap_err().is_busy());
     guard.release().expect("released");
-    assert_eq!(values(masters, &common::key(&lock)), vec![None; MASTERS]);
+    everywhere_soon(masters, &key, None);
 }
 
 #[tokio::test]
@@ -262,8 +332,9 @@ async fn a_master_restarted_empty_during_a_hold_leaves_it_held_and_renewal_retak
         .unwrap();
     let lock = name("redlock-restart");
     let key = common::key(&lock);
-    let guard = client.mutex(&lock).unwrap().lock().await.unwrap();
-    assert_eq!(holding(&masters, &key, guard.token()), MASTERS);
+    let mutex = client.mutex(&lock).unwrap();
+    let guard = held_everywhere(&mutex, &masters).await;
+    everywhere_soon(&masters, &key, Some(guard.token()));
     masters[2].restart();
     assert_eq!(
         common::get(&masters[2], &key),
@@ -307,6 +378,7 @@ async fn a_multi_name_lock_is_all_or_nothing_on_each_master() {
         "no master took b alone"
     );
     held.release().await.unwrap();
+    everywhere_soon(masters, &key_a, None);
 
     // b taken by someone else on two masters: the other three take both names, those two none.
     for master in &masters[..2] {
@@ -428,7 +500,7 @@ async fn the_attribute_locks_on_redlock() {
         holders >= 3,
         "held on {holders} masters inside the function"
     );
-    assert_eq!(values(shared(), &common::key(&lock)), vec![None; MASTERS]);
+    everywhere_soon(shared(), &common::key(&lock), None);
 }
 
 /// `rediss+redlock://`: three TLS-only masters, each with a certificate of its own CA, trusted
@@ -502,7 +574,8 @@ fn uncontended_pairs_run_on_the_caller_runtimes_own_connections() {
     drop(rt);
     assert!(common::eventually(PROMPTLY, || masters
         .iter()
-        .all(|master| common::client_ids(master).is_empty())));
+        .zip(&ids)
+        .all(|(master, ids)| !common::client_ids(master).contains(&ids[1]))));
     common::block_on(async {
         match m.lock().await {
             Ok(guard) => guard.release().await.unwrap(),
@@ -542,10 +615,9 @@ async fn masters_with_credentials_of_their_own() {
         .node_credentials(&addrs[2], "default", "two")
         .build()
         .unwrap();
-    let guard = client.mutex(&lock).unwrap().lock().await.unwrap();
-    let key = common::key(&lock);
-    let token = common::holder(&masters[0], &key).expect("held on the first master");
-    assert_eq!(holding(&masters, &key, &token), 3);
+    let mutex = client.mutex(&lock).unwrap();
+    let guard = held_everywhere(&mutex, &masters).await;
+    everywhere_soon(&masters, &common::key(&lock), Some(guard.token()));
     guard.release().await.unwrap();
 
     // Credentials for a server the URL does not list, or on another kind of URL, are refused
@@ -602,4 +674,44 @@ fn a_broken_runtime_connection_costs_the_caller_no_error() {
             .all(|master| common::client_ids(master).len() == 2)),
         "the runtime's connections were not opened again"
     );
+}
+
+#[tokio::test]
+async fn zz_debug_leftover() {
+    let masters = start();
+    let mut monitors: Vec<std::process::Child> = masters
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            std::process::Command::new("redis-cli")
+                .args(["-p", &m.port().to_string(), "monitor"])
+                .stdout(std::fs::File::create(format!("/tmp/mon{i}.log")).unwrap())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    for round in 0..40 {
+        let client = client(&masters, 200 + round);
+        let lock = name("dbg");
+        let key = common::key(&lock);
+        let g = client.mutex(&lock).unwrap().lock().await.unwrap();
+        let token = g.token().to_owned();
+        g.release().await.unwrap();
+        if !common::eventually(Duration::from_millis(500), || {
+            values(&masters, &key).iter().all(Option::is_none)
+        }) {
+            std::thread::sleep(Duration::from_millis(300));
+            for m in &mut monitors {
+                let _ = m.kill();
+            }
+            panic!(
+                "round {round} token {token} left {:?}",
+                values(&masters, &key)
+            );
+        }
+    }
+    for m in &mut monitors {
+        let _ = m.kill();
+    }
 }

@@ -156,6 +156,7 @@ struct Companions {
     entries: Vec<String>,
     fences: Vec<String>,
     channels: Vec<String>,
+    voids: Vec<String>,
 }
 
 impl KeySet {
@@ -195,6 +196,7 @@ impl KeySet {
                     .collect(),
                 fences: each("fence"),
                 channels: each("released"),
+                voids: each("void"),
             }
         })
     }
@@ -217,6 +219,11 @@ impl KeySet {
     /// The release channels.
     pub(crate) fn channels(&self) -> &[String] {
         &self.companions().channels
+    }
+
+    /// The void marks of Redlock's releases (see `backend/redlock/scripts.rs`).
+    pub(crate) fn voids(&self) -> &[String] {
+        &self.companions().voids
     }
 
     /// `KEYS` of the queue scripts ([`WAIT`], [`RELEASE`]), in their order.

@@ -29,6 +29,8 @@
 //! with `t_start` taken no later than the first master was asked. Renewals likewise.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -43,6 +45,7 @@ use crate::admin::KeyState;
 use crate::backend::single::ConnectionSettings;
 use crate::error::{Error, Result};
 use crate::protocol::{self, Attempt, KeySet};
+use crate::runtime;
 
 mod node;
 mod quorum;
@@ -118,45 +121,50 @@ impl Redlock {
         quorum::quorum(self.nodes.len())
     }
 
-    /// Runs `invocation` on every master at once; the replies of those that answered, and the
-    /// first error of those that did not.
-    async fn everywhere<T: redis::FromRedisValue>(
+    /// Runs `invocation` on the masters `asked` names (by index), at once, and waits until
+    /// each answered or `settled` says the replies so far decide the operation: each master's
+    /// reply, `None` for one not asked or not waited for. The calls not waited for are
+    /// dropped or finished in the background, as `stragglers` says.
+    async fn everywhere<T: redis::FromRedisValue + Send + 'static>(
         &self,
-        invocation: &redis::ScriptInvocation<'_>,
+        invocation: redis::ScriptInvocation<'static>,
         keys: &KeySet,
         via: &Via,
-    ) -> (Vec<T>, Vec<Error>) {
-        let key = keys.keys.first().map(String::as_str);
-        let conns = match via {
-            Via::Shared => None,
+        asked: impl Fn(usize) -> bool,
+        settled: impl Fn(&[Option<Result<T>>]) -> bool,
+        stragglers: Stragglers,
+    ) -> Vec<Option<Result<T>>> {
+        let invocation = Arc::new(invocation);
+        let key: Option<Arc<str>> = keys.keys.first().map(|key| key.as_str().into());
+        let (conns, local) = match via {
+            Via::Shared => (None, None),
             Via::Local(local) => match &local.conn {
-                LocalConn::Redlock(conns) => Some(conns),
-                _ => return (Vec::new(), vec![Local::foreign(&self.server)]),
+                LocalConn::Redlock(conns) => (Some(conns.clone()), Some(local.clone())),
+                _ => {
+                    let mut replies: Vec<Option<Result<T>>> =
+                        self.nodes.iter().map(|_| None).collect();
+                    replies[0] = Some(Err(Local::foreign(&self.server)));
+                    return replies;
+                }
             },
         };
-        let replies = join_all(self.nodes.iter().enumerate().map(|(index, node)| {
-            let conn = conns.and_then(|conns| conns.get(index)?.as_ref());
-            async move {
-                match node
-                    .invoke::<T>(invocation, key, self.node_timeout, conn)
-                    .await
-                {
-                    // A caller runtime's connection that broke stays broken: open them again
-                    // for later calls, and send this one again on the crate's connection to
-                    // that master (every script sent here is safe to run twice for a token).
-                    Err(error) if conn.is_some() && error.is_broken_connection() => {
-                        if let Via::Local(local) = via {
-                            self.locals.failed(local);
-                        }
-                        node.invoke::<T>(invocation, key, self.node_timeout, None)
-                            .await
-                    }
-                    reply => reply,
-                }
-            }
-        }))
-        .await;
-        split(replies)
+        let calls = self.nodes.iter().enumerate().map(|(index, node)| {
+            asked(index).then(|| {
+                let conn = conns.as_ref().and_then(|conns| conns.get(index)?.clone());
+                let call = Call {
+                    node: node.clone(),
+                    invocation: invocation.clone(),
+                    key: key.clone(),
+                    timeout: self.node_timeout,
+                };
+                call.run(conn, local.clone(), self.locals.clone(), stragglers)
+            })
+        });
+        let (replies, left) = settle(calls.collect(), settled).await;
+        if !left.is_empty() && stragglers == Stragglers::Finish {
+            tokio::spawn(join_all(left));
+        }
+        replies
     }
 
     /// Runs `invocation` on `nodes` at once, over the crate's connections: each one's reply,
@@ -206,7 +214,8 @@ impl Redlock {
         )
     }
 
-    /// One attempt on every master, over the connections `via` names.
+    /// One attempt on every master, over the connections `via` names. It is settled as soon as
+    /// a quorum took the lock, without waiting for the other masters.
     async fn attempt(
         &self,
         keys: &KeySet,
@@ -219,20 +228,39 @@ impl Redlock {
             return Err(fencing_refused());
         }
         let started = Instant::now();
+        let attempt = next_attempt();
         let mut invocation = scripts::ACQUIRE.prepare_invoke();
+        script_keys(&mut invocation, keys);
         invocation
-            .key(&keys.keys)
             .arg(token)
-            .arg(protocol::ttl_millis(ttl));
-        let (replies, errors) = self
-            .everywhere::<AcquireReply>(&invocation, keys, via)
+            .arg(protocol::ttl_millis(ttl))
+            .arg(attempt);
+        let quorum = self.quorum();
+        let replies = self
+            .everywhere::<AcquireReply>(
+                invocation,
+                keys,
+                via,
+                |_| true,
+                |replies| answers(replies).filter(|reply| **reply == [1]).count() >= quorum,
+                Stragglers::Drop,
+            )
             .await;
+        // The masters this attempt may have taken: those that took it, failed or were not
+        // waited for.
+        let took: Vec<bool> = replies
+            .iter()
+            .map(|reply| !matches!(reply, Some(Ok(reply)) if reply != &[1]))
+            .collect();
+        let (replies, errors) = split(replies);
         let mut parts = Vec::with_capacity(replies.len());
         let mut wrong_type = None;
         for reply in &replies {
             match reply.as_slice() {
                 [1] => parts.push(Part::Taken),
                 [0, _, pttl] => parts.push(Part::Held(protocol::pttl_from_reply(*pttl))),
+                // Void for this attempt: a late call, or a later attempt got there first.
+                [2, _] => parts.push(Part::Held(Some(Duration::ZERO))),
                 [-1, i] => wrong_type = usize::try_from(*i - 1).ok(),
                 _ => {
                     return Err(Error::Protocol {
@@ -253,8 +281,10 @@ impl Redlock {
         // Give back what this attempt took (or may have taken, on a master that did not
         // answer), without waking anyone: the lock was never ours. On the same connections,
         // so that no master sees this before the attempt.
-        if parts.contains(&Part::Taken) || !errors.is_empty() {
-            let _ = self.release_all(keys, token, false, via).await;
+        if took.contains(&true) {
+            let _ = self
+                .release_all(keys, token, attempt, via, |index| took[index])
+                .await;
         }
         if let Some(index) = wrong_type {
             return Err(Error::WrongType {
@@ -269,22 +299,22 @@ impl Redlock {
         }
     }
 
-    /// Runs the release script for `token` on every master: per-key flags of those that
-    /// answered, and the errors of the others.
+    /// Runs the release script for `attempt` of `token` ([`scripts::EVERY_ATTEMPT`]: the
+    /// holder's release, which announces) on the masters `asked` names, and waits for them all.
     async fn release_all(
         &self,
         keys: &KeySet,
         token: &str,
-        announce: bool,
+        attempt: u64,
         via: &Via,
+        asked: impl Fn(usize) -> bool,
     ) -> (Vec<Vec<i64>>, Vec<Error>) {
-        let mut invocation = scripts::RELEASE.prepare_invoke();
-        invocation
-            .key(&keys.keys)
-            .arg(token)
-            .arg(if announce { "1" } else { "0" })
-            .arg(keys.channels());
-        self.everywhere(&invocation, keys, via).await
+        let invocation = release_invocation(keys, token, attempt);
+        let stragglers = Stragglers::Finish;
+        split(
+            self.everywhere(invocation, keys, via, asked, |_| false, stragglers)
+                .await,
+        )
     }
 
     /// How many keys a quorum reported as `token`'s, from per-key flags.
@@ -303,9 +333,17 @@ impl Redlock {
     async fn read(&self, keys: &KeySet) -> Result<Vec<Vec<(i64, i64, Option<String>)>>> {
         let mut invocation = scripts::READ.prepare_invoke();
         invocation.key(&keys.keys);
-        let (replies, errors) = self
-            .everywhere::<Vec<(i64, i64, Option<String>)>>(&invocation, keys, &Via::Shared)
-            .await;
+        let (replies, errors) = split(
+            self.everywhere::<Vec<(i64, i64, Option<String>)>>(
+                invocation,
+                keys,
+                &Via::Shared,
+                |_| true,
+                |_| false,
+                Stragglers::Drop,
+            )
+            .await,
+        );
         if replies.len() < self.quorum() {
             return Err(self.unreachable(replies.len(), errors));
         }
@@ -329,23 +367,166 @@ impl Redlock {
         let views: Vec<_> = replies
             .iter()
             .filter_map(|reply| reply.get(index))
-            .map(|(_, pttl, value)| (value.as_deref(), protocol::pttl_from_reply(*pttl)))
+            .map(|(_, pttl, value)| {
+                let token = value.as_deref().map(scripts::token_of);
+                (token, protocol::pttl_from_reply(*pttl))
+            })
             .collect();
         quorum::majority(&views, self.nodes.len()).map(|(value, pttl)| (value.to_owned(), pttl))
     }
 }
 
-/// The replies of the masters that answered, and the errors of the others.
-fn split<T>(replies: Vec<Result<T>>) -> (Vec<T>, Vec<Error>) {
+/// The replies of the masters that answered, and the errors of those that failed (masters
+/// not asked or not waited for are in neither).
+fn split<T>(replies: Vec<Option<Result<T>>>) -> (Vec<T>, Vec<Error>) {
     let mut answered = Vec::with_capacity(replies.len());
     let mut errors = Vec::new();
-    for reply in replies {
+    for reply in replies.into_iter().flatten() {
         match reply {
             Ok(reply) => answered.push(reply),
             Err(error) => errors.push(error),
         }
     }
     (answered, errors)
+}
+
+/// The replies so far that are answers.
+fn answers<T>(replies: &[Option<Result<T>>]) -> impl Iterator<Item = &T> {
+    replies
+        .iter()
+        .filter_map(|reply| reply.as_ref()?.as_ref().ok())
+}
+
+/// Drives `calls` (one per master, `None` for one not asked) at once until each is done or
+/// `settled` says the replies so far are enough: the replies, and the calls still running.
+/// Each round polls every call left, so every call is polled (sent) at least once.
+async fn settle<T>(
+    mut calls: Vec<Option<BoxFuture<'static, Result<T>>>>,
+    settled: impl Fn(&[Option<Result<T>>]) -> bool,
+) -> (Vec<Option<Result<T>>>, Vec<BoxFuture<'static, Result<T>>>) {
+    let mut replies: Vec<Option<Result<T>>> = calls.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (call, reply) in calls.iter_mut().zip(replies.iter_mut()) {
+            if let Some(future) = call
+                && let Poll::Ready(done) = future.as_mut().poll(cx)
+            {
+                *reply = Some(done);
+                *call = None;
+            }
+        }
+        match calls.iter().all(Option::is_none) || settled(&replies) {
+            true => Poll::Ready(()),
+            false => Poll::Pending,
+        }
+    })
+    .await;
+    (replies, calls.into_iter().flatten().collect())
+}
+
+/// What becomes of the calls an operation no longer waits for, once a quorum settled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stragglers {
+    /// Dropped: an acquisition's. A call that was sent runs on its master anyway (before any
+    /// later call on its connection); one that was not (still connecting, or about to load
+    /// its script) takes nothing.
+    Drop,
+    /// Finished in a task of their own: a release's, which must reach every master it can.
+    /// A call dropped before its end (its runtime shutting down) is sent again on the crate
+    /// runtime.
+    Finish,
+}
+
+/// One master's part of an operation, owning what it needs (it may outlive the operation).
+#[derive(Clone)]
+struct Call {
+    node: Arc<Node>,
+    invocation: Arc<redis::ScriptInvocation<'static>>,
+    /// The first key, for messages.
+    key: Option<Arc<str>>,
+    timeout: Duration,
+}
+
+impl Call {
+    /// The call on `conn` (a connection of `local`, the caller's runtime), else on the crate's
+    /// connection to the master.
+    fn run<T: redis::FromRedisValue + Send + 'static>(
+        self,
+        conn: Option<MultiplexedConnection>,
+        local: Option<Local>,
+        locals: Arc<Locals<NodeConns>>,
+        stragglers: Stragglers,
+    ) -> BoxFuture<'static, Result<T>> {
+        Box::pin(async move {
+            let mut resend = Resend((stragglers == Stragglers::Finish).then(|| self.clone()));
+            let key = self.key.as_deref();
+            let reply = match self
+                .node
+                .invoke::<T>(&self.invocation, key, self.timeout, conn.as_ref())
+                .await
+            {
+                // A caller runtime's connection that broke stays broken: open them again
+                // for later calls, and send this one again on the crate's connection to
+                // that master (every script sent here is safe to run twice, and late).
+                Err(error) if conn.is_some() && error.is_broken_connection() => {
+                    if let Some(local) = &local {
+                        locals.failed(local);
+                    }
+                    self.node
+                        .invoke::<T>(&self.invocation, key, self.timeout, None)
+                        .await
+                }
+                reply => reply,
+            };
+            resend.0 = None;
+            reply
+        })
+    }
+}
+
+/// Sends its call again on the crate runtime if dropped while armed (`Some`).
+struct Resend(Option<Call>);
+
+impl Drop for Resend {
+    fn drop(&mut self) {
+        if let Some(call) = self.0.take() {
+            runtime::spawn_detached(async move {
+                let key = call.key.as_deref();
+                let _ = call
+                    .node
+                    .invoke::<redis::Value>(&call.invocation, key, call.timeout, None)
+                    .await;
+            });
+        }
+    }
+}
+
+/// The next attempt number: it only grows in this process (see `scripts`).
+fn next_attempt() -> u64 {
+    static ATTEMPTS: AtomicU64 = AtomicU64::new(1);
+    ATTEMPTS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A script's `KEYS` for `keys`: the lock keys, then their void marks.
+fn script_keys(invocation: &mut redis::ScriptInvocation<'_>, keys: &KeySet) {
+    invocation.key(&keys.keys).key(keys.voids());
+}
+
+/// The release script's call for `attempt` of `token` (the holder's release, announced, for
+/// [`scripts::EVERY_ATTEMPT`]; an attempt's clean-up, silent, otherwise).
+fn release_invocation(
+    keys: &KeySet,
+    token: &str,
+    attempt: u64,
+) -> redis::ScriptInvocation<'static> {
+    let mut invocation = scripts::RELEASE.prepare_invoke();
+    script_keys(&mut invocation, keys);
+    let announce = attempt == scripts::EVERY_ATTEMPT;
+    invocation
+        .arg(token)
+        .arg(if announce { "1" } else { "0" })
+        .arg(attempt)
+        .arg(keys.channels());
+    invocation
 }
 
 /// Why fencing is refused on Redlock.
@@ -411,8 +592,23 @@ impl Backend for Redlock {
         via: &'a Via,
     ) -> BoxFuture<'a, Result<usize>> {
         Box::pin(async move {
-            let replies = self.release_all(keys, token, true, via).await;
-            self.count_ours(keys, replies)
+            // Settled as soon as a quorum's replies decide how many keys were ours.
+            let invocation = release_invocation(keys, token, scripts::EVERY_ATTEMPT);
+            let masters = self.nodes.len();
+            let replies = self
+                .everywhere::<Vec<i64>>(
+                    invocation,
+                    keys,
+                    via,
+                    |_| true,
+                    |replies| {
+                        let flags: Vec<Vec<i64>> = answers(replies).cloned().collect();
+                        quorum::ours(&flags, keys.keys.len(), masters).is_ok()
+                    },
+                    Stragglers::Finish,
+                )
+                .await;
+            self.count_ours(keys, split(replies))
         })
     }
 
@@ -424,10 +620,8 @@ impl Backend for Redlock {
     ) -> BoxFuture<'a, Result<usize>> {
         Box::pin(async move {
             let mut invocation = scripts::EXTEND.prepare_invoke();
-            invocation
-                .key(&keys.keys)
-                .arg(token)
-                .arg(protocol::ttl_millis(ttl));
+            script_keys(&mut invocation, keys);
+            invocation.arg(token).arg(protocol::ttl_millis(ttl));
             let replies: Vec<Result<Vec<i64>>> = self.on(&self.nodes, &invocation, keys).await;
             // Masters that answered but lack a key (restarted empty, say): retaken below once a
             // quorum confirmed the extension, so the lock keeps its full redundancy.
@@ -438,13 +632,14 @@ impl Backend for Redlock {
                 .filter(|(_, reply)| reply.as_ref().is_ok_and(|flags| flags.contains(&0)))
                 .map(|(node, _)| node.clone())
                 .collect();
-            let extended = self.count_ours(keys, split(replies))?;
+            let extended = self.count_ours(keys, split(replies.into_iter().map(Some).collect()))?;
             if extended == keys.keys.len() && !lacking.is_empty() {
                 let mut retake = scripts::ACQUIRE.prepare_invoke();
+                script_keys(&mut retake, keys);
                 retake
-                    .key(&keys.keys)
                     .arg(token)
-                    .arg(protocol::ttl_millis(ttl));
+                    .arg(protocol::ttl_millis(ttl))
+                    .arg(next_attempt());
                 let _ = self.on::<AcquireReply>(&lacking, &retake, keys).await;
             }
             Ok(extended)

@@ -7,6 +7,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use tokio::sync::Notify;
 
+use super::scripts;
 use crate::backend::BoxFuture;
 use crate::backend::local;
 use crate::backend::single::ConnectionSettings;
@@ -120,6 +121,11 @@ impl Node {
             .set_number_of_retries(0)
             .set_max_delay(Duration::from_secs(1));
         let connect = ConnectionManager::new_with_config(self.client.clone(), config);
+        let connect = async {
+            let mut conn = connect.await?;
+            scripts::load(&mut conn).await;
+            Ok::<_, redis::RedisError>(conn)
+        };
         match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(conn)) => {
                 let _ = self.conn.set(conn);
@@ -191,8 +197,15 @@ impl Node {
 
     /// Opens a connection to this master on the calling runtime, for a caller runtime's
     /// [`Local`](crate::backend::Local) (`None`: it failed).
+    /// Its scripts are loaded on it first.
     pub(super) fn connect_local(&self) -> BoxFuture<'static, Option<MultiplexedConnection>> {
-        local::connect_multiplexed(&self.client, self.settings)
+        let connect = local::connect_multiplexed(&self.client, self.settings);
+        let timeout = self.settings.response_timeout;
+        Box::pin(async move {
+            let mut conn = connect.await?;
+            let _ = tokio::time::timeout(timeout, scripts::load(&mut conn)).await;
+            Some(conn)
+        })
     }
 
     /// This master's release announcements (started on first use, on the crate runtime).

@@ -205,3 +205,135 @@ pub(super) fn token_of(value: &str) -> &str {
         _ => value,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The scripts against a real `redis-server` (started here, on a free loopback port, and
+    //! killed when the test ends), calls arriving in the orders a late call can take.
+
+    use super::*;
+
+    /// A throwaway `redis-server`, killed on drop.
+    struct Server(std::process::Child, u16);
+
+    impl Server {
+        fn start() -> Self {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("a free port")
+                .port();
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server on the PATH");
+            Server(child, port)
+        }
+
+        fn conn(&self) -> redis::Connection {
+            let client = redis::Client::open(format!("redis://127.0.0.1:{}", self.1)).unwrap();
+            for _ in 0..200 {
+                if let Ok(conn) = client.get_connection() {
+                    return conn;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            panic!("redis-server did not start");
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    const KEY: &str = "lock";
+    const VOID: &str = "lock:void";
+
+    fn acquire(conn: &mut redis::Connection, token: &str, attempt: u64) -> Vec<i64> {
+        ACQUIRE
+            .key(KEY)
+            .key(VOID)
+            .arg(token)
+            .arg(30_000)
+            .arg(attempt)
+            .invoke(conn)
+            .unwrap()
+    }
+
+    fn release(conn: &mut redis::Connection, token: &str, attempt: u64) -> Vec<i64> {
+        RELEASE
+            .key(KEY)
+            .key(VOID)
+            .arg(token)
+            .arg("0")
+            .arg(attempt)
+            .arg("channel")
+            .invoke(conn)
+            .unwrap()
+    }
+
+    fn get(conn: &mut redis::Connection, key: &str) -> Option<String> {
+        redis::cmd("GET").arg(key).query(conn).unwrap()
+    }
+
+    #[test]
+    fn late_calls_never_undo_a_later_attempt_or_a_release() {
+        let server = Server::start();
+        let conn = &mut server.conn();
+
+        // Attempt 5 took the key; attempt 3's clean-up and attempt 3 itself arrive late.
+        assert_eq!(acquire(conn, "t", 5), [1]);
+        assert_eq!(release(conn, "t", 3), [0], "not attempt 3's key");
+        assert_eq!(get(conn, VOID).as_deref(), Some("t#3"), "attempt 3 is void here");
+        assert_eq!(get(conn, KEY).as_deref(), Some("t#5"));
+        assert_eq!(acquire(conn, "t", 3), [2, 1], "a later attempt holds it");
+        assert_eq!(get(conn, KEY).as_deref(), Some("t#5"));
+        // A later attempt takes over an earlier one's key; the holder's release takes any.
+        assert_eq!(acquire(conn, "t", 7), [1]);
+        assert_eq!(get(conn, KEY).as_deref(), Some("t#7"));
+        let extended: Vec<i64> = EXTEND
+            .key(KEY)
+            .key(VOID)
+            .arg("t")
+            .arg(60_000)
+            .invoke(conn)
+            .unwrap();
+        assert_eq!(extended, [1]);
+        assert_eq!(release(conn, "t", EVERY_ATTEMPT), [1]);
+        assert_eq!(get(conn, KEY), None);
+
+        // The holder's release arrives before its acquisition: the acquisition takes nothing,
+        // whatever its attempt; others are not hindered by the mark.
+        assert_eq!(release(conn, "u", EVERY_ATTEMPT), [0]);
+        assert_eq!(acquire(conn, "u", 9), [2, 1]);
+        assert_eq!(get(conn, KEY), None);
+        assert_eq!(acquire(conn, "v", 1), [1]);
+        assert_eq!(release(conn, "v", EVERY_ATTEMPT), [1]);
+        let marked = format!("u#{EVERY_ATTEMPT}");
+        assert_eq!(get(conn, VOID), Some(marked), "a release that deleted leaves no mark");
+
+        // A failed attempt's clean-up before the attempt: that attempt (and earlier) take
+        // nothing, a later attempt of the token still can.
+        assert_eq!(release(conn, "w", 4), [0]);
+        assert_eq!(acquire(conn, "w", 4), [2, 1]);
+        assert_eq!(acquire(conn, "w", 3), [2, 1]);
+        assert_eq!(acquire(conn, "w", 5), [1]);
+        assert_eq!(get(conn, KEY).as_deref(), Some("w#5"));
+
+        // Another token's key: held, and neither released nor extended by "t".
+        assert_eq!(acquire(conn, "t", 11)[..2], [0, 1]);
+        assert_eq!(release(conn, "t", EVERY_ATTEMPT), [0]);
+        assert_eq!(get(conn, KEY).as_deref(), Some("w#5"));
+    }
+
+    #[test]
+    fn tokens_of_values() {
+        assert_eq!(token_of("abc#12"), "abc");
+        assert_eq!(token_of("abc"), "abc");
+        assert_eq!(token_of("a#b"), "a#b");
+    }
+}

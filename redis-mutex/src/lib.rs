@@ -200,8 +200,15 @@
 //! * **Acquire**: one atomic script on every master at once, each bounded by
 //!   [`ClientBuilder::node_timeout`] (50 ms by default); each master takes every name of the
 //!   lock or none. Taken when a majority (`N/2 + 1`) took it while validity is left
-//!   (`ttl − elapsed − drift`, drift = 1 % of the TTL + 2 ms); otherwise what was taken is given
-//!   back at once.
+//!   (`ttl − elapsed − drift`, drift = 1 % of the TTL + 2 ms), as soon as that majority
+//!   answered (the slower masters' calls are sent and run anyway); otherwise what was taken is
+//!   given back at once. A release likewise returns once a majority's replies decide it, its
+//!   other calls finishing in the background.
+//! * **Late calls**: a call may reach a master late, or after a later one (a timed-out reply,
+//!   a call left behind by a settled quorum, a retry on another connection). Each key holds
+//!   `<token>#<attempt>`: an attempt never takes over a later attempt's key, a failed attempt's
+//!   clean-up deletes only its own, and a release that found nothing of its own leaves a void
+//!   mark (60 s) that turns away an acquisition arriving after it.
 //! * **Lease**: a guard's lease is counted from before the attempt was sent, with the full TTL
 //!   less the drift: since `elapsed` runs from that same instant, the lease never outlasts the
 //!   spec's validity time. Renewals likewise, each judged by quorum: `lost()`, `is_held()` and

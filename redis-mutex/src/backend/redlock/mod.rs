@@ -4,22 +4,28 @@
 //! An attempt runs one atomic script on every master at once, each bounded by the per-master
 //! timeout ([`ClientBuilder::node_timeout`](crate::ClientBuilder::node_timeout)): each master
 //! takes every name of the lock or none. The lock is ours when a majority (`N/2 + 1`) took it
-//! and validity time is left (`ttl − elapsed − drift`, drift being [`protocol::drift`]);
-//! otherwise the masters that took it (or did not answer) release it at once, silently, and the
-//! attempt is busy. There is no queue in Redis: a waiter retries when a holder's release is
-//! announced (on every master, subscribed to on every master), when the holder's keys expire on
-//! enough masters, or after a short random delay after a split vote (contenders that each took
-//! a minority), as the spec asks.
+//! and validity time is left (`ttl − elapsed − drift`, drift being [`protocol::drift`]): the
+//! attempt returns then, without waiting for the other masters ([`settle`]); otherwise the
+//! masters that took it (or did not answer) give it back at once, silently, and the attempt is
+//! busy. There is no queue in Redis: a waiter retries when a holder's release is announced (on
+//! every master, subscribed to on every master), when the holder's keys expire on enough
+//! masters, or after a short random delay after a split vote (contenders that each took a
+//! minority), as the spec asks.
 //!
 //! Release and extension run on every master, and count only when a quorum agrees: a lock is
 //! reported ours (to renewal, to `lost()`, to release) when a quorum of masters holds its
-//! token. An extension a quorum confirmed then takes the keys again (all or none, as an
-//! acquisition) on the masters that answered without them, such as one restarted empty. Reads (`is_locked`, `status`) report the value a quorum holds.
+//! token. A release returns once the replies so far decide that count; its calls to the other
+//! masters finish in the background ([`Stragglers`]). An extension a quorum confirmed then takes
+//! the keys again (all or none, as an acquisition) on the masters that answered without them,
+//! such as one restarted empty. Reads (`is_locked`, `status`) report the token a quorum holds.
+//!
+//! Calls can thus reach a master late and out of order; the scripts make that harmless (see
+//! [`scripts`]: numbered attempts, void marks). Their code is loaded on every new connection, so
+//! that a call is one round trip.
 //!
 //! The uncontended path (first attempt, release) runs in the caller's task over connections
 //! driven by the caller's runtime, one per master ([`Locals`]); a master it could not connect
-//! to is reached over the crate's connection instead. An attempt's clean-up goes on the same
-//! connections as the attempt, so no master sees it first.
+//! to is reached over the crate's connection instead.
 //!
 //! # Lease
 //!

@@ -575,7 +575,9 @@ fn uncontended_pairs_run_on_the_caller_runtimes_own_connections() {
     assert!(common::eventually(PROMPTLY, || masters
         .iter()
         .zip(&ids)
-        .all(|(master, ids)| !common::client_ids(master).contains(&ids[1]))));
+        .all(
+            |(master, ids)| !common::client_ids(master).contains(&ids[1])
+        )));
     common::block_on(async {
         match m.lock().await {
             Ok(guard) => guard.release().await.unwrap(),

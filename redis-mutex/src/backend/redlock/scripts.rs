@@ -288,7 +288,11 @@ mod tests {
         // Attempt 5 took the key; attempt 3's clean-up and attempt 3 itself arrive late.
         assert_eq!(acquire(conn, "t", 5), [1]);
         assert_eq!(release(conn, "t", 3), [0], "not attempt 3's key");
-        assert_eq!(get(conn, VOID).as_deref(), Some("t#3"), "attempt 3 is void here");
+        assert_eq!(
+            get(conn, VOID).as_deref(),
+            Some("t#3"),
+            "attempt 3 is void here"
+        );
         assert_eq!(get(conn, KEY).as_deref(), Some("t#5"));
         assert_eq!(acquire(conn, "t", 3), [2, 1], "a later attempt holds it");
         assert_eq!(get(conn, KEY).as_deref(), Some("t#5"));
@@ -314,7 +318,11 @@ mod tests {
         assert_eq!(acquire(conn, "v", 1), [1]);
         assert_eq!(release(conn, "v", EVERY_ATTEMPT), [1]);
         let marked = format!("u#{EVERY_ATTEMPT}");
-        assert_eq!(get(conn, VOID), Some(marked), "a release that deleted leaves no mark");
+        assert_eq!(
+            get(conn, VOID),
+            Some(marked),
+            "a release that deleted leaves no mark"
+        );
 
         // A failed attempt's clean-up before the attempt: that attempt (and earlier) take
         // nothing, a later attempt of the token still can.

@@ -61,7 +61,7 @@ fn values(masters: &[RedisServer], key: &str) -> Vec<Option<String>> {
 
 /// Waits until every master of `masters` holds `value` at `key` (`None`: no key). An
 /// acquisition or release returns once a quorum of masters did it; the others' calls complete
-/// right after.
+/// right after, in a task of the caller's runtime (or of the crate's, for the blocking API).
 #[track_caller]
 fn everywhere_soon(masters: &[RedisServer], key: &str, value: Option<&str>) {
     let expected = vec![value.map(str::to_owned); masters.len()];
@@ -72,24 +72,14 @@ fn everywhere_soon(masters: &[RedisServer], key: &str, value: Option<&str>) {
     );
 }
 
-/// A guard of `mutex` held on every master of `masters`. An acquisition is settled by the
-/// first quorum of masters to take the lock: a master whose connection is still being opened
-/// (the first calls, or a loaded machine) may miss it, so this retries for a while.
-async fn held_everywhere(
-    mutex: &redis_mutex::Mutex,
-    masters: &[RedisServer],
-) -> redis_mutex::Guard {
-    let key = common::key(&mutex.names().as_slice()[0]);
+/// [`everywhere_soon`] for a test on a tokio runtime, which keeps running while it waits.
+async fn everywhere_soon_async(masters: &[RedisServer], key: &str, value: Option<&str>) {
+    let expected = vec![value.map(str::to_owned); masters.len()];
     let deadline = Instant::now() + PROMPTLY;
-    loop {
-        let guard = mutex.lock().await.expect("acquired");
-        let token = Some(guard.token().to_owned());
-        let held = || values(masters, &key).iter().all(|value| *value == token);
-        if common::eventually(Duration::from_millis(100), held) || Instant::now() > deadline {
-            return guard;
-        }
-        guard.release().await.expect("released");
+    while values(masters, key) != expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    everywhere_soon(masters, key, value);
 }
 
 /// How many masters hold `value` at `key`.
@@ -278,8 +268,8 @@ fn the_blocking_api_locks_on_redlock() {
     let mutex = client.mutex(&lock).unwrap();
     let guard = mutex.lock().expect("acquired");
     let key = common::key(&lock);
-    // Settled by the first quorum of masters to take it.
-    assert!(holding(masters, &key, guard.token()) >= 3);
+    // Settled by the first quorum of masters to take it; the others' calls run on.
+    everywhere_soon(masters, &key, Some(guard.token()));
     assert!(mutex.try_lock().unwrap_err().is_busy());
     guard.release().expect("released");
     everywhere_soon(masters, &key, None);
@@ -332,9 +322,8 @@ async fn a_master_restarted_empty_during_a_hold_leaves_it_held_and_renewal_retak
         .unwrap();
     let lock = name("redlock-restart");
     let key = common::key(&lock);
-    let mutex = client.mutex(&lock).unwrap();
-    let guard = held_everywhere(&mutex, &masters).await;
-    everywhere_soon(&masters, &key, Some(guard.token()));
+    let guard = client.mutex(&lock).unwrap().lock().await.unwrap();
+    everywhere_soon_async(&masters, &key, Some(guard.token())).await;
     masters[2].restart();
     assert_eq!(
         common::get(&masters[2], &key),
@@ -378,7 +367,7 @@ async fn a_multi_name_lock_is_all_or_nothing_on_each_master() {
         "no master took b alone"
     );
     held.release().await.unwrap();
-    everywhere_soon(masters, &key_a, None);
+    everywhere_soon_async(masters, &key_a, None).await;
 
     // b taken by someone else on two masters: the other three take both names, those two none.
     for master in &masters[..2] {
@@ -500,7 +489,7 @@ async fn the_attribute_locks_on_redlock() {
         holders >= 3,
         "held on {holders} masters inside the function"
     );
-    everywhere_soon(shared(), &common::key(&lock), None);
+    everywhere_soon_async(shared(), &common::key(&lock), None).await;
 }
 
 /// `rediss+redlock://`: three TLS-only masters, each with a certificate of its own CA, trusted
@@ -617,9 +606,10 @@ async fn masters_with_credentials_of_their_own() {
         .node_credentials(&addrs[2], "default", "two")
         .build()
         .unwrap();
-    let mutex = client.mutex(&lock).unwrap();
-    let guard = held_everywhere(&mutex, &masters).await;
-    everywhere_soon(&masters, &common::key(&lock), Some(guard.token()));
+    // The client's first acquisition: settled by the first two masters to take the lock, maybe
+    // while the third was still being connected to; that call is finished in the background.
+    let guard = client.mutex(&lock).unwrap().lock().await.unwrap();
+    everywhere_soon_async(&masters, &common::key(&lock), Some(guard.token())).await;
     guard.release().await.unwrap();
 
     // Credentials for a server the URL does not list, or on another kind of URL, are refused
@@ -678,8 +668,8 @@ fn a_broken_runtime_connection_costs_the_caller_no_error() {
     );
 }
 
-/// A release settled by a quorum still reaches every master, also from a fresh client whose
-/// first calls mix the crate's connections (still opening) and the runtime's own (opened
+/// An acquisition and a release settled by a quorum still reach every master, also from a
+/// fresh client whose first calls mix the crate's connections (still opening) and the runtime's own (opened
 /// meanwhile), on masters whose script cache was just flushed, while the caller's thread is
 /// busy right after the release (this test checks with blocking calls): nothing is left
 /// behind. (Without the scripts loaded on each new connection, a call left behind needed a
@@ -696,7 +686,7 @@ async fn releases_from_fresh_clients_leave_no_key_behind() {
         }
         let client = client(&masters, 200 + round);
         let guard = client.mutex(&lock).unwrap().lock().await.unwrap();
-        assert!(holding(&masters, &key, guard.token()) >= 3);
+        everywhere_soon_async(&masters, &key, Some(guard.token())).await;
         guard.release().await.unwrap();
         everywhere_soon(&masters, &key, None);
     }

@@ -167,7 +167,7 @@ impl Redlock {
             })
         });
         let (replies, left) = settle(calls.collect(), settled).await;
-        if !left.is_empty() && stragglers == Stragglers::Finish {
+        if !left.is_empty() && stragglers != Stragglers::Drop {
             tokio::spawn(join_all(left));
         }
         replies
@@ -249,7 +249,7 @@ impl Redlock {
                 via,
                 |_| true,
                 |replies| answers(replies).filter(|reply| **reply == [1]).count() >= quorum,
-                Stragglers::Drop,
+                Stragglers::Finish,
             )
             .await;
         // The masters this attempt may have taken: those that took it, failed or were not
@@ -316,7 +316,7 @@ impl Redlock {
         asked: impl Fn(usize) -> bool,
     ) -> (Vec<Vec<i64>>, Vec<Error>) {
         let invocation = release_invocation(keys, token, attempt);
-        let stragglers = Stragglers::Finish;
+        let stragglers = Stragglers::FinishOrResend;
         split(
             self.everywhere(invocation, keys, via, asked, |_| false, stragglers)
                 .await,
@@ -405,7 +405,8 @@ fn answers<T>(replies: &[Option<Result<T>>]) -> impl Iterator<Item = &T> {
 
 /// Drives `calls` (one per master, `None` for one not asked) at once until each is done or
 /// `settled` says the replies so far are enough: the replies, and the calls still running.
-/// Each round polls every call left, so every call is polled (sent) at least once.
+/// Each round polls every call left, so every call is polled (queued on its connection) at
+/// least once.
 async fn settle<T>(
     mut calls: Vec<Option<BoxFuture<'static, Result<T>>>>,
     settled: impl Fn(&[Option<Result<T>>]) -> bool,
@@ -430,16 +431,20 @@ async fn settle<T>(
 }
 
 /// What becomes of the calls an operation no longer waits for, once a quorum settled it.
+///
+/// A call cannot simply be dropped once queued: redis-rs does not send a request whose caller
+/// went away before its connection took it from the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stragglers {
-    /// Dropped: an acquisition's. A call that was sent runs on its master anyway (before any
-    /// later call on its connection); one that was not (still connecting, or about to load
-    /// its script) takes nothing.
+    /// Dropped: a read's.
     Drop,
-    /// Finished in a task of their own: a release's, which must reach every master it can.
-    /// A call dropped before its end (its runtime shutting down) is sent again on the crate
-    /// runtime.
+    /// Finished in a task of their own, on the caller's runtime: an acquisition's, so that the
+    /// lock reaches every master it can (also one still being connected to). Late, such a
+    /// call is harmless: a release that came first left a void mark.
     Finish,
+    /// Finished, and sent again on the crate runtime if their task is dropped before its end
+    /// (the caller's runtime shutting down): a release's, which must reach every master.
+    FinishOrResend,
 }
 
 /// One master's part of an operation, owning what it needs (it may outlive the operation).
@@ -463,7 +468,8 @@ impl Call {
         stragglers: Stragglers,
     ) -> BoxFuture<'static, Result<T>> {
         Box::pin(async move {
-            let mut resend = Resend((stragglers == Stragglers::Finish).then(|| self.clone()));
+            let resend = stragglers == Stragglers::FinishOrResend;
+            let mut resend = Resend(resend.then(|| self.clone()));
             let key = self.key.as_deref();
             let reply = match self
                 .node
@@ -611,7 +617,7 @@ impl Backend for Redlock {
                         let flags: Vec<Vec<i64>> = answers(replies).cloned().collect();
                         quorum::ours(&flags, keys.keys.len(), masters).is_ok()
                     },
-                    Stragglers::Finish,
+                    Stragglers::FinishOrResend,
                 )
                 .await;
             self.count_ours(keys, split(replies))

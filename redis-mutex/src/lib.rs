@@ -201,7 +201,7 @@
 //!   [`ClientBuilder::node_timeout`] (50 ms by default); each master takes every name of the
 //!   lock or none. Taken when a majority (`N/2 + 1`) took it while validity is left
 //!   (`ttl − elapsed − drift`, drift = 1 % of the TTL + 2 ms), as soon as that majority
-//!   answered (the slower masters' calls are sent and run anyway); otherwise what was taken is
+//!   answered (the slower masters' calls finish in the background); otherwise what was taken is
 //!   given back at once. A release likewise returns once a majority's replies decide it, its
 //!   other calls finishing in the background.
 //! * **Late calls**: a call may reach a master late, or after a later one (a timed-out reply,

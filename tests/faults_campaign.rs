@@ -1,7 +1,9 @@
 //! Short fault campaigns: worker processes (both APIs, each behind a proxy of its own) take
 //! one lock in a loop while the test freezes and kills them, stalls and drops their
 //! connections, kills clients, pauses, blocks, freezes and restarts the server (which keeps
-//! its data).
+//! its data). The same on Redlock over five masters (workers connect straight to them): the
+//! test freezes and kills workers, and pauses, blocks, freezes and restarts masters, one at a
+//! time or a majority at once.
 //! At the end the history of critical sections must show no two holders at once (see
 //! `fault::history`), and the lock must still change hands.
 //!
@@ -86,16 +88,20 @@ enum Fault {
     FreezeServer,
     /// Kill and restart the server, which keeps its data (append-only file).
     Restart,
+    /// Redlock: `SIGSTOP` a majority of the masters at once, `SIGCONT` them later.
+    FreezeMajority,
 }
 
 struct Slot {
     worker: Worker,
-    proxy: Proxy,
+    /// `None` on Redlock, whose workers connect straight to the masters.
+    proxy: Option<Proxy>,
     api: ApiKind,
 }
 
 struct Campaign {
-    server: RedisServer,
+    /// One server, or the Redlock masters.
+    servers: Vec<RedisServer>,
     lock: String,
     history: Arc<History>,
     slots: Vec<Slot>,
@@ -107,10 +113,22 @@ struct Campaign {
 }
 
 impl Campaign {
+    /// A campaign on one server.
     fn start(tag: &str) -> Campaign {
+        Campaign::on(tag, 1)
+    }
+
+    /// A campaign on Redlock over `masters` masters.
+    fn start_redlock(tag: &str, masters: usize) -> Campaign {
+        Campaign::on(tag, masters)
+    }
+
+    fn on(tag: &str, servers: usize) -> Campaign {
         let rng = Rng::from_env_or_clock();
         let mut campaign = Campaign {
-            server: fault::server::persistent().start(),
+            servers: (0..servers)
+                .map(|_| fault::server::persistent().start())
+                .collect(),
             lock: name(tag),
             history: Arc::new(History::new()),
             slots: Vec::new(),
@@ -126,24 +144,42 @@ impl Campaign {
             } else {
                 ApiKind::Blocking
             };
-            let proxy = Proxy::start(campaign.server.port());
-            let worker = campaign.spawn(&proxy, api);
+            let proxy = campaign.proxy();
+            let worker = campaign.spawn(proxy.as_ref(), api);
             campaign.slots.push(Slot { worker, proxy, api });
         }
         campaign
     }
 
-    fn spawn(&mut self, proxy: &Proxy, api: ApiKind) -> Worker {
+    /// A worker's proxy to the one server (`None` on Redlock).
+    fn proxy(&self) -> Option<Proxy> {
+        match self.servers.as_slice() {
+            [server] => Some(Proxy::start(server.port())),
+            _ => None,
+        }
+    }
+
+    fn spawn(&mut self, proxy: Option<&Proxy>, api: ApiKind) -> Worker {
         self.spawned += 1;
-        let spec = Spec::new(proxy.url(), self.lock.as_str())
+        let url = match proxy {
+            Some(proxy) => proxy.url(),
+            None => {
+                let masters: Vec<String> = self.servers.iter().map(RedisServer::addr).collect();
+                format!("redis+redlock://{}", masters.join(","))
+            }
+        };
+        let spec = Spec::new(url, self.lock.as_str())
             .api(api)
             .forever()
             .ttl(TTL)
             .hold(Duration::from_millis(120))
             .gap(Duration::from_millis(10))
             .wait(Some(Duration::from_secs(3)))
-            .timeout(Duration::from_secs(1))
-            .check_key_on(self.server.url());
+            .timeout(Duration::from_secs(1));
+        let spec = match proxy {
+            Some(_) => spec.check_key_on(self.servers[0].url()),
+            None => spec.without_fencing(),
+        };
         let label = format!("w{}-{api:?}", self.spawned);
         Worker::spawn(&label, &spec, Some(&self.history))
     }
@@ -175,8 +211,8 @@ impl Campaign {
             }
             Fault::Kill => {
                 let i = self.victim();
-                let (proxy, api) = (Proxy::start(self.server.port()), self.slots[i].api);
-                let worker = self.spawn(&proxy, api);
+                let (proxy, api) = (self.proxy(), self.slots[i].api);
+                let worker = self.spawn(proxy.as_ref(), api);
                 let old = std::mem::replace(&mut self.slots[i], Slot { worker, proxy, api });
                 let mut dead = old.worker;
                 dead.kill();
@@ -184,7 +220,10 @@ impl Campaign {
             }
             Fault::Stall | Fault::Close => {
                 let i = self.victim();
-                let conns = self.slots[i].proxy.connections();
+                let Some(proxy) = &self.slots[i].proxy else {
+                    return;
+                };
+                let conns = proxy.connections();
                 let open: Vec<_> = conns.iter().filter(|c| !c.is_closed()).collect();
                 if open.is_empty() {
                     return;
@@ -220,31 +259,57 @@ impl Campaign {
                 } else {
                     Clients::PubSub
                 };
-                let killed = client_kill(&self.server, which);
-                format!("CLIENT KILL TYPE {which:?}: {killed}")
+                let (s, server) = self.server();
+                let killed = client_kill(server, which);
+                format!("CLIENT KILL TYPE {which:?} on server {s}: {killed}")
             }
             Fault::Pause => {
-                client_pause(&self.server, short);
+                let (s, server) = self.server();
+                client_pause(server, short);
                 thread::sleep(short);
-                format!("CLIENT PAUSE {short:?}")
+                format!("CLIENT PAUSE {short:?} on server {s}")
             }
             Fault::Sleep => {
-                debug_sleep(&self.server, short).join().unwrap();
-                format!("DEBUG SLEEP {short:?}")
+                let (s, server) = self.server();
+                debug_sleep(server, short).join().unwrap();
+                format!("DEBUG SLEEP {short:?} on server {s}")
             }
             Fault::FreezeServer => {
-                self.server.pause();
+                let (s, server) = self.server();
+                server.pause();
                 thread::sleep(short);
-                self.server.resume();
-                format!("froze the server for {short:?}")
+                server.resume();
+                format!("froze server {s} for {short:?}")
             }
             Fault::Restart => {
-                self.server.restart();
-                "restarted the server".to_owned()
+                let s = self.rng.below(self.servers.len());
+                self.servers[s].restart();
+                format!("restarted server {s}")
+            }
+            Fault::FreezeMajority => {
+                let majority = self.servers.len() / 2 + 1;
+                let first = self.rng.below(self.servers.len());
+                let frozen: Vec<usize> = (0..majority)
+                    .map(|k| (first + k) % self.servers.len())
+                    .collect();
+                for &s in &frozen {
+                    self.servers[s].pause();
+                }
+                thread::sleep(short);
+                for &s in &frozen {
+                    self.servers[s].resume();
+                }
+                format!("froze servers {frozen:?} for {short:?}")
             }
         };
         self.log
             .push(format!("at {:>5.1}s: {what}", at.as_secs_f64()));
+    }
+
+    /// A server to hit, with its index.
+    fn server(&mut self) -> (usize, &RedisServer) {
+        let s = self.rng.below(self.servers.len());
+        (s, &self.servers[s])
     }
 
     /// Runs `steps` faults drawn from `faults`, with a short calm after each.
@@ -311,6 +376,30 @@ fn connections_stalled_and_dropped_server_paused_and_restarted() {
             Fault::FreezeServer,
             Fault::Restart,
             Fault::Freeze,
+        ],
+        STEPS,
+    );
+    campaign.finish();
+}
+
+/// Redlock over five masters (kept on disk, as the spec's safe restarts need): holders frozen
+/// past their lease and killed, and masters paused, blocked, frozen and restarted, one at a
+/// time or a majority at once. Late calls abound here (attempts and releases held up on a
+/// frozen master, then run after later ones): no two holders at once.
+#[test]
+fn redlock_holders_frozen_and_masters_paused_frozen_and_restarted() {
+    let mut campaign = Campaign::start_redlock("campaign-redlock", 5);
+    campaign.run(
+        &[
+            Fault::Freeze,
+            Fault::Kill,
+            Fault::ClientKill,
+            Fault::Pause,
+            Fault::Sleep,
+            Fault::FreezeServer,
+            Fault::FreezeServer,
+            Fault::Restart,
+            Fault::FreezeMajority,
         ],
         STEPS,
     );

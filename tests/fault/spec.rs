@@ -104,6 +104,12 @@ impl Spec {
         self
     }
 
+    /// Without fencing tokens (which Redlock refuses).
+    pub(crate) fn without_fencing(mut self) -> Self {
+        self.fencing = false;
+        self
+    }
+
     pub(crate) fn check_key_on(mut self, direct_url: impl Into<String>) -> Self {
         self.check_url = Some(direct_url.into());
         self

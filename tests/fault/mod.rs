@@ -1,6 +1,6 @@
 //! The fault harness: what the fault tests (`tests/faults_*.rs`) break, and how they check
-//! that the lock held up. Written for one server today, and meant to be reused for Cluster and
-//! Sentinel failover tests.
+//! that the lock held up. Written for one server, and reused for Redlock over several masters
+//! (`faults_campaign::redlock_*`); meant to be reused for Cluster and Sentinel failover tests.
 //!
 //! * [`proxy`]: a TCP proxy that stalls, discards or cuts each direction of each connection,
 //!   targeting the n-th connection or the pub/sub one.

@@ -645,3 +645,93 @@ async fn unreachable_sentinels_are_a_connection_error() {
         "{chain}"
     );
 }
+
+/// The ids of `server`'s plain client connections (not a replica's link, not a sentinel's
+/// named connections, not the raw one asking), oldest first.
+fn app_connections(server: &RedisServer) -> Vec<u64> {
+    let mut raw = server.raw();
+    let me: u64 = redis::cmd("CLIENT").arg("ID").query(&mut raw).unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut raw).unwrap();
+    let mut ids: Vec<u64> = list
+        .lines()
+        .filter(|line| line.contains(" name= ") && line.contains(" flags=N "))
+        .filter_map(|line| line.strip_prefix("id=")?.split(' ').next()?.parse().ok())
+        .filter(|&id| id != me)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// The uncontended path (first attempt, release) runs over a connection of the caller's
+/// runtime to the master in use, as on one server: with the crate's connection to the master
+/// closed, pairs neither fail nor reopen it. After a failover, the first calls go the usual
+/// way, which follows the new master, and the pairs then run over a connection of the runtime
+/// to the new master.
+#[test]
+fn uncontended_pairs_run_on_the_caller_runtimes_own_connection_to_the_master() {
+    let deployment = Deployment::start("fast-path");
+    let client = client(&deployment);
+    let m = client.mutex("fast").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pairs = |n: usize| {
+        rt.block_on(async {
+            for _ in 0..n {
+                m.lock().await.unwrap().release().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+    };
+    // A read finds the master and opens the crate's connection to it; the pairs then open the
+    // runtime's own, in the background.
+    rt.block_on(async { assert!(!m.is_locked().await.unwrap()) });
+    pairs(20);
+    let master = deployment.master();
+    let ids = app_connections(master);
+    assert_eq!(
+        ids.len(),
+        2,
+        "the crate's connection and the runtime's: {ids:?}"
+    );
+    let _: () = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(ids[0])
+        .query(&mut master.raw())
+        .unwrap();
+    pairs(50);
+    assert_eq!(
+        app_connections(master),
+        [ids[1]],
+        "the pairs used another connection"
+    );
+
+    let old = master.port();
+    deployment.failover();
+    let new = deployment.master();
+    assert_ne!(new.port(), old);
+    // The client learns of the new master from the sentinels' announcement. Until then a pair
+    // may take the lock on the old master (still a master, for now) and release it on the new
+    // one, where it is not: reported lost, as it is.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app_connections(new).len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no runtime connection to the new master"
+        );
+        rt.block_on(async {
+            if let Err(error) = m.lock().await.unwrap().release().await {
+                assert!(error.is_lost(), "{error:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        });
+    }
+    pairs(20);
+    rt.block_on(async {
+        let guard = m.lock().await.unwrap();
+        assert_eq!(get(new, "MUTEX_fast").as_deref(), Some(guard.token()));
+        guard.release().await.unwrap();
+    });
+}

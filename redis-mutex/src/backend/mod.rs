@@ -50,6 +50,8 @@ enum LocalConn {
     /// One per Redlock master, in the backend's order (`None`: that master did not answer the
     /// connect; it is reached over the crate's connection instead).
     Redlock(Arc<[Option<redis::aio::MultiplexedConnection>]>),
+    /// To the master a Sentinel deployment had in use when it was made.
+    Sentinel(sentinel::SentinelLocal),
 }
 
 impl From<redis::aio::MultiplexedConnection> for LocalConn {

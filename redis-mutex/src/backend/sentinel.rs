@@ -14,6 +14,14 @@
 //! hand-overs to them are announced on the new master, so they take them by polling (within
 //! `max_poll_interval`) until they next start waiting.
 //!
+//! The uncontended path (first attempt, release) runs in the caller's task over a connection of
+//! the caller's runtime to the master in use ([`SentinelLocal`], the master's own
+//! [`SingleServer`] caller-runtime connection), as on one server, unless [`ReplicaAcks`] are
+//! asked for. A call there is not retried after a failover: made for a master no longer in use,
+//! or failing in a way a failover explains, it fails as a broken connection, and the caller
+//! goes the usual way (the crate runtime, which asks the sentinels and retries), as after any
+//! broken caller-runtime connection.
+//!
 //! With [`ReplicaAcks`], an acquisition counts only once enough replicas have it: after the
 //! acquiring command, `WAIT` (see [`Inner::confirm`]). A hand-over is still taken as soon as
 //! its notification arrives, once confirmed the same way (see
@@ -29,10 +37,11 @@ use tokio::sync::OnceCell;
 
 use super::single::{ConnectionSettings, SingleServer};
 use super::subscriber::Subscriber;
-use super::{Backend, BoxFuture, Subscription, Via, WaitAttempt};
+use super::{Backend, BoxFuture, Local, LocalConn, Subscription, Via, WaitAttempt};
 use crate::admin::KeyState;
 use crate::error::{Error, Result};
 use crate::protocol::{self, Attempt, EXTEND, KeySet};
+use crate::runtime;
 
 /// How many replicas must acknowledge an acquisition, and how long they have
 /// ([`ClientBuilder::replica_acks`](crate::ClientBuilder::replica_acks)).
@@ -93,6 +102,14 @@ struct Master {
     acks: OnceCell<ConnectionManager>,
 }
 
+/// A caller runtime's connection to the master in use when it was made (see the module docs).
+#[derive(Clone)]
+pub(crate) struct SentinelLocal {
+    master: Arc<Master>,
+    /// The master's [`SingleServer`] connection of that runtime.
+    local: Box<Local>,
+}
+
 /// What a [`SentinelBackend`] is made of, as parsed from its URL and builder.
 pub(crate) struct SentinelConfig {
     pub(crate) display: String,
@@ -104,6 +121,23 @@ pub(crate) struct SentinelConfig {
 }
 
 impl SentinelBackend {
+    /// `release` on the master in use, through the crate runtime (which may ask the
+    /// sentinels).
+    async fn release_in_crate_runtime(&self, keys: &KeySet, token: &str) -> Result<usize> {
+        let inner = self.inner.clone();
+        let keys = KeySet::of_keys(keys.keys.clone());
+        let token = token.to_owned();
+        runtime::run(async move {
+            let (keys, token) = (&keys, token.as_str());
+            inner
+                .on_master(|master| {
+                    Box::pin(async move { master.server.release(keys, token, &Via::Shared).await })
+                })
+                .await
+        })
+        .await
+    }
+
     /// Prepares the backend; no I/O happens until the first command.
     pub(crate) fn new(config: SentinelConfig) -> Self {
         SentinelBackend {
@@ -280,6 +314,23 @@ impl Inner {
                 op(next).await
             }
             result => result,
+        }
+    }
+
+    /// The master and connection for a call over `local`, a caller runtime's connection: a
+    /// broken-connection error when its master is no longer the one in use.
+    fn local_master(&self, local: &Local) -> Result<(Arc<Master>, Via)> {
+        let LocalConn::Sentinel(own) = &local.conn else {
+            return Err(broken(&self.display, "a connection of another backend"));
+        };
+        match self.current() {
+            Some(current) if Arc::ptr_eq(&current, &own.master) => {
+                Ok((current, Via::Local((*own.local).clone())))
+            }
+            _ => Err(broken(
+                &own.master.address,
+                "made for a master no longer in use (a failover)",
+            )),
         }
     }
 
@@ -480,6 +531,30 @@ fn after_failover(error: &Error) -> bool {
     }
 }
 
+/// A broken-connection error (see [`Error::is_broken_connection`]) at `server`, because of
+/// `why`: the caller then goes the usual way, through the crate runtime.
+fn broken(server: &str, why: &str) -> Error {
+    let cause = std::io::Error::new(std::io::ErrorKind::ConnectionReset, why.to_owned());
+    Error::Unreachable {
+        server: server.to_owned(),
+        source: Box::new(redis::RedisError::from(cause)),
+    }
+}
+
+/// An error of a call over a caller runtime's connection, as a broken connection when a
+/// failover explains it (see [`after_failover`]): the call then goes again through the crate
+/// runtime, which asks the sentinels.
+fn on_local_failed(error: Error) -> Error {
+    if !after_failover(&error) || error.is_broken_connection() {
+        return error;
+    }
+    let server = match &error {
+        Error::Unreachable { server, .. } | Error::Refused { server, .. } => server.clone(),
+        _ => String::new(),
+    };
+    broken(&server, &format!("{error}; the master may have changed"))
+}
+
 /// The error of a connection or command that took longer than `bound`.
 fn timed_out(bound: Duration) -> redis::RedisError {
     redis::RedisError::from(std::io::Error::new(
@@ -500,13 +575,39 @@ fn error_chain(error: &Error) -> String {
     text
 }
 
-/// Every call goes through the crate runtime, on the shared connection of the master in use
-/// (`via` is always [`Via::Shared`]: the fast-path hooks, [`Backend::local`] and
-/// [`Backend::acquire_on_thread`], keep their defaults), so that each can be retried on a new
-/// master after a failover.
+/// Every call but the uncontended path's goes through the crate runtime, on the shared
+/// connection of the master in use, so that each can be retried on a new master after a
+/// failover. The uncontended path ([`Backend::local`]) goes on a caller runtime's connection
+/// to the master in use (see the module docs); the blocking API's per-thread hooks keep their
+/// defaults.
 impl Backend for SentinelBackend {
     fn server(&self) -> &str {
         &self.inner.display
+    }
+
+    // The caller-runtime paths use `self.inner` directly: `inner()` would start the watcher on
+    // the caller's runtime. (A caller-runtime connection exists only once a master was found,
+    // through the crate runtime, which started it there.)
+    fn local(&self) -> Option<Local> {
+        let inner = &self.inner;
+        if inner.acks.is_some() {
+            return None;
+        }
+        let master = inner.current()?;
+        let local = master.server.local()?;
+        Some(Local {
+            runtime: local.runtime,
+            conn: LocalConn::Sentinel(SentinelLocal {
+                master,
+                local: Box::new(local),
+            }),
+        })
+    }
+
+    fn local_failed(&self, local: &Local) {
+        if let LocalConn::Sentinel(own) = &local.conn {
+            own.master.server.local_failed(&own.local);
+        }
     }
 
     fn acquire<'a>(
@@ -516,8 +617,18 @@ impl Backend for SentinelBackend {
         ttl: Duration,
         fencing: bool,
         probe: bool,
-        _via: &'a Via,
+        via: &'a Via,
     ) -> BoxFuture<'a, Result<Attempt>> {
+        if let Via::Local(local) = via {
+            let inner = &self.inner;
+            return Box::pin(async move {
+                let (master, via) = inner.local_master(local)?;
+                let acquire = master
+                    .server
+                    .acquire(keys, token, ttl, fencing, probe, &via);
+                acquire.await.map_err(on_local_failed)
+            });
+        }
         let inner = self.inner();
         Box::pin(inner.on_master(move |master| {
             Box::pin(async move {
@@ -570,8 +681,29 @@ impl Backend for SentinelBackend {
         &'a self,
         keys: &'a KeySet,
         token: &'a str,
-        _via: &'a Via,
+        via: &'a Via,
     ) -> BoxFuture<'a, Result<usize>> {
+        if let Via::Local(local) = via {
+            let inner = &self.inner;
+            return Box::pin(async move {
+                if let Ok((master, via)) = inner.local_master(local) {
+                    match master.server.release(keys, token, &via).await {
+                        // Refused by a demoted master: it did not run.
+                        Err(error) if matches!(error, Error::Refused { .. }) => {
+                            if !after_failover(&error) {
+                                return Err(error);
+                            }
+                        }
+                        // It may have run: the caller sends it again, as after a broken
+                        // connection.
+                        done => return done.map_err(on_local_failed),
+                    }
+                }
+                // Not sent (the connection's master is no longer the one in use), or refused:
+                // released on the master in use, as any other call.
+                self.release_in_crate_runtime(keys, token).await
+            });
+        }
         let inner = self.inner();
         Box::pin(inner.on_master(move |master| {
             Box::pin(async move { master.server.release(keys, token, &Via::Shared).await })

@@ -121,6 +121,49 @@ pub(crate) struct SentinelConfig {
 }
 
 impl SentinelBackend {
+    /// A release (`held`: a holder's, with whether the lock was `contended`, see
+    /// [`Backend::release_held`]), over `via`.
+    fn release_as<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        via: &'a Via,
+        held: Option<bool>,
+    ) -> BoxFuture<'a, Result<usize>> {
+        let on = move |master: Arc<Master>, via: Via| async move {
+            match held {
+                Some(contended) => {
+                    let release = master.server.release_held(keys, token, &via, contended);
+                    release.await
+                }
+                None => master.server.release(keys, token, &via).await,
+            }
+        };
+        if let Via::Local(local) = via {
+            let inner = &self.inner;
+            return Box::pin(async move {
+                if let Ok((master, via)) = inner.local_master(local) {
+                    match on(master, via).await {
+                        // Refused by a demoted master: it did not run.
+                        Err(error) if matches!(error, Error::Refused { .. }) => {
+                            if !after_failover(&error) {
+                                return Err(error);
+                            }
+                        }
+                        // It may have run: the caller sends it again, as after a broken
+                        // connection.
+                        done => return done.map_err(on_local_failed),
+                    }
+                }
+                // Not sent (the connection's master is no longer the one in use), or refused:
+                // released on the master in use, as any other call.
+                self.release_in_crate_runtime(keys, token).await
+            });
+        }
+        let inner = self.inner();
+        Box::pin(inner.on_master(move |master| Box::pin(on(master, Via::Shared))))
+    }
+
     /// `release` on the master in use, through the crate runtime (which may ask the
     /// sentinels).
     async fn release_in_crate_runtime(&self, keys: &KeySet, token: &str) -> Result<usize> {
@@ -683,31 +726,19 @@ impl Backend for SentinelBackend {
         token: &'a str,
         via: &'a Via,
     ) -> BoxFuture<'a, Result<usize>> {
-        if let Via::Local(local) = via {
-            let inner = &self.inner;
-            return Box::pin(async move {
-                if let Ok((master, via)) = inner.local_master(local) {
-                    match master.server.release(keys, token, &via).await {
-                        // Refused by a demoted master: it did not run.
-                        Err(error) if matches!(error, Error::Refused { .. }) => {
-                            if !after_failover(&error) {
-                                return Err(error);
-                            }
-                        }
-                        // It may have run: the caller sends it again, as after a broken
-                        // connection.
-                        done => return done.map_err(on_local_failed),
-                    }
-                }
-                // Not sent (the connection's master is no longer the one in use), or refused:
-                // released on the master in use, as any other call.
-                self.release_in_crate_runtime(keys, token).await
-            });
-        }
-        let inner = self.inner();
-        Box::pin(inner.on_master(move |master| {
-            Box::pin(async move { master.server.release(keys, token, &Via::Shared).await })
-        }))
+        self.release_as(keys, token, via, None)
+    }
+
+    /// The master's own [`release_held`](Backend::release_held) (which first tries the cheap
+    /// release of an uncontended lock), wherever the release goes.
+    fn release_held<'a>(
+        &'a self,
+        keys: &'a KeySet,
+        token: &'a str,
+        via: &'a Via,
+        contended: bool,
+    ) -> BoxFuture<'a, Result<usize>> {
+        self.release_as(keys, token, via, Some(contended))
     }
 
     fn extend<'a>(

@@ -662,6 +662,46 @@ fn app_connections(server: &RedisServer) -> Vec<u64> {
     ids
 }
 
+/// Runs `pairs(n)` (`n` lock + release pairs on one thread or runtime) with the crate's
+/// connection to `master` closed: they neither fail nor reopen it, since they go on a
+/// connection of their own.
+fn pairs_skip_the_crates_connection(master: &RedisServer, pairs: impl Fn(usize)) {
+    pairs(20);
+    let ids = app_connections(master);
+    assert_eq!(
+        ids.len(),
+        2,
+        "the crate's connection and the pairs': {ids:?}"
+    );
+    let _: () = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(ids[0])
+        .query(&mut master.raw())
+        .unwrap();
+    pairs(50);
+    assert_eq!(
+        app_connections(master),
+        [ids[1]],
+        "the pairs used another connection"
+    );
+}
+
+/// The blocking API's uncontended path runs over a connection of the calling thread to the
+/// master in use, as on one server.
+#[test]
+fn blocking_pairs_run_on_the_calling_threads_own_connection_to_the_master() {
+    let deployment = Deployment::start("fast-path-blocking");
+    let client = client(&deployment).blocking();
+    let m = client.mutex("fast").unwrap();
+    assert!(!m.is_locked().unwrap());
+    pairs_skip_the_crates_connection(deployment.master(), |n| {
+        for _ in 0..n {
+            m.lock().unwrap().release().unwrap();
+        }
+    });
+}
+
 /// The uncontended path (first attempt, release) runs over a connection of the caller's
 /// runtime to the master in use, as on one server: with the crate's connection to the master
 /// closed, pairs neither fail nor reopen it. After a failover, the first calls go the usual
@@ -687,26 +727,8 @@ fn uncontended_pairs_run_on_the_caller_runtimes_own_connection_to_the_master() {
     // A read finds the master and opens the crate's connection to it; the pairs then open the
     // runtime's own, in the background.
     rt.block_on(async { assert!(!m.is_locked().await.unwrap()) });
-    pairs(20);
     let master = deployment.master();
-    let ids = app_connections(master);
-    assert_eq!(
-        ids.len(),
-        2,
-        "the crate's connection and the runtime's: {ids:?}"
-    );
-    let _: () = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("ID")
-        .arg(ids[0])
-        .query(&mut master.raw())
-        .unwrap();
-    pairs(50);
-    assert_eq!(
-        app_connections(master),
-        [ids[1]],
-        "the pairs used another connection"
-    );
+    pairs_skip_the_crates_connection(master, pairs);
 
     let old = master.port();
     deployment.failover();

@@ -16,8 +16,8 @@
 //!
 //! The uncontended path (first attempt, release) runs in the caller's task over a connection of
 //! the caller's runtime to the master in use ([`SentinelLocal`], the master's own
-//! [`SingleServer`] caller-runtime connection), as on one server, unless [`ReplicaAcks`] are
-//! asked for. A call there is not retried after a failover: made for a master no longer in use,
+//! [`SingleServer`] caller-runtime connection), or for the blocking API over the calling
+//! thread's connection to it, as on one server, unless [`ReplicaAcks`] are asked for. A call there is not retried after a failover: made for a master no longer in use,
 //! or failing in a way a failover explains, it fails as a broken connection, and the caller
 //! goes the usual way (the crate runtime, which asks the sentinels and retries), as after any
 //! broken caller-runtime connection.
@@ -620,9 +620,9 @@ fn error_chain(error: &Error) -> String {
 
 /// Every call but the uncontended path's goes through the crate runtime, on the shared
 /// connection of the master in use, so that each can be retried on a new master after a
-/// failover. The uncontended path ([`Backend::local`]) goes on a caller runtime's connection
-/// to the master in use (see the module docs); the blocking API's per-thread hooks keep their
-/// defaults.
+/// failover. The uncontended path goes on a caller runtime's connection to the master in use
+/// ([`Backend::local`], see the module docs), or, for the blocking API, on the calling thread's
+/// ([`Backend::acquire_on_thread`], [`Backend::release_on_thread`]).
 impl Backend for SentinelBackend {
     fn server(&self) -> &str {
         &self.inner.display
@@ -650,6 +650,45 @@ impl Backend for SentinelBackend {
     fn local_failed(&self, local: &Local) {
         if let LocalConn::Sentinel(own) = &local.conn {
             own.master.server.local_failed(&own.local);
+        }
+    }
+
+    /// The blocking API's first attempt, on the calling thread's connection to the master in
+    /// use (see [`local`](Backend::local)).
+    fn acquire_on_thread(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        ttl: Duration,
+        fencing: bool,
+        probe: bool,
+    ) -> Option<Result<Attempt>> {
+        if self.inner.acks.is_some() {
+            return None;
+        }
+        let master = self.inner.current()?;
+        let attempt = master
+            .server
+            .acquire_on_thread(keys, token, ttl, fencing, probe)?;
+        Some(attempt.map_err(on_local_failed))
+    }
+
+    /// The blocking API's release, on the calling thread's connection to the master in use.
+    /// Refused by a demoted master (it did not run), it goes through the crate runtime (`None`),
+    /// to the master in use.
+    fn release_on_thread(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        contended: bool,
+    ) -> Option<Result<usize>> {
+        if self.inner.acks.is_some() {
+            return None;
+        }
+        let master = self.inner.current()?;
+        match master.server.release_on_thread(keys, token, contended)? {
+            Err(error) if matches!(error, Error::Refused { .. }) && after_failover(&error) => None,
+            done => Some(done.map_err(on_local_failed)),
         }
     }
 

@@ -253,9 +253,10 @@
 //! runtime, closed when the runtime shuts down); the blocking API uses a connection of the
 //! calling thread (closed when the thread exits). So a lock + release pair costs what it costs
 //! with plain redis-rs: two requests, four Redis commands, one thread wake-up each. With
-//! Sentinel too, over a connection (of the runtime, or of the thread) to the master in use (unless `replica_acks` is set, whose
-//! confirmations run on the crate's thread): a call there that a failover explains goes again
-//! through the crate's thread, which asks the sentinels and retries on the new master.
+//! Sentinel too, over a connection (of the runtime, or of the thread) to the master in use,
+//! unless `replica_acks` is set (its confirmations run on the crate's thread): a call there
+//! that a failover explains goes again through the crate's thread, which asks the sentinels
+//! and retries on the new master.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -985,3 +985,48 @@ async fn rediss_cluster_locks_hands_over_and_spans_slots_over_tls() {
         .unwrap_err();
     assert!(error.is_connection(), "{error}");
 }
+
+/// The uncontended path goes from the caller's task straight to the master of the lock's slot,
+/// over a connection of the caller's runtime (not through redis-rs's cluster connection): with
+/// the crate's cluster connection and the runtime's own cluster connection to that master both
+/// closed, pairs neither fail nor reopen either.
+#[test]
+fn uncontended_pairs_go_straight_to_the_slots_master() {
+    let cluster = RedisCluster::start(3);
+    let client = Client::open(&cluster.url()).expect("open a cluster client");
+    let lock = name("direct");
+    let m = client.mutex(&lock).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pairs = |n: usize| {
+        rt.block_on(async {
+            for _ in 0..n {
+                m.lock().await.unwrap().release().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+    };
+    // A read opens the crate's cluster connection; the pairs then open the runtime's own (its
+    // cluster connection, then one connection per master), in the background.
+    rt.block_on(async { assert!(!m.is_locked().await.unwrap()) });
+    pairs(20);
+    let master = cluster.node_of(&key(&lock));
+    let ids = common::client_ids(master);
+    assert_eq!(
+        ids.len(),
+        3,
+        "the crate's cluster connection, the runtime's, and the runtime's own connection to \
+         the slot's master, in that order: {ids:?}"
+    );
+    for id in &ids[..2] {
+        common::kill_client(master, *id);
+    }
+    pairs(50);
+    assert_eq!(
+        common::client_ids(master),
+        [ids[2]],
+        "the pairs went through a cluster connection"
+    );
+}

@@ -996,18 +996,8 @@ fn uncontended_pairs_go_straight_to_the_slots_master() {
     let client = Client::open(&cluster.url()).expect("open a cluster client");
     let lock = name("direct");
     let m = client.mutex(&lock).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let pairs = |n: usize| {
-        rt.block_on(async {
-            for _ in 0..n {
-                m.lock().await.unwrap().release().await.unwrap();
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        });
-    };
+    let rt = common::current_thread();
+    let pairs = |n| common::pairs_on(&rt, &m, n);
     // A read opens the crate's cluster connection; the pairs then open the runtime's own (its
     // cluster connection, then one connection per master), in the background.
     rt.block_on(async { assert!(!m.is_locked().await.unwrap()) });

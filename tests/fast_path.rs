@@ -16,13 +16,6 @@ use std::time::Duration;
 
 use support::RedisServer;
 
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 /// `INFO commandstats` as command → calls.
 fn command_calls(server: &RedisServer) -> BTreeMap<String, u64> {
     let info: String = redis::cmd("INFO")
@@ -105,7 +98,7 @@ fn runtimes_that_come_and_go_leave_no_connection_and_the_client_keeps_working() 
     let m = client.mutex("runtimes").unwrap();
     let mut settled = None;
     for round in 0..8 {
-        let during = current_thread().block_on(async {
+        let during = common::current_thread().block_on(async {
             warm_up(&m).await;
             connected_clients(&server)
         });
@@ -132,7 +125,7 @@ fn a_caller_blocking_its_runtime_keeps_its_lock_renewed() {
         .unwrap()
         .with_ttl(Duration::from_millis(300))
         .unwrap();
-    current_thread().block_on(async {
+    common::current_thread().block_on(async {
         warm_up(&m).await;
         let guard = m.lock().await.unwrap();
         // Block the runtime for more than three leases: nothing of this runtime runs.
@@ -151,16 +144,16 @@ fn a_guard_from_a_runtime_that_is_gone_still_releases() {
     let server = RedisServer::start();
     let client = common::client(&server);
     let m = client.mutex("orphan").unwrap();
-    let guard = current_thread().block_on(async {
+    let guard = common::current_thread().block_on(async {
         warm_up(&m).await;
         m.lock().await.unwrap()
     });
     // Its runtime (and that runtime's connection) is gone; released from another one.
-    current_thread()
+    common::current_thread()
         .block_on(guard.release())
         .expect("released");
     assert_eq!(common::get(&server, "MUTEX_orphan"), None);
-    let guard = current_thread().block_on(async {
+    let guard = common::current_thread().block_on(async {
         warm_up(&m).await;
         m.lock().await.unwrap()
     });

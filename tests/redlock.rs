@@ -526,19 +526,11 @@ fn uncontended_pairs_run_on_the_caller_runtimes_own_connections() {
     let masters = start();
     let client = client(&masters, 200);
     let m = client.mutex(name("redlock-fast")).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::current_thread();
     // A read opens the crate's connections (reads always go through them); then the first
     // pairs open this runtime's own, in the background.
-    rt.block_on(async {
-        assert!(!m.is_locked().await.unwrap());
-        for _ in 0..20 {
-            m.lock().await.unwrap().release().await.unwrap();
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    });
+    rt.block_on(async { assert!(!m.is_locked().await.unwrap()) });
+    common::pairs_on(&rt, &m, 20);
     // On every master: the crate's connection (opened first) and the runtime's own. Close the
     // crate's: the pairs below must not need it (no error, no reconnect).
     let ids: Vec<Vec<u64>> = masters.iter().map(common::client_ids).collect();
@@ -546,11 +538,7 @@ fn uncontended_pairs_run_on_the_caller_runtimes_own_connections() {
         assert_eq!(ids.len(), 2, "{ids:?}");
         common::kill_client(master, ids[0]);
     }
-    rt.block_on(async {
-        for _ in 0..50 {
-            m.lock().await.unwrap().release().await.unwrap();
-        }
-    });
+    common::pairs_on(&rt, &m, 50);
     for (master, ids) in masters.iter().zip(&ids) {
         assert_eq!(
             common::client_ids(master),

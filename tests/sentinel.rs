@@ -7,6 +7,7 @@
 //! on a hand-over taken at the release's notification; mutual exclusion
 //! between two clients; `#[mutex(server = "redis+sentinel://…")]`; malformed URLs.
 
+mod common;
 mod support;
 
 use std::sync::Arc;
@@ -712,18 +713,8 @@ fn uncontended_pairs_run_on_the_caller_runtimes_own_connection_to_the_master() {
     let deployment = Deployment::start("fast-path");
     let client = client(&deployment);
     let m = client.mutex("fast").unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let pairs = |n: usize| {
-        rt.block_on(async {
-            for _ in 0..n {
-                m.lock().await.unwrap().release().await.unwrap();
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        });
-    };
+    let rt = common::current_thread();
+    let pairs = |n| common::pairs_on(&rt, &m, n);
     // A read finds the master and opens the crate's connection to it; the pairs then open the
     // runtime's own, in the background.
     rt.block_on(async { assert!(!m.is_locked().await.unwrap()) });

@@ -751,3 +751,22 @@ impl Write for Capture {
         Ok(())
     }
 }
+
+/// A current-thread tokio runtime, as an application may run.
+pub(crate) fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// `n` uncontended lock + release pairs of `mutex` on `rt`, a few milliseconds apart (so that
+/// connections opening in the background get their turn).
+pub(crate) fn pairs_on(rt: &tokio::runtime::Runtime, mutex: &redis_mutex::Mutex, n: usize) {
+    rt.block_on(async {
+        for _ in 0..n {
+            mutex.lock().await.unwrap().release().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+}

@@ -106,8 +106,18 @@ struct Master {
 #[derive(Clone)]
 pub(crate) struct SentinelLocal {
     master: Arc<Master>,
-    /// The master's [`SingleServer`] connection of that runtime.
-    local: Box<Local>,
+    /// The master's [`SingleServer`] connection of that runtime (see [`SentinelLocal::single`]).
+    conn: redis::aio::MultiplexedConnection,
+}
+
+impl SentinelLocal {
+    /// The master's own [`Local`] that `local` (whose connection this is) wraps.
+    fn single(&self, local: &Local) -> Local {
+        Local {
+            conn: LocalConn::Single(self.conn.clone()),
+            runtime: local.runtime,
+        }
+    }
 }
 
 /// What a [`SentinelBackend`] is made of, as parsed from its URL and builder.
@@ -121,6 +131,15 @@ pub(crate) struct SentinelConfig {
 }
 
 impl SentinelBackend {
+    /// The master in use, for a call on a caller's own connection to it: none before one is
+    /// known, nor with [`ReplicaAcks`] (whose confirmations run on the crate runtime).
+    fn fast_master(&self) -> Option<Arc<Master>> {
+        match self.inner.acks {
+            Some(_) => None,
+            None => self.inner.current(),
+        }
+    }
+
     /// A release (`held`: a holder's, with whether the lock was `contended`, see
     /// [`Backend::release_held`]), over `via`.
     fn release_as<'a>(
@@ -145,11 +164,7 @@ impl SentinelBackend {
                 if let Ok((master, via)) = inner.local_master(local) {
                     match on(master, via).await {
                         // Refused by a demoted master: it did not run.
-                        Err(error) if matches!(error, Error::Refused { .. }) => {
-                            if !after_failover(&error) {
-                                return Err(error);
-                            }
-                        }
+                        Err(error) if refused_by_demoted(&error) => {}
                         // It may have run: the caller sends it again, as after a broken
                         // connection.
                         done => return done.map_err(on_local_failed),
@@ -368,7 +383,7 @@ impl Inner {
         };
         match self.current() {
             Some(current) if Arc::ptr_eq(&current, &own.master) => {
-                Ok((current, Via::Local((*own.local).clone())))
+                Ok((current, Via::Local(own.single(local))))
             }
             _ => Err(broken(
                 &own.master.address,
@@ -584,6 +599,11 @@ fn broken(server: &str, why: &str) -> Error {
     }
 }
 
+/// Whether `error` is a demoted master's refusal (`READONLY`): the command did not run.
+fn refused_by_demoted(error: &Error) -> bool {
+    matches!(error, Error::Refused { .. }) && after_failover(error)
+}
+
 /// An error of a call over a caller runtime's connection, as a broken connection when a
 /// failover explains it (see [`after_failover`]): the call then goes again through the crate
 /// runtime, which asks the sentinels.
@@ -632,24 +652,23 @@ impl Backend for SentinelBackend {
     // the caller's runtime. (A caller-runtime connection exists only once a master was found,
     // through the crate runtime, which started it there.)
     fn local(&self) -> Option<Local> {
-        let inner = &self.inner;
-        if inner.acks.is_some() {
+        let master = self.fast_master()?;
+        let Local {
+            conn: LocalConn::Single(conn),
+            runtime,
+        } = master.server.local()?
+        else {
             return None;
-        }
-        let master = inner.current()?;
-        let local = master.server.local()?;
+        };
         Some(Local {
-            runtime: local.runtime,
-            conn: LocalConn::Sentinel(SentinelLocal {
-                master,
-                local: Box::new(local),
-            }),
+            runtime,
+            conn: LocalConn::Sentinel(SentinelLocal { master, conn }),
         })
     }
 
     fn local_failed(&self, local: &Local) {
         if let LocalConn::Sentinel(own) = &local.conn {
-            own.master.server.local_failed(&own.local);
+            own.master.server.local_failed(&own.single(local));
         }
     }
 
@@ -663,10 +682,7 @@ impl Backend for SentinelBackend {
         fencing: bool,
         probe: bool,
     ) -> Option<Result<Attempt>> {
-        if self.inner.acks.is_some() {
-            return None;
-        }
-        let master = self.inner.current()?;
+        let master = self.fast_master()?;
         let attempt = master
             .server
             .acquire_on_thread(keys, token, ttl, fencing, probe)?;
@@ -682,12 +698,9 @@ impl Backend for SentinelBackend {
         token: &str,
         contended: bool,
     ) -> Option<Result<usize>> {
-        if self.inner.acks.is_some() {
-            return None;
-        }
-        let master = self.inner.current()?;
+        let master = self.fast_master()?;
         match master.server.release_on_thread(keys, token, contended)? {
-            Err(error) if matches!(error, Error::Refused { .. }) && after_failover(&error) => None,
+            Err(error) if refused_by_demoted(&error) => None,
             done => Some(done.map_err(on_local_failed)),
         }
     }

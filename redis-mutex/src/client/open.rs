@@ -124,10 +124,7 @@ fn redis_client(url: &str, display: &str, tls_roots: Option<&TlsRoots>) -> Resul
             reason: "`rediss://` (TLS) needs the `tls` feature of redis-mutex".into(),
         });
     }
-    let client = redis::Client::open(url).map_err(|error| Error::InvalidUrl {
-        url: display.to_owned(),
-        reason: redact(&error.to_string()),
-    })?;
+    let client = open_client(url, display)?;
     #[cfg(feature = "tls")]
     let client = match tls_roots {
         Some(roots) => tls::client_with_roots(url, display, roots)?,
@@ -146,7 +143,12 @@ fn redis_client(url: &str, display: &str, tls_roots: Option<&TlsRoots>) -> Resul
     // on Linux), a stall in the middle of a hand-over.
     let info = client.get_connection_info().clone();
     let tcp = info.tcp_settings().clone().set_nodelay(true);
-    redis::Client::open(info.set_tcp_settings(tcp)).map_err(|error| Error::InvalidUrl {
+    open_client(info.set_tcp_settings(tcp), display)
+}
+
+/// `redis::Client::open`, its error an [`Error::InvalidUrl`] naming `display`.
+fn open_client(info: impl redis::IntoConnectionInfo, display: &str) -> Result<redis::Client> {
+    redis::Client::open(info).map_err(|error| Error::InvalidUrl {
         url: display.to_owned(),
         reason: redact(&error.to_string()),
     })
@@ -223,10 +225,7 @@ fn with_auth(
     if let Some(password) = password {
         auth = auth.set_password(password);
     }
-    redis::Client::open(info.set_redis_settings(auth)).map_err(|error| Error::InvalidUrl {
-        url: display.to_owned(),
-        reason: redact(&error.to_string()),
-    })
+    open_client(info.set_redis_settings(auth), display)
 }
 
 /// The backend of a `redis+sentinel://` URL: its sentinels' clients, and how to make the

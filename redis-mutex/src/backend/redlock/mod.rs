@@ -397,7 +397,7 @@ fn split<T>(replies: Vec<Option<Result<T>>>) -> (Vec<T>, Vec<Error>) {
 }
 
 /// The replies so far that are answers.
-fn answers<T>(replies: &[Option<Result<T>>]) -> impl Iterator<Item = &T> {
+fn answers<T>(replies: &[Option<Result<T>>]) -> impl Iterator<Item = &T> + Clone {
     replies
         .iter()
         .filter_map(|reply| reply.as_ref()?.as_ref().ok())
@@ -613,10 +613,7 @@ impl Backend for Redlock {
                     keys,
                     via,
                     |_| true,
-                    |replies| {
-                        let flags: Vec<Vec<i64>> = answers(replies).cloned().collect();
-                        quorum::ours(&flags, keys.keys.len(), masters).is_ok()
-                    },
+                    |replies| quorum::ours(answers(replies), keys.keys.len(), masters).is_ok(),
                     Stragglers::FinishOrResend,
                 )
                 .await;

@@ -90,13 +90,18 @@ pub(super) fn majority<'a>(
 /// How many of a lock's keys a quorum of `masters` reported as the token's, from per-key flags
 /// of the masters that answered; `Err(())` when that is uncertain (a key without a quorum
 /// could still have one among the masters that did not answer).
-pub(super) fn ours(flags: &[Vec<i64>], keys: usize, masters: usize) -> Result<usize, ()> {
+pub(super) fn ours<'a, I>(flags: I, keys: usize, masters: usize) -> Result<usize, ()>
+where
+    I: IntoIterator<Item = &'a Vec<i64>>,
+    I::IntoIter: Clone,
+{
+    let flags = flags.into_iter();
     let quorum = quorum(masters);
-    let silent = masters - flags.len();
+    let silent = masters - flags.clone().count();
     let mut ours = 0;
     for key in 0..keys {
         let yes = flags
-            .iter()
+            .clone()
             .filter(|flags| flags.get(key) == Some(&1))
             .count();
         if yes >= quorum {
